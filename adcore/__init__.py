@@ -1,0 +1,18 @@
+"""adcore: the operator registry that both differentiation engines interpret.
+
+- ``adcore.registry``: name -> ``Op`` (forward rule, JVP, VJP, test domain, public function).
+- ``adcore.ops``: the op functions (``ops.exp(x)``, ``ops.sum(x, axis=0)``, ...).
+- ``adcore.bind``: apply an op, dispatching to the engine of the deepest level among its arguments.
+- ``adcore.numerical_jacobian`` and ``adcore.gradcheck``: finite-difference checks.
+
+adcore imports neither engine; ``forward`` and ``reverse`` register themselves with it on import.
+"""
+# The registry must load before the op modules (their declarations call defop, and the rules that
+# defop derives are written with ops declared in those modules).
+from adcore.registry import Op, defop, public, registry  # noqa: I001
+from adcore import ops
+from adcore.levels import Level, bind, new_level, raw, register_value_type
+from adcore.numeric import GradcheckError, gradcheck, numerical_jacobian
+
+__all__ = ["GradcheckError", "Level", "Op", "bind", "defop", "gradcheck", "new_level",
+           "numerical_jacobian", "ops", "public", "raw", "register_value_type", "registry"]

@@ -1,0 +1,118 @@
+"""Levels and dispatch: which engine processes an op.
+
+Every engine value (a forward-mode ``Dual``, a reverse-mode ``Tensor``) belongs to a *level*. ``bind``
+finds the argument with the deepest level and lets that level's engine process the op; values of lower
+levels, and plain numbers and ndarrays, are constants to it. Each transformation (``jvp``, ``grad``,
+``vjp``, ...) opens a fresh level with ``new_level`` so that nested transformations never mix up their
+perturbations: d/dx [x * (d/dy (x + y))] at x = 1 is 1, not 2.
+
+adcore knows no engine. Engines subclass ``Level`` and register the classes of their values with
+``register_value_type``.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Protocol
+
+# The eager levels live below every transformation: reverse mode's base tape (Tensors created with
+# requires_grad=True), then forward mode's base level (Duals created by hand). A transformation opened
+# while n others are open gets depth FIRST_TRANSFORM_DEPTH + n.
+EAGER_TAPE_DEPTH = 0
+EAGER_DUAL_DEPTH = 1
+FIRST_TRANSFORM_DEPTH = 2
+
+
+class Level:
+    """One level of differentiation; an engine subclasses it and implements ``process``."""
+
+    __slots__ = ("depth",)
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+
+    def process(self, op: Any, args: tuple, params: dict) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} does not process ops")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} depth={self.depth}>"
+
+
+class EngineValue(Protocol):
+    """What ``bind`` needs of an engine's values: the level they belong to and their primal."""
+
+    _level: Level
+
+    def _unwrap(self) -> Any:
+        """The value one level down (the primal of a Dual, the data of a Tensor)."""
+
+
+_value_types: set[type] = set()
+
+
+def register_value_type(cls: type) -> type:
+    """Declare ``cls`` as an engine value type that ``bind`` dispatches on. Usable as a decorator."""
+    _value_types.add(cls)
+    return cls
+
+
+def is_engine_value(x: Any) -> bool:
+    return type(x) in _value_types
+
+
+def raw(x: Any) -> Any:
+    """The innermost numpy value (or Python number) under any stack of engine values."""
+    while type(x) in _value_types:
+        x = x._unwrap()
+    return x
+
+
+def bind(op: Any, *args: Any, **params: Any) -> Any:
+    """Apply ``op`` to ``args``: at once on plain values, else through the deepest level's engine."""
+    top = None
+    for a in args:
+        if type(a) in _value_types:
+            level = a._level
+            if top is None or level.depth > top.depth:
+                top = level
+    if top is None:
+        try:
+            return op.impl(*args, **params)
+        except (ValueError, IndexError) as exc:
+            raise op.error(exc, args, params) from exc
+    return top.process(op, args, params)
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[Level] = []
+
+
+_state = _State()
+
+
+def current_depth() -> int:
+    """Depth of the innermost open transformation (the eager dual level when none is open)."""
+    stack = _state.stack
+    return stack[-1].depth if stack else EAGER_DUAL_DEPTH
+
+
+@contextmanager
+def new_level(make: Callable[[int], Level]) -> Iterator[Level]:
+    """Open a transformation level above every open one; it is closed even when the body raises."""
+    stack = _state.stack
+    level = make(FIRST_TRANSFORM_DEPTH + len(stack))
+    stack.append(level)
+    try:
+        yield level
+    finally:
+        popped = stack.pop()
+        assert popped is level, "levels must close in the reverse order of opening"
+
+
+# Transformations that adcore's numerical checks need; each engine registers its own on import.
+transforms: dict[str, Callable[..., Any]] = {}
+
+
+def register_transform(name: str, fn: Callable[..., Any]) -> None:
+    transforms[name] = fn

@@ -1,0 +1,506 @@
+"""Shape ops: linear maps declared with their transposes.
+
+Their parameters describe the *core* shapes (``in_shape``, ``shape``, an index over the core axes), so
+each forward rule also works on an input with extra leading batch axes: that is what lets a linear op's
+JVP be the op itself applied to the tangent, and its VJP another op of this file applied to the
+cotangent (reshape <-> reshape, broadcast_to <-> sum_to, getitem <-> scatter_add, ...).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from adcore import domains as D
+from adcore.levels import bind, raw
+from adcore.registry import defop, public
+from adcore.shapes import normalize_axis, shape_of
+
+
+def _batch(x: Any, core_ndim: int) -> tuple:
+    xs = shape_of(x)
+    return xs[:len(xs) - core_ndim]
+
+
+# --- reshape ---------------------------------------------------------------------------------
+
+def _reshape_impl(x: Any, *, shape: tuple, in_shape: tuple) -> Any:
+    return np.reshape(x, _batch(x, len(in_shape)) + shape)
+
+
+def _reshape_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape(max_dims=3)
+    size = math.prod(xs)
+    options = [(size,), (-1,), xs[::-1], (1,) + xs, xs + (1,)]
+    if len(xs) >= 2:
+        options.append((xs[0] * xs[1],) + xs[2:])
+    return (draw.array(xs),), {"shape": draw.choice(options)}
+
+
+reshape_op = defop(
+    "reshape", _reshape_impl,
+    transpose=(lambda y_bar, x, *, shape, in_shape:
+               bind(reshape_op, y_bar, shape=in_shape, in_shape=shape),),
+    domain=_reshape_domain,
+    doc="reshape(x, shape): the same elements in a new shape.  Transpose: reshape back.")
+
+
+@public(reshape_op)
+def reshape(x: Any, shape: int | Sequence[int]) -> Any:
+    """reshape(x, shape): x's elements (in C order) in a new shape; one entry may be -1.
+
+    >>> reshape(np.arange(6.0), (2, -1)).shape
+    (2, 3)
+    """
+    in_shape = shape_of(x)
+    shape = _resolve_shape(in_shape, (shape,) if isinstance(shape, int) else tuple(shape))
+    return bind(reshape_op, x, shape=shape, in_shape=in_shape)
+
+
+def _resolve_shape(in_shape: tuple, shape: tuple) -> tuple:
+    size = math.prod(in_shape)
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    known = math.prod(s for s in shape if s != -1)
+    if len(unknown) > 1 or any(s < -1 for s in shape):
+        raise ValueError(f"reshape: invalid shape {shape}; give non-negative sizes and at most one -1")
+    if unknown:
+        if known == 0 or size % known:
+            raise ValueError(f"reshape: cannot reshape an array of shape {in_shape} ({size} elements) "
+                             f"into shape {shape}; the sizes must match")
+        shape = shape[:unknown[0]] + (size // known,) + shape[unknown[0] + 1:]
+    if math.prod(shape) != size:
+        raise ValueError(f"reshape: cannot reshape an array of shape {in_shape} ({size} elements) into "
+                         f"shape {shape} ({math.prod(shape)} elements); the sizes must match")
+    return tuple(int(s) for s in shape)
+
+
+def expand_dims(x: Any, axis: int) -> Any:
+    """Insert an axis of length 1 at ``axis`` (torch.unsqueeze)."""
+    xs = shape_of(x)
+    axis = normalize_axis(axis, len(xs) + 1, "expand_dims") + len(xs) + 1
+    return reshape(x, xs[:axis] + (1,) + xs[axis:])
+
+
+def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Any:
+    """Remove axes of length 1 (all of them, or those in ``axis``, which must have length 1)."""
+    xs = shape_of(x)
+    if axis is None:
+        drop = {i for i, s in enumerate(xs) if s == 1}
+    else:
+        drop = {normalize_axis(a, len(xs), "squeeze") % len(xs)
+                for a in ((axis,) if isinstance(axis, int) else axis)}
+        bad = [a for a in drop if xs[a] != 1]
+        if bad:
+            raise ValueError(f"squeeze: axis {bad[0]} of shape {xs} has length {xs[bad[0]]}, not 1")
+    return reshape(x, tuple(s for i, s in enumerate(xs) if i not in drop))
+
+
+def flatten(x: Any) -> Any:
+    """All of x's elements in one axis."""
+    return reshape(x, (-1,))
+
+
+# --- transpose -------------------------------------------------------------------------------
+
+def _transpose_impl(x: Any, *, axes: tuple) -> Any:
+    nb = len(shape_of(x)) - len(axes)
+    if nb == 0:
+        return np.transpose(x, axes)
+    return np.transpose(x, tuple(range(nb)) + tuple(nb + a for a in axes))
+
+
+def _transpose_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape()
+    axes = None if draw.boolean() else tuple(draw.choice(_permutations(len(xs))))
+    return (draw.array(xs),), {"axes": axes}
+
+
+@functools.lru_cache(maxsize=None)
+def _permutations(n: int) -> list[tuple[int, ...]]:
+    import itertools
+    return list(itertools.permutations(range(n)))
+
+
+transpose_op = defop(
+    "transpose", _transpose_impl,
+    transpose=(lambda y_bar, x, *, axes: bind(transpose_op, y_bar, axes=_inverse(axes)),),
+    domain=_transpose_domain,
+    doc="transpose(x, axes): permute the axes.  Transpose: the inverse permutation.")
+
+
+def _inverse(axes: tuple) -> tuple:
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a] = i
+    return tuple(inv)
+
+
+@public(transpose_op)
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    """transpose(x, axes=None): permute x's axes (reverse them when ``axes`` is None), as numpy.
+
+    >>> transpose(np.zeros((2, 3, 4)), (1, 0, 2)).shape
+    (3, 2, 4)
+    """
+    n = len(shape_of(x))
+    if axes is None:
+        axes = tuple(range(n - 1, -1, -1))
+    else:
+        axes = tuple(normalize_axis(a, n, "transpose") + n for a in axes)
+        if sorted(axes) != list(range(n)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {n} axes of an "
+                             f"array of shape {shape_of(x)}")
+    return bind(transpose_op, x, axes=axes)
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
+    """Exchange two axes (torch.transpose(x, dim0, dim1))."""
+    n = len(shape_of(x))
+    a, b = (normalize_axis(ax, n, "swapaxes") + n for ax in (axis1, axis2))
+    axes = list(range(n))
+    axes[a], axes[b] = axes[b], axes[a]
+    return bind(transpose_op, x, axes=tuple(axes))
+
+
+# --- broadcast_to and its transpose sum_to ---------------------------------------------------
+
+def _broadcast_to_impl(x: Any, *, shape: tuple, in_shape: tuple) -> Any:
+    batch = _batch(x, len(in_shape))
+    if batch:
+        x = np.reshape(x, batch + (1,) * (len(shape) - len(in_shape)) + in_shape)
+    return np.broadcast_to(x, batch + shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sum_to_axes(shape: tuple, in_shape: tuple) -> tuple:
+    """Negative axes of in_shape that are summed to reach shape (leading ones and broadcast 1s)."""
+    lead = len(in_shape) - len(shape)
+    axes = [i - len(in_shape) for i in range(lead)]
+    axes += [i - len(shape) for i, s in enumerate(shape) if s == 1 and in_shape[lead + i] != 1]
+    return tuple(axes)
+
+
+def _sum_to_impl(x: Any, *, shape: tuple, in_shape: tuple) -> Any:
+    summed = np.sum(x, axis=_sum_to_axes(shape, in_shape), keepdims=True)
+    return np.reshape(summed, _batch(x, len(in_shape)) + shape)
+
+
+def _broadcast_pair(draw: D.Draw) -> tuple[tuple, tuple]:
+    """A shape and a larger shape that it broadcasts to."""
+    small = draw.shape(max_dims=2)
+    small = tuple(1 if draw.boolean() else s for s in small)
+    big = draw.shape(max_dims=1, min_side=0) + tuple(draw.integers(0, 3) if s == 1 else s
+                                                     for s in small)
+    return small, big
+
+
+def _broadcast_to_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    small, big = _broadcast_pair(draw)
+    return (draw.array(small),), {"shape": big}
+
+
+def _sum_to_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    small, big = _broadcast_pair(draw)
+    return (draw.array(big),), {"shape": small}
+
+
+broadcast_to_op = defop(
+    "broadcast_to", _broadcast_to_impl,
+    transpose=(lambda y_bar, x, *, shape, in_shape:
+               bind(sum_to_op, y_bar, shape=in_shape, in_shape=shape),),
+    domain=_broadcast_to_domain,
+    doc="broadcast_to(x, shape): x repeated along new or length-1 axes.  Transpose: sum_to.")
+
+sum_to_op = defop(
+    "sum_to", _sum_to_impl,
+    transpose=(lambda y_bar, x, *, shape, in_shape:
+               bind(broadcast_to_op, y_bar, shape=in_shape, in_shape=shape),),
+    domain=_sum_to_domain,
+    doc="sum_to(x, shape): sum x over the axes that broadcasting to x's shape would add.  "
+        "Transpose: broadcast_to.")
+
+
+def _check_broadcast(fn: str, small: tuple, big: tuple) -> None:
+    ok = len(small) <= len(big) and all(s in (1, b) for s, b in zip(small[::-1], big[::-1]))
+    if not ok:
+        raise ValueError(f"{fn}: shape {small} does not broadcast to {big}; each axis must match "
+                         f"or have length 1, counting from the last axis")
+
+
+@public(broadcast_to_op)
+def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+    """broadcast_to(x, shape): x repeated (without copying) to ``shape``, under numpy's rules."""
+    shape, in_shape = tuple(shape), shape_of(x)
+    _check_broadcast("broadcast_to", in_shape, shape)
+    return bind(broadcast_to_op, x, shape=shape, in_shape=in_shape)
+
+
+@public(sum_to_op)
+def sum_to(x: Any, shape: Sequence[int]) -> Any:
+    """sum_to(x, shape): the sum of x over the axes that broadcasting ``shape`` to x's shape adds.
+
+    The reverse of broadcasting (torch.Tensor.sum_to_size): how gradients return to an input's shape.
+    """
+    shape, in_shape = tuple(shape), shape_of(x)
+    _check_broadcast("sum_to", shape, in_shape)
+    return bind(sum_to_op, x, shape=shape, in_shape=in_shape)
+
+
+# --- getitem and its transpose scatter_add ---------------------------------------------------
+
+def _is_advanced(ix: Any) -> bool:
+    return isinstance(ix, np.ndarray)
+
+
+def _layout(index: tuple) -> tuple[bool, int]:
+    """(advanced indices separated, so numpy moves their axes first?, their broadcast ndim)."""
+    arrays = [ix for ix in index if _is_advanced(ix)]
+    if not arrays:
+        return False, 0
+    positions = [i for i, ix in enumerate(index) if _is_advanced(ix) or isinstance(ix, int)]
+    separated = positions[-1] - positions[0] + 1 != len(positions)
+    return separated, len(np.broadcast_shapes(*(a.shape for a in arrays)))
+
+
+def _getitem_impl(x: Any, *, index: tuple, in_shape: tuple) -> Any:
+    nb = len(shape_of(x)) - len(in_shape)
+    if nb == 0:
+        return x[index]
+    out = x[(Ellipsis,) + index]
+    separated, k = _layout(index)
+    if separated:  # numpy put the advanced axes before the batch axes: move the batch back first
+        out = np.moveaxis(out, tuple(range(k, k + nb)), tuple(range(nb)))
+    return out
+
+
+def _indexed_ndim(index: tuple) -> int:
+    separated, k = _layout(index)
+    basic = sum(1 for ix in index if ix is None or isinstance(ix, slice))
+    return basic + k
+
+
+def _scatter_add_impl(y: Any, *, index: tuple, shape: tuple) -> Any:
+    nb = len(shape_of(y)) - _indexed_ndim(index)
+    dtype = np.result_type(y)
+    y = np.asarray(y)
+    out = np.zeros(y.shape[:nb] + shape, dtype=dtype)
+    separated, k = _layout(index)
+    if nb and separated:
+        y = np.moveaxis(y, tuple(range(nb)), tuple(range(k, k + nb)))
+    full = (Ellipsis,) + index if nb else index
+    if k:
+        np.add.at(out, full, y)  # repeated indices accumulate
+    else:
+        out[full] = y
+    return out
+
+
+def _random_index(draw: D.Draw, xs: tuple) -> tuple:
+    """A mix of integers, slices, integer arrays (with repeats), None and Ellipsis for shape xs."""
+    index: list[Any] = []
+    for n in xs:
+        kind = draw.choice(["slice", "int", "array", "all"] if n else ["slice", "all"])
+        if kind == "int":
+            index.append(draw.integers(-n, n - 1))
+        elif kind == "array":
+            index.append(np.array([draw.integers(-n, n - 1) for _ in range(draw.integers(0, 4))]))
+        elif kind == "slice":
+            start, stop = draw.integers(-n - 1, n + 1), draw.integers(-n - 1, n + 1)
+            index.append(slice(start, stop, draw.choice([1, 2, -1])))
+        else:
+            index.append(slice(None))
+    if draw.boolean():
+        index.insert(draw.integers(0, len(index)), None)
+    if index and draw.boolean():  # replace a run of trailing full slices by Ellipsis
+        index = index[:draw.integers(0, len(index) - 1)] + [Ellipsis]
+    return tuple(index)
+
+
+def _getitem_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape(min_dims=1)
+    return (draw.array(xs),), {"index": _random_index(draw, xs)}
+
+
+getitem_op = defop(
+    "getitem", _getitem_impl,
+    transpose=(lambda y_bar, x, *, index, in_shape:
+               bind(scatter_add_op, y_bar, index=index, shape=in_shape),),
+    domain=_getitem_domain,
+    doc="getitem(x, index): x[index] with basic and integer-array indexing.  "
+        "Transpose: scatter_add (repeated indices accumulate).")
+
+
+def _scatter_add_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape(min_dims=1)
+    index = _canonical_index(_random_index(draw, xs), xs, "scatter_add")
+    y_shape = np.zeros(xs)[index].shape
+    return (draw.array(y_shape),), {"index": index, "shape": xs}
+
+
+scatter_add_op = defop(
+    "scatter_add", _scatter_add_impl,
+    transpose=(lambda y_bar, y, *, index, shape:
+               bind(getitem_op, y_bar, index=index, in_shape=shape),),
+    domain=_scatter_add_domain,
+    doc="scatter_add(y, index, shape): zeros(shape) with y added at index (repeats accumulate).  "
+        "Transpose: getitem.")
+
+
+def _canonical_index(index: Any, xs: tuple, fn: str) -> tuple:
+    """index as a tuple of ints, slices, None and int arrays that covers every axis of xs."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    items: list[Any] = []
+    for ix in index:
+        ix = raw(ix)
+        if isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__array__") and not np.isscalar(ix)):
+            arr = np.asarray(ix)
+            if arr.dtype == bool:
+                items.extend(np.nonzero(arr))
+                continue
+            if arr.dtype.kind not in "iu":
+                raise IndexError(f"{fn}: index arrays must hold integers or booleans, "
+                                 f"got dtype {arr.dtype}")
+            items.append(arr.astype(np.intp, copy=False))
+        elif isinstance(ix, (bool, np.bool_)):
+            raise IndexError(f"{fn}: a boolean scalar index is not supported; use an array mask")
+        elif isinstance(ix, (int, np.integer)):
+            items.append(int(ix))
+        elif ix is None or ix is Ellipsis or isinstance(ix, slice):
+            items.append(ix)
+        else:
+            raise IndexError(f"{fn}: unsupported index {ix!r}; use ints, slices, None, Ellipsis "
+                             f"or integer/boolean arrays")
+    consumed = sum(1 for ix in items if ix is not None and ix is not Ellipsis)
+    if consumed > len(xs):
+        raise IndexError(f"{fn}: too many indices ({consumed}) for an array of shape {xs}")
+    ellipses = [i for i, ix in enumerate(items) if ix is Ellipsis]
+    if len(ellipses) > 1:
+        raise IndexError(f"{fn}: an index can only have a single Ellipsis (...)")
+    fill = [slice(None)] * (len(xs) - consumed)
+    if ellipses:
+        items[ellipses[0]:ellipses[0] + 1] = fill
+    else:
+        items.extend(fill)
+    axis = 0
+    for ix in items:  # bounds checks name the axis and the shape
+        if ix is None or isinstance(ix, slice):
+            axis += ix is not None
+            continue
+        n = xs[axis]
+        bad = ix if isinstance(ix, int) else (ix.max(initial=-n) if ix.size else -n)
+        low = ix if isinstance(ix, int) else (ix.min(initial=0) if ix.size else 0)
+        if bad >= n or low < -n:
+            raise IndexError(f"{fn}: index {bad if bad >= n else low} is out of bounds for axis "
+                             f"{axis} with size {n} (array shape {xs})")
+        axis += 1
+    return tuple(items)
+
+
+@public(getitem_op)
+def getitem(x: Any, index: Any) -> Any:
+    """getitem(x, index) = x[index]: ints, slices, None, Ellipsis, integer and boolean arrays.
+
+    Gradients of repeated integer indices accumulate.
+
+    >>> getitem(np.arange(5.0), np.array([0, 0, 3]))
+    array([0., 0., 3.])
+    """
+    in_shape = shape_of(x)
+    return bind(getitem_op, x, index=_canonical_index(index, in_shape, "getitem"),
+                in_shape=in_shape)
+
+
+@public(scatter_add_op)
+def scatter_add(y: Any, index: Any, shape: Sequence[int]) -> Any:
+    """scatter_add(y, index, shape): zeros(shape) with y added at ``index`` (repeats accumulate)."""
+    shape = tuple(shape)
+    index = _canonical_index(index, shape, "scatter_add")
+    want = np.zeros(shape)[index].shape
+    if shape_of(y) != want:
+        raise ValueError(f"scatter_add: y has shape {shape_of(y)} but the index selects shape {want}")
+    return bind(scatter_add_op, y, index=index, shape=shape)
+
+
+def _slice_core(y_bar: Any, out_shape: tuple, axis: int, key: Any) -> Any:
+    """y_bar[..., key, ...] with key at the (negative) core ``axis`` of out_shape."""
+    index = (slice(None),) * (len(out_shape) + axis) + (key,) + (slice(None),) * (-axis - 1)
+    return bind(getitem_op, y_bar, index=index, in_shape=out_shape)
+
+
+# --- concatenate and stack -------------------------------------------------------------------
+
+def _concatenate_transpose(y_bar: Any, i: int, *xs: Any, axis: int) -> Any:
+    start = sum(shape_of(x)[axis] for x in xs[:i])
+    out_shape = list(shape_of(xs[0]))
+    out_shape[axis] = sum(shape_of(x)[axis] for x in xs)
+    return _slice_core(y_bar, tuple(out_shape), axis, slice(start, start + shape_of(xs[i])[axis]))
+
+
+def _concatenate_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    base = draw.shape(min_dims=1)
+    axis = draw.integers(-len(base), len(base) - 1)
+    shapes = []
+    for _ in range(draw.integers(1, 3)):
+        s = list(base)
+        s[axis] = draw.integers(0, 3)
+        shapes.append(tuple(s))
+    return tuple(draw.array(s) for s in shapes), {"axis": axis}
+
+
+concatenate_op = defop(
+    "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+    transpose=_concatenate_transpose,
+    domain=_concatenate_domain,
+    doc="concatenate(xs, axis): the arrays joined along an existing axis.  Transpose: slices.")
+
+
+@public(concatenate_op)
+def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
+    """concatenate(xs, axis=0): join arrays along an existing axis (torch.cat)."""
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("concatenate: needs at least one array")
+    shapes = [shape_of(x) for x in xs]
+    ax = normalize_axis(axis, len(shapes[0]), "concatenate")
+    for i, s in enumerate(shapes):
+        if len(s) != len(shapes[0]) or s[:ax % len(s)] + s[ax % len(s) + 1:] != \
+                shapes[0][:ax % len(s)] + shapes[0][ax % len(s) + 1:]:
+            raise ValueError(f"concatenate: array {i} has shape {s} but array 0 has shape "
+                             f"{shapes[0]}; all shapes must match except along axis {axis}")
+    return bind(concatenate_op, *xs, axis=ax)
+
+
+def _stack_transpose(y_bar: Any, i: int, *xs: Any, axis: int) -> Any:
+    out_shape = list(shape_of(xs[0]))
+    out_shape.insert(len(out_shape) + 1 + axis, len(xs))
+    return _slice_core(y_bar, tuple(out_shape), axis, i)
+
+
+def _stack_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    s = draw.shape()
+    axis = draw.integers(-len(s) - 1, len(s))
+    return tuple(draw.array(s) for _ in range(draw.integers(1, 3))), {"axis": axis}
+
+
+stack_op = defop(
+    "stack", lambda *xs, axis: np.stack(xs, axis=axis),
+    transpose=_stack_transpose,
+    domain=_stack_domain,
+    doc="stack(xs, axis): the arrays joined along a new axis.  Transpose: one slice per input.")
+
+
+@public(stack_op)
+def stack(xs: Sequence[Any], axis: int = 0) -> Any:
+    """stack(xs, axis=0): join arrays of one shape along a new axis."""
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("stack: needs at least one array")
+    shapes = [shape_of(x) for x in xs]
+    for i, s in enumerate(shapes):
+        if s != shapes[0]:
+            raise ValueError(f"stack: array {i} has shape {s} but array 0 has shape {shapes[0]}; "
+                             f"stacked arrays must have equal shapes")
+    return bind(stack_op, *xs, axis=normalize_axis(axis, len(shapes[0]) + 1, "stack"))

@@ -1,0 +1,310 @@
+"""The operator registry: one record per differentiable op, its rules derived from its kind.
+
+An op is declared once, with its forward rule (``impl``) and *one* derivative description chosen by
+its kind; ``defop`` derives the pair of rules the engines call:
+
+============  ===================================  ==============================  ===============================
+kind          you declare                          JVP (forward mode)              VJP (reverse mode)
+============  ===================================  ==============================  ===============================
+elementwise   ``partials``: d out / d input_i      sum_i partial_i * x_dot_i       partial_i * y_bar, summed back
+                                                                                   to input_i's shape
+linear        ``transpose``: one rule per input    the op applied to the tangents  the transpose rules
+bilinear      ``bilinear``: one transpose per arg  product rule from the op itself the transposes, summed back
+explicit      ``jvp`` and ``vjp``, per input       sum of the per-input rules      the per-input rules
+============  ===================================  ==============================  ===============================
+
+Rule signatures (``primals`` are the op's inputs, ``out`` its primal output, params keyword-only):
+
+- partial:      ``p(*primals, out, **params)``, or the numbers 1 / -1, or None (input not differentiable)
+- transpose:    ``t(y_bar, *primals, **params)`` (linear and bilinear ops); an op that takes any
+                number of inputs (concatenate) gives one rule ``t(y_bar, i, *primals, **params)``
+- explicit jvp: ``j(x_dot, *primals, out, **params)``, summed over the inputs that have tangents
+- explicit vjp: ``v(y_bar, *primals, out, **params)``
+
+Rules are written with adcore's op functions, never with numpy on raw data, so that an engine can
+trace them again: that is what makes higher derivatives work. Tangents and cotangents may carry extra
+*leading* batch axes; the derived rules and the ops' parameters (negative axes, core shapes) keep every
+rule correct on a batch.
+
+The engines call ``op.jvp(tangents, primals, out, params)`` (tangents hold None where an input has no
+tangent) and ``op.vjp(y_bar, primals, out, params, needs)`` (a list with None where ``needs[i]`` is
+false or input i is not differentiable).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from adcore.levels import bind, raw
+from adcore.shapes import shape_of
+
+Rule = Callable[..., Any]
+
+registry: dict[str, "Op"] = {}
+
+
+class Op:
+    """A differentiable operation: forward rule, JVP, VJP, test domain and public function."""
+
+    __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc")
+
+    def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
+                 kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "") -> None:
+        self.name = name
+        self.impl = impl
+        self.jvp = jvp
+        self.vjp = vjp
+        self.kind = kind
+        self.domain = domain
+        self.fn: Callable[..., Any] | None = None
+        self.doc = doc
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        """Call the op's public function (which checks and canonicalises the parameters)."""
+        if self.fn is None:
+            return bind(self, *args, **params)
+        return self.fn(*args, **params)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name} ({self.kind})>"
+
+    def error(self, exc: Exception, args: tuple, params: dict) -> Exception:
+        """Re-raise a numpy error so that it names the op and the shapes involved."""
+        shapes = ", ".join(str(shape_of(raw(a))) for a in args)
+        message = f"{self.name}: {exc} (argument shapes: {shapes}"
+        if params:
+            message += "; " + ", ".join(f"{k}={v!r}" for k, v in params.items())
+        message += ")"
+        if "broadcast" in str(exc):
+            message += ("; the shapes must be equal or broadcastable under numpy's rules: "
+                        "reshape or expand one argument")
+        return type(exc)(message)
+
+
+def defop(name: str, impl: Callable[..., Any], *,
+          partials: Sequence[Any] | None = None,
+          transpose: Sequence[Rule | None] | None = None,
+          bilinear: Sequence[Rule] | None = None,
+          jvp: Sequence[Rule | None] | None = None,
+          vjp: Sequence[Rule | None] | None = None,
+          domain: Callable[..., Any] | None = None,
+          doc: str = "",
+          register: bool = True) -> Op:
+    """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
+
+    ``register=False`` makes an op that the public ``registry`` does not list (used by tests that
+    check the checker with deliberately wrong rules).
+    """
+    given = [k for k, v in (("partials", partials), ("transpose", transpose),
+                            ("bilinear", bilinear), ("jvp/vjp", jvp or vjp)) if v]
+    if len(given) != 1:
+        raise TypeError(f"defop({name!r}): declare exactly one of partials, transpose, bilinear or "
+                        f"jvp+vjp; got {given or 'none'}")
+    op = Op(name, impl, _no_rule, _no_rule, domain=domain, doc=doc)
+    if partials is not None:
+        op.kind = "elementwise"
+        op.jvp, op.vjp = _elementwise_rules(tuple(partials))
+    elif transpose is not None:
+        op.kind = "linear"
+        op.jvp, op.vjp = _linear_rules(op, transpose)
+    elif bilinear is not None:
+        op.kind = "bilinear"
+        op.jvp, op.vjp = _bilinear_rules(op, tuple(bilinear))
+    else:
+        if jvp is None or vjp is None or len(jvp) != len(vjp):
+            raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per input")
+        op.kind = "explicit"
+        op.jvp, op.vjp = _explicit_rules(tuple(jvp), tuple(vjp))
+    if register:
+        if name in registry:
+            raise ValueError(f"defop: an op named {name!r} is already registered")
+        registry[name] = op
+    return op
+
+
+def public(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: mark ``fn`` as the public function of ``op`` (what users and the tests call)."""
+    def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
+        op.fn = fn
+        fn.op = op  # type: ignore[attr-defined]
+        if not op.doc:
+            op.doc = fn.__doc__ or ""
+        return fn
+    return attach
+
+
+def _no_rule(*args: Any, **kwargs: Any) -> Any:  # pragma: no cover - replaced by defop
+    raise AssertionError("rule not derived")
+
+
+# ----------------------------------------------------------------------------------------------
+# Batch helpers shared by the derived rules. A tangent of an input with shape s has shape
+# batch + s; when s has fewer axes than the output (broadcasting), singleton axes are inserted
+# after the batch so that numpy aligns the batch with the batch, not with the output's axes.
+
+def _align(x_dot: Any, x_shape: tuple, out_ndim: int) -> Any:
+    t_shape = shape_of(x_dot)
+    if len(x_shape) >= out_ndim or len(t_shape) == len(x_shape):
+        return x_dot
+    return bind(reshape_op, x_dot, shape=(1,) * (out_ndim - len(x_shape)) + x_shape,
+                in_shape=x_shape)
+
+
+def _expand(total: Any, out_shape: tuple) -> Any:
+    """Broadcast a tangent to batch + out_shape (a term may still be broadcast-smaller)."""
+    t_shape = shape_of(total)
+    nb = max(0, len(t_shape) - len(out_shape))
+    if t_shape[nb:] == out_shape:
+        return total
+    return bind(broadcast_to_op, total, shape=out_shape, in_shape=t_shape[nb:])
+
+
+def _unbroadcast(ct: Any, x_shape: tuple, out_ndim: int) -> Any:
+    """Sum a cotangent of shape batch + core (core has out_ndim axes) back to batch + x_shape."""
+    ct_shape = shape_of(ct)
+    core = ct_shape[len(ct_shape) - out_ndim:] if out_ndim else ()
+    if core == x_shape:
+        return ct
+    return bind(sum_to_op, ct, shape=x_shape, in_shape=core)
+
+
+_NONDIFF, _ONE, _MINUS_ONE, _RULE = range(4)
+
+
+def _partial_code(p: Any) -> int:
+    if p is None:
+        return _NONDIFF
+    if callable(p):
+        return _RULE
+    if p == 1:
+        return _ONE
+    if p == -1:
+        return _MINUS_ONE
+    raise TypeError(f"a partial must be a rule, 1, -1 or None, not {p!r}")
+
+
+def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
+    codes = tuple(_partial_code(p) for p in partials)
+
+    def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
+        out_shape = shape_of(out)
+        total = None
+        for i, x_dot in enumerate(tangents):
+            code = codes[i]
+            if x_dot is None or code == _NONDIFF:
+                continue
+            x_dot = _align(x_dot, shape_of(primals[i]), len(out_shape))
+            if code == _ONE:
+                term = x_dot
+            elif code == _MINUS_ONE:
+                term = neg(x_dot)
+            else:
+                term = mul(partials[i](*primals, out, **params), x_dot)
+            total = term if total is None else add(total, term)
+        return None if total is None else _expand(total, out_shape)
+
+    def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+            needs: Sequence[bool]) -> list:
+        cts: list = [None] * len(primals)
+        out_ndim = len(shape_of(out))
+        for i, code in enumerate(codes):
+            if not needs[i] or code == _NONDIFF:
+                continue
+            if code == _ONE:
+                ct = y_bar
+            elif code == _MINUS_ONE:
+                ct = neg(y_bar)
+            else:
+                ct = mul(partials[i](*primals, out, **params), y_bar)
+            cts[i] = _unbroadcast(ct, shape_of(primals[i]), out_ndim)
+        return cts
+
+    return jvp, vjp
+
+
+def _zeros_tangent(like: Any, like_primal: Any, primal: Any) -> np.ndarray:
+    """A zero tangent for ``primal`` with the batch shape of the tangent ``like``."""
+    t_shape = shape_of(like)
+    batch = t_shape[:len(t_shape) - len(shape_of(like_primal))]
+    return np.zeros(batch + shape_of(primal), dtype=np.result_type(raw(like)))
+
+
+def _fill_tangents(tangents: Sequence[Any], primals: Sequence[Any]) -> list | None:
+    first = next((i for i, t in enumerate(tangents) if t is not None), None)
+    if first is None:
+        return None
+    return [t if t is not None else _zeros_tangent(tangents[first], primals[first], primals[i])
+            for i, t in enumerate(tangents)]
+
+
+def _linear_rules(op: Op, transposes: Sequence[Rule | None] | Rule) -> tuple[Rule, Rule]:
+    def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
+        if len(tangents) == 1:
+            x_dot = tangents[0]
+            return None if x_dot is None else bind(op, x_dot, **params)
+        filled = _fill_tangents(tangents, primals)
+        return None if filled is None else bind(op, *filled, **params)
+
+    if callable(transposes):  # variadic: one rule that takes the input's position
+        variadic = transposes
+
+        def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+                needs: Sequence[bool]) -> list:
+            return [variadic(y_bar, i, *primals, **params) if need else None
+                    for i, need in enumerate(needs)]
+    else:
+        fixed = tuple(transposes)
+
+        def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+                needs: Sequence[bool]) -> list:
+            return [t(y_bar, *primals, **params) if needs[i] and t is not None else None
+                    for i, t in enumerate(fixed)]
+
+    return jvp, vjp
+
+
+def _bilinear_rules(op: Op, transposes: tuple) -> tuple[Rule, Rule]:
+    def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
+        out_shape = shape_of(out)
+        total = None
+        for i, x_dot in enumerate(tangents):
+            if x_dot is None:
+                continue
+            args = list(primals)
+            args[i] = _align(x_dot, shape_of(primals[i]), len(out_shape))
+            term = bind(op, *args, **params)
+            total = term if total is None else add(total, term)
+        return None if total is None else _expand(total, out_shape)
+
+    def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+            needs: Sequence[bool]) -> list:
+        out_ndim = len(shape_of(out))
+        return [_unbroadcast(t(y_bar, *primals, **params), shape_of(primals[i]), out_ndim)
+                if needs[i] else None for i, t in enumerate(transposes)]
+
+    return jvp, vjp
+
+
+def _explicit_rules(jvps: tuple, vjps: tuple) -> tuple[Rule, Rule]:
+    def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
+        total = None
+        for i, x_dot in enumerate(tangents):
+            if x_dot is None or jvps[i] is None:
+                continue
+            term = jvps[i](x_dot, *primals, out, **params)
+            total = term if total is None else add(total, term)
+        return total
+
+    def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+            needs: Sequence[bool]) -> list:
+        return [v(y_bar, *primals, out, **params) if needs[i] and v is not None else None
+                for i, v in enumerate(vjps)]
+
+    return jvp, vjp
+
+
+# The derived rules are written with these ops, which are themselves declared with defop; importing
+# them last breaks the cycle (adcore/__init__ imports this module before adcore.ops).
+from adcore.ops.elementwise import add, mul, neg  # noqa: E402
+from adcore.ops.shape import broadcast_to_op, reshape_op, sum_to_op  # noqa: E402

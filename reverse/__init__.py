@@ -1,0 +1,18 @@
+"""Reverse-mode automatic differentiation: the Tensor tape and the functional API.
+
+- ``Tensor(data, requires_grad=False, dtype=None)``: numpy data that records the ops applied to it;
+  ``loss.backward()`` fills ``.grad`` of every leaf that requires grad.
+- ``no_grad()`` / ``enable_grad()``: stop or resume recording.
+- ``Function``: custom ops with ``forward(ctx, ...)`` and ``backward(ctx, y_bar)``.
+- ``grad``, ``value_and_grad``, ``vjp``, ``jacrev``, ``hessian``: functional transformations on plain
+  arrays that nest with each other and with forward mode.
+
+Every derivative comes from adcore's registry; nothing here knows the rule of any op.
+"""
+from reverse.api import grad, hessian, jacrev, value_and_grad, vjp
+from reverse.function import Function, FunctionCtx
+from reverse.modes import enable_grad, is_grad_enabled, no_grad
+from reverse.tensor import Tensor
+
+__all__ = ["Function", "FunctionCtx", "Tensor", "enable_grad", "grad", "hessian",
+           "is_grad_enabled", "jacrev", "no_grad", "value_and_grad", "vjp"]

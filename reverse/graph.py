@@ -1,0 +1,105 @@
+"""The tape: graph nodes and the whole backward pass.
+
+A node records one op application: the op, its parameters, its inputs' primal values, its output's
+primal value, and for each input the *key* that cotangents flow to (the input's node, the leaf tensor
+itself, or None for a constant). Nodes never refer to the tensors they produced, so a graph has no
+reference cycles and is freed by reference counting alone.
+
+``backward`` orders the nodes with an iterative depth-first search (no recursion: a chain of 100,000
+ops is fine), pulls cotangents through each op's VJP from adcore, accumulates them with adcore's ``add``
+(so that accumulation is differentiable too) and returns the cotangents that reach the leaves.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from adcore.ops import add
+
+
+class Node:
+    """One recorded op application (shown as a tensor's ``grad_fn``)."""
+
+    __slots__ = ("op", "params", "parents", "primals", "out", "needs")
+
+    def __init__(self, op: Any, params: dict, parents: tuple, primals: tuple, out: Any) -> None:
+        self.op = op
+        self.params = params
+        self.parents = parents
+        self.primals = primals
+        self.out = out
+        self.needs = tuple(p is not None for p in parents)
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    def __repr__(self) -> str:
+        title = "".join(part.capitalize() for part in self.op.name.split("_"))
+        return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
+
+
+def toposort(roots: list) -> list[Node]:
+    """The nodes reachable from ``roots``, each after all of its inputs' nodes (iteratively)."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    for root in roots:
+        if type(root) is not Node or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            parents = node.parents
+            n = len(parents)
+            while i < n:
+                p = parents[i]
+                i += 1
+                if type(p) is Node and id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append((node, i))
+                    stack.append((p, 0))
+                    break
+            else:
+                order.append(node)
+    return order
+
+
+FREED = ("backward: part of this graph was already freed by an earlier backward pass through "
+         "'{name}'. Call backward(retain_graph=True) the first time if you need to go back through "
+         "the same graph again, or recompute the forward pass.")
+
+
+def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
+             rebuild: Callable[[Any, Any], Any] | None = None) -> dict:
+    """Pull the cotangents ``roots`` = [(key, y_bar), ...] back to the leaves.
+
+    Returns {leaf tensor: cotangent}. With ``rebuild`` (create_graph), each rule sees engine values
+    rebuilt from the nodes by ``rebuild(key, primal)``, so the engine records the backward pass too;
+    without it, rules run on the primal values and record nothing at this level.
+    """
+    cts: dict = {}
+    for key, y_bar in roots:
+        prev = cts.get(key)
+        cts[key] = y_bar if prev is None else add(prev, y_bar)
+    for node in reversed(toposort([key for key, _ in roots])):
+        y_bar = cts.pop(node, None)
+        if y_bar is None:
+            continue
+        primals = node.primals
+        if primals is None:
+            raise RuntimeError(FREED.format(name=node.op.name))
+        parents = node.parents
+        if rebuild is None:
+            x_bars = node.op.vjp(y_bar, primals, node.out, node.params, node.needs)
+        else:
+            x_bars = node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(parents, primals)],
+                                 rebuild(node, node.out), node.params, node.needs)
+        for key, x_bar in zip(parents, x_bars):
+            if x_bar is None or key is None:
+                continue
+            prev = cts.get(key)
+            cts[key] = x_bar if prev is None else add(prev, x_bar)
+        if not retain_graph:
+            node.primals = node.out = None
+            node.parents = ()
+    return cts

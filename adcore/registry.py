@@ -16,8 +16,9 @@ explicit      ``jvp`` and ``vjp``, per input       sum of the per-input rules   
 Rule signatures (``primals`` are the op's inputs, ``out`` its primal output, params keyword-only):
 
 - partial:      ``p(*primals, out, **params)``, or the numbers 1 / -1, or None (input not differentiable)
-- transpose:    ``t(y_bar, *primals, **params)`` (linear and bilinear ops); an op that takes any
-                number of inputs (concatenate) gives one rule ``t(y_bar, i, *primals, **params)``
+- transpose:    ``t(y_bar, *primals, **params)`` (linear and bilinear ops); a variadic op, which
+                takes any number of inputs (concatenate, stack), gives one rule
+                ``t(y_bar, i, *primals, **params)`` for its input i
 - explicit jvp: ``j(x_dot, *primals, out, **params)``, summed over the inputs that have tangents
 - explicit vjp: ``v(y_bar, *primals, out, **params)``
 
@@ -47,11 +48,13 @@ registry: dict[str, "Op"] = {}
 class Op:
     """A differentiable operation: forward rule, JVP, VJP, test domain and public function."""
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc")
+    __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
-                 kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "") -> None:
+                 kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
+                 variadic: bool = False) -> None:
         self.name = name
+        self.variadic = variadic
         self.impl = impl
         self.jvp = jvp
         self.vjp = vjp
@@ -61,10 +64,11 @@ class Op:
         self.doc = doc
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        """Call the op's public function (which checks and canonicalises the parameters)."""
+        """Call the op's public function (which checks and canonicalises the parameters); the
+        arrays of a variadic op (concatenate, stack) are passed one by one here."""
         if self.fn is None:
             return bind(self, *args, **params)
-        return self.fn(*args, **params)
+        return self.fn(args, **params) if self.variadic else self.fn(*args, **params)
 
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.kind})>"
@@ -101,7 +105,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     if len(given) != 1:
         raise TypeError(f"defop({name!r}): declare exactly one of partials, transpose, bilinear or "
                         f"jvp+vjp; got {given or 'none'}")
-    op = Op(name, impl, _no_rule, _no_rule, domain=domain, doc=doc)
+    op = Op(name, impl, _no_rule, _no_rule, domain=domain, doc=doc, variadic=callable(transpose))
     if partials is not None:
         op.kind = "elementwise"
         op.jvp, op.vjp = _elementwise_rules(tuple(partials))

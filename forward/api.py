@@ -73,7 +73,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     A tangent may carry extra leading axes: then it is a batch of directions, all pushed forward in
     the same pass, and the output tangent carries the same leading axes.
 
-    >>> jvp(lambda x: x.sin() * 2, (0.0,), (1.0,))
+    >>> out, out_dot = jvp(lambda x: x.sin() * 2, (0.0,), (1.0,))
+    >>> float(out), float(out_dot)
     (0.0, 2.0)
     """
     if len(primals) != len(tangents):

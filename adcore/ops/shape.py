@@ -300,12 +300,14 @@ def _scatter_add_impl(y: Any, *, index: tuple, shape: tuple) -> Any:
 def _random_index(draw: D.Draw, xs: tuple) -> tuple:
     """A mix of integers, slices, integer arrays (with repeats), None and Ellipsis for shape xs."""
     index: list[Any] = []
+    length = draw.integers(0, 4)  # index arrays broadcast together: give them one length
     for n in xs:
         kind = draw.choice(["slice", "int", "array", "all"] if n else ["slice", "all"])
         if kind == "int":
             index.append(draw.integers(-n, n - 1))
         elif kind == "array":
-            index.append(np.array([draw.integers(-n, n - 1) for _ in range(draw.integers(0, 4))]))
+            index.append(np.array([draw.integers(-n, n - 1) for _ in range(length)],
+                                  dtype=np.intp))
         elif kind == "slice":
             start, stop = draw.integers(-n - 1, n + 1), draw.integers(-n - 1, n + 1)
             index.append(slice(start, stop, draw.choice([1, 2, -1])))
@@ -360,7 +362,7 @@ def _canonical_index(index: Any, xs: tuple, fn: str) -> tuple:
             if arr.dtype == bool:
                 items.extend(np.nonzero(arr))
                 continue
-            if arr.dtype.kind not in "iu":
+            if arr.dtype.kind not in "iu" and arr.size:
                 raise IndexError(f"{fn}: index arrays must hold integers or booleans, "
                                  f"got dtype {arr.dtype}")
             items.append(arr.astype(np.intp, copy=False))

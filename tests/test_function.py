@@ -1,0 +1,83 @@
+"""Custom ops through reverse.Function: recorded on the same tape, usable in forward mode."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import forward
+from reverse import Function, Tensor, grad
+
+
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, y_bar):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * y_bar
+
+    @staticmethod
+    def jvp(ctx, x_dot):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * x_dot
+
+
+class MulAdd(Function):
+    """x * y + z, with a gradient for every input."""
+
+    @staticmethod
+    def forward(ctx, x, y, z):
+        ctx.save_for_backward(x, y)
+        return x * y + z
+
+    @staticmethod
+    def backward(ctx, y_bar):
+        x, y = ctx.saved_tensors
+        return y_bar * y, y_bar * x, y_bar
+
+
+def test_function_records_on_the_tape_and_mixes_with_registry_ops() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = Cube.apply(x * 2).sum()  # (2x)^3 -> 24 x^2
+    assert repr(y.grad_fn) == "<SumBackward>"
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [24.0, 96.0])
+
+
+def test_function_with_several_inputs_and_constants() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    z = Tensor([0.5, 0.5], requires_grad=True)
+    out = MulAdd.apply(x, 3.0, z)
+    assert out.grad_fn.name == "MulAdd"
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(z.grad.data, [1.0, 1.0])
+
+
+def test_function_in_forward_mode_and_in_the_functional_api() -> None:
+    _, dot = forward.jvp(Cube.apply, (np.array([2.0]),), (np.array([1.0]),))
+    np.testing.assert_array_equal(dot, [12.0])
+    assert grad(lambda x: Cube.apply(x).sum())(np.array([3.0]))[0] == 27.0
+
+
+def test_function_without_jvp_says_how_to_add_it() -> None:
+    with pytest.raises(NotImplementedError, match="MulAdd: forward mode needs a static jvp"):
+        forward.jvp(lambda x: MulAdd.apply(x, x, x), (np.array([1.0]),), (np.array([1.0]),))
+
+
+def test_backward_returning_the_wrong_number_of_gradients() -> None:
+    class Broken(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x + y
+
+        @staticmethod
+        def backward(ctx, y_bar):
+            return y_bar
+
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="Broken.backward returned 1 gradient.*2 input"):
+        Broken.apply(x, x).sum().backward()

@@ -47,7 +47,9 @@ class EngineValue(Protocol):
         """The value one level down (the primal of a Dual, the data of a Tensor)."""
 
 
-_value_types: set[type] = set()
+# The set is shared (never rebound): op functions test membership in it on their fast path.
+value_types: set[type] = set()
+_value_types = value_types
 
 
 def register_value_type(cls: type) -> type:

@@ -33,45 +33,38 @@ class ArrayMethods:
         """How the engine wraps a non-differentiable result (a comparison)."""
         return value
 
-    # --- arithmetic ---------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Any:
-        return ops.add(self, other)
+    # --- arithmetic (the op functions themselves serve as methods: x * y is ops.mul(x, y)) ------
+    __add__ = ops.add
 
     def __radd__(self, other: Any) -> Any:
         return ops.add(other, self)
 
-    def __sub__(self, other: Any) -> Any:
-        return ops.sub(self, other)
+    __sub__ = ops.sub
 
     def __rsub__(self, other: Any) -> Any:
         return ops.sub(other, self)
 
-    def __mul__(self, other: Any) -> Any:
-        return ops.mul(self, other)
+    __mul__ = ops.mul
 
     def __rmul__(self, other: Any) -> Any:
         return ops.mul(other, self)
 
-    def __truediv__(self, other: Any) -> Any:
-        return ops.div(self, other)
+    __truediv__ = ops.div
 
     def __rtruediv__(self, other: Any) -> Any:
         return ops.div(other, self)
 
-    def __pow__(self, other: Any) -> Any:
-        return ops.pow(self, other)
+    __pow__ = ops.pow
 
     def __rpow__(self, other: Any) -> Any:
         return ops.pow(other, self)
 
-    def __matmul__(self, other: Any) -> Any:
-        return ops.matmul(self, other)
+    __matmul__ = ops.matmul
 
     def __rmatmul__(self, other: Any) -> Any:
         return ops.matmul(other, self)
 
-    def __neg__(self) -> Any:
-        return ops.neg(self)
+    __neg__ = ops.neg
 
     def __pos__(self) -> Any:
         return self
@@ -147,33 +140,24 @@ class ArrayMethods:
         value = raw(self)
         return value.item() if hasattr(value, "item") else value
 
-    # --- one method per op --------------------------------------------------------------------
-    def exp(self) -> Any:
-        return ops.exp(self)
+    # --- one method per op (x.exp() is ops.exp(x)) ---------------------------------------------
+    exp = ops.exp
 
-    def log(self) -> Any:
-        return ops.log(self)
+    log = ops.log
 
-    def sqrt(self) -> Any:
-        return ops.sqrt(self)
+    sqrt = ops.sqrt
 
-    def sin(self) -> Any:
-        return ops.sin(self)
+    sin = ops.sin
 
-    def cos(self) -> Any:
-        return ops.cos(self)
+    cos = ops.cos
 
-    def tanh(self) -> Any:
-        return ops.tanh(self)
+    tanh = ops.tanh
 
-    def sigmoid(self) -> Any:
-        return ops.sigmoid(self)
+    sigmoid = ops.sigmoid
 
-    def relu(self) -> Any:
-        return ops.relu(self)
+    relu = ops.relu
 
-    def abs(self) -> Any:
-        return ops.abs(self)
+    abs = ops.abs
 
     def pow(self, exponent: Any) -> Any:
         return ops.pow(self, exponent)

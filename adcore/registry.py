@@ -191,6 +191,14 @@ def _partial_code(p: Any) -> int:
 def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
     codes = tuple(_partial_code(p) for p in partials)
 
+    def term(code: int, i: int, v: Any, primals: Sequence[Any], out: Any, params: dict) -> Any:
+        """partial_i * v: a tangent or a cotangent."""
+        if code == _ONE:
+            return v
+        if code == _MINUS_ONE:
+            return neg(v)
+        return mul(partials[i](*primals, out, **params), v)
+
     def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
         out_shape = shape_of(out)
         total = None
@@ -199,29 +207,33 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
             if x_dot is None or code == _NONDIFF:
                 continue
             x_dot = _align(x_dot, shape_of(primals[i]), len(out_shape))
-            if code == _ONE:
-                term = x_dot
-            elif code == _MINUS_ONE:
-                term = neg(x_dot)
-            else:
-                term = mul(partials[i](*primals, out, **params), x_dot)
-            total = term if total is None else add(total, term)
+            t = term(code, i, x_dot, primals, out, params)
+            total = t if total is None else add(total, t)
         return None if total is None else _expand(total, out_shape)
+
+    if codes == (_RULE,):  # unary: the input has the output's shape, nothing to sum back
+        partial = partials[0]
+
+        def unary_vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+                      needs: Sequence[bool]) -> list:
+            return [mul(partial(*primals, out, **params), y_bar) if needs[0] else None]
+        return jvp, unary_vjp
 
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
-        cts: list = [None] * len(primals)
-        out_ndim = len(shape_of(out))
+        cts: list = [None] * len(codes)
+        out_shape = None
         for i, code in enumerate(codes):
             if not needs[i] or code == _NONDIFF:
                 continue
-            if code == _ONE:
-                ct = y_bar
-            elif code == _MINUS_ONE:
-                ct = neg(y_bar)
-            else:
+            if code == _RULE:
                 ct = mul(partials[i](*primals, out, **params), y_bar)
-            cts[i] = _unbroadcast(ct, shape_of(primals[i]), out_ndim)
+            else:
+                ct = y_bar if code == _ONE else neg(y_bar)
+            if out_shape is None:
+                out_shape = shape_of(out)
+            x_shape = shape_of(primals[i])
+            cts[i] = ct if x_shape == out_shape else _unbroadcast(ct, x_shape, len(out_shape))
         return cts
 
     return jvp, vjp

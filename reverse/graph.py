@@ -21,13 +21,14 @@ class Node:
 
     __slots__ = ("op", "params", "parents", "primals", "out", "needs")
 
-    def __init__(self, op: Any, params: dict, parents: tuple, primals: tuple, out: Any) -> None:
+    def __init__(self, op: Any, params: dict, parents: tuple, primals: tuple, out: Any,
+                 needs: tuple[bool, ...]) -> None:
         self.op = op
         self.params = params
         self.parents = parents
         self.primals = primals
         self.out = out
-        self.needs = tuple(p is not None for p in parents)
+        self.needs = needs
 
     @property
     def name(self) -> str:
@@ -41,11 +42,11 @@ class Node:
 def toposort(roots: list) -> list[Node]:
     """The nodes reachable from ``roots``, each after all of its inputs' nodes (iteratively)."""
     order: list[Node] = []
-    seen: set[int] = set()
+    seen: set[Node] = set()
     for root in roots:
-        if type(root) is not Node or id(root) in seen:
+        if type(root) is not Node or root in seen:
             continue
-        seen.add(id(root))
+        seen.add(root)
         stack = [(root, 0)]
         while stack:
             node, i = stack.pop()
@@ -54,8 +55,8 @@ def toposort(roots: list) -> list[Node]:
             while i < n:
                 p = parents[i]
                 i += 1
-                if type(p) is Node and id(p) not in seen:
-                    seen.add(id(p))
+                if type(p) is Node and p not in seen:
+                    seen.add(p)
                     stack.append((node, i))
                     stack.append((p, 0))
                     break

@@ -22,28 +22,39 @@ class TapeLevel(Level):
     def process(self, op: Any, args: tuple, params: dict) -> "Tensor":
         primals = []
         parents = []
+        needs = []
         record = False
         for a in args:
             if type(a) is Tensor and a._level is self:
                 primals.append(a.data)
-                if a._node is not None:
-                    parents.append(a._node)
-                    record = True
-                elif a._requires_grad:
-                    parents.append(a)
-                    record = True
-                else:
-                    parents.append(None)
+                key = a._node
+                if key is None and a._requires_grad:
+                    key = a
+                parents.append(key)
+                needs.append(key is not None)
+                record = record or key is not None
             else:
                 primals.append(a)
                 parents.append(None)
-        out = bind(op, *primals, **params)
-        if self is EAGER and type(out) is not np.ndarray:
-            out = np.asarray(out)  # numpy returns scalars for 0-d results; keep .data an ndarray
-        node = None
-        if record and self.depth > mode.floor:
-            node = graph.Node(op, params, tuple(parents), tuple(primals), out)
-        return _make(out, node, self)
+                needs.append(False)
+        if self is EAGER:  # nothing lives below the eager tape: the primals are plain values
+            try:
+                out = op.impl(*primals, **params)
+            except (ValueError, IndexError) as exc:
+                raise op.error(exc, tuple(primals), params) from exc
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
+        else:
+            out = bind(op, *primals, **params)
+        t = _new(Tensor)
+        t.data = out
+        t.grad = None
+        # Tuples: those of plain values (primals, needs) drop out of the garbage collector's view.
+        t._node = (graph.Node(op, params, tuple(parents), tuple(primals), out, tuple(needs))
+                   if record and self.depth > mode.floor else None)
+        t._level = self
+        t._requires_grad = False
+        return t
 
 
 # Tensors made by hand live on the eager tape, below every transformation's level.
@@ -204,9 +215,12 @@ def _cast(ct: Any, like: Any) -> Any:
     return ct if ct.dtype == dtype else ct.astype(dtype)
 
 
+_new = object.__new__
+
+
 def _make(data: Any, node: graph.Node | None, level: Level) -> Tensor:
     """A tensor without the constructor's checks (the engine's fast path)."""
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data = data
     t.grad = None
     t._node = node

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adcore import domains as D
-from adcore.levels import bind
+from adcore.levels import bind, raw, value_types
 from adcore.ops.compare import greater, greater_equal, less, logical_not, share, sign, within
 from adcore.registry import defop
 
@@ -35,24 +35,25 @@ def _scalar_or_array(math_fn: Callable[[float], float], np_fn: Callable[[Any], A
     return impl
 
 
-def _binary_impl(py_op: Callable[[Any, Any], Any], np_fn: Callable[[Any, Any], Any]
-                 ) -> Callable[[Any, Any], Any]:
-    """``py_op`` (the operator) on anything, numpy's semantics where Python floats would raise."""
-    def impl(x: Any, y: Any) -> Any:
-        try:
-            return py_op(x, y)
-        except ZeroDivisionError:
-            return np_fn(np.float64(x), np.float64(y))
-    impl.__name__ = np_fn.__name__
-    return impl
+def _div_impl(x: Any, y: Any) -> Any:
+    """x / y; for Python floats numpy's semantics (inf, nan) instead of ZeroDivisionError."""
+    try:
+        return x / y
+    except ZeroDivisionError:
+        return float(np.divide(np.float64(x), np.float64(y)))
 
+
+# The op functions below run the forward rule at once when no argument is an engine value (the
+# common case inside derivative rules), and otherwise leave the dispatch to bind.
 
 def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample,
            doc: str) -> Callable[[Any], Any]:
     op = defop(name, impl, partials=(partial,), domain=domain, doc=doc)
 
     def fn(x: Any) -> Any:
-        return bind(op, x)
+        if type(x) in value_types:
+            return bind(op, x)
+        return impl(x)
     return _named(fn, name, doc, op)
 
 
@@ -61,7 +62,12 @@ def _binary(name: str, impl: Callable[[Any, Any], Any], partials: Sequence[Any],
     op = defop(name, impl, partials=partials, domain=domain, doc=doc)
 
     def fn(x: Any, y: Any) -> Any:
-        return bind(op, x, y)
+        if type(x) in value_types or type(y) in value_types:
+            return bind(op, x, y)
+        try:
+            return impl(x, y)
+        except ValueError as exc:  # numpy's broadcasting error, named after the op
+            raise op.error(exc, (x, y), {}) from exc
     return _named(fn, name, doc, op)
 
 
@@ -75,17 +81,17 @@ def _named(fn: Callable[..., Any], name: str, doc: str, op: Any) -> Callable[...
 
 # --- arithmetic ------------------------------------------------------------------------------
 
-add = _binary("add", _binary_impl(operator.add, np.add), (1, 1),
+add = _binary("add", operator.add, (1, 1),
               D.binary(), "add(x, y) = x + y.  d/dx = 1, d/dy = 1.")
 
-sub = _binary("sub", _binary_impl(operator.sub, np.subtract), (1, -1),
+sub = _binary("sub", operator.sub, (1, -1),
               D.binary(), "sub(x, y) = x - y.  d/dx = 1, d/dy = -1.")
 
-mul = _binary("mul", _binary_impl(operator.mul, np.multiply),
+mul = _binary("mul", operator.mul,
               (lambda x, y, out: y, lambda x, y, out: x),
               D.binary(), "mul(x, y) = x * y.  d/dx = y, d/dy = x.")
 
-div = _binary("div", _binary_impl(operator.truediv, np.divide),
+div = _binary("div", _div_impl,
               (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(out, y))),
               D.binary(y_avoid=(0.0,), margin=0.3),
               "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 = -out / y.")
@@ -98,7 +104,7 @@ def _pow_impl(x: Any, y: Any) -> Any:
         try:
             out = x ** y
         except ZeroDivisionError:
-            return np.power(np.float64(x), y)
+            return float(np.power(np.float64(x), y))
         return out if type(out) is not complex else math.nan
     return x ** y
 
@@ -210,7 +216,6 @@ def where(cond: Any, x: Any, y: Any) -> Any:
     >>> where(np.array([True, False]), np.array([1.0, 2.0]), 0.0)
     array([1., 0.])
     """
-    from adcore.levels import raw
     return bind(_where, raw(cond), x, y)
 
 

@@ -1,0 +1,149 @@
+"""Per-op overhead: a chain of elementwise ops (mul, add, tanh in turn), forward and backward.
+
+Prints microseconds per op (forward + backward, median over repeats) for this library's Tensor, for
+the same chain written as plain numpy calls (forward, then the hand-written backward), and, when they
+are installed, for PyTorch (CPU) and HIPS autograd, all measured in this one run.
+
+    python benchmarks/overhead.py            # (4,) chain of 200 ops, and a 0-d chain of 100,000 ops
+    python benchmarks/overhead.py --quick    # fewer repeats
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reverse import Tensor  # noqa: E402
+
+SCALE, SHIFT = 0.9, 0.1
+
+
+def chain_ours(x0: np.ndarray, n: int) -> Callable[[], None]:
+    def run() -> None:
+        x = Tensor(x0, requires_grad=True)
+        y = x
+        for i in range(n):
+            k = i % 3
+            y = y * SCALE if k == 0 else y + SHIFT if k == 1 else y.tanh()
+        y.sum().backward()
+    return run
+
+
+def chain_numpy(x0: np.ndarray, n: int) -> Callable[[], None]:
+    """The same chain as plain numpy calls: forward, keeping what backward needs, then backward."""
+    def run() -> None:
+        saved = []
+        y = x0
+        for i in range(n):
+            k = i % 3
+            if k == 0:
+                y = np.multiply(y, SCALE)
+            elif k == 1:
+                y = np.add(y, SHIFT)
+            else:
+                y = np.tanh(y)
+                saved.append(y)
+        g = np.ones_like(y)
+        for i in reversed(range(n)):
+            k = i % 3
+            if k == 0:
+                g = np.multiply(g, SCALE)
+            elif k == 2:
+                t = saved.pop()
+                g = np.multiply(g, np.subtract(1.0, np.multiply(t, t)))
+    return run
+
+
+def chain_torch(x0: np.ndarray, n: int) -> Callable[[], None] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+
+    def run() -> None:
+        x = torch.tensor(x0, requires_grad=True)
+        y = x
+        for i in range(n):
+            k = i % 3
+            y = y * SCALE if k == 0 else y + SHIFT if k == 1 else y.tanh()
+        y.sum().backward()
+    return run
+
+
+def chain_autograd(x0: np.ndarray, n: int) -> Callable[[], None] | None:
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        return None
+
+    def f(x):
+        y = x
+        for i in range(n):
+            k = i % 3
+            y = y * SCALE if k == 0 else y + SHIFT if k == 1 else anp.tanh(y)
+        return anp.sum(y)
+    g = autograd.grad(f)
+    return lambda: g(x0)
+
+
+def median_us_per_op(run: Callable[[], None], n: int, repeats: int) -> float:
+    run()  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / n * 1e6
+
+
+def report(title: str, x0: np.ndarray, n: int, repeats: int) -> None:
+    print(f"\n{title}: chain of {n} ops on shape {x0.shape} {x0.dtype}, forward + backward, "
+          f"median of {repeats}")
+    base = median_us_per_op(chain_numpy(x0, n), n, repeats)
+    rows = [("plain numpy calls (baseline)", base)]
+    for name, make in [("this library (Tensor)", chain_ours), ("PyTorch CPU", chain_torch),
+                       ("HIPS autograd", chain_autograd)]:
+        run = make(x0, n)
+        if run is None:
+            rows.append((name + ": not installed", float("nan")))
+            continue
+        rows.append((name, median_us_per_op(run, n, repeats)))
+    for name, us in rows:
+        ratio = "" if us != us else f"{us / base:5.2f} x numpy"
+        print(f"  {name:32s} {us:7.2f} us/op   {ratio}")
+
+
+def import_peers() -> None:
+    """Import every installed peer before measuring, so that all chains run with the same heap (the
+    garbage collector's full passes cost more the more objects a process holds)."""
+    for name in ("torch", "autograd"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    import_peers()
+    print(f"{platform.platform()}, Python {platform.python_version()}, numpy {np.__version__}, "
+          f"gc {'on' if gc.isenabled() else 'off'}")
+    report("Small-array chain", np.full(4, 0.5, dtype=np.float32), 200, 50 if args.quick else 300)
+    report("Scalar chain", np.array(0.5, dtype=np.float32), 100_000, 3 if args.quick else 7)
+
+
+if __name__ == "__main__":
+    main()

@@ -222,7 +222,7 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
         cts: list = [None] * len(codes)
-        out_shape = None
+        out_shape = () if type(y_bar) is float else None  # scalars: no shapes to reconcile
         for i, code in enumerate(codes):
             if not needs[i] or code == _NONDIFF:
                 continue
@@ -230,6 +230,9 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
                 ct = mul(partials[i](*primals, out, **params), y_bar)
             else:
                 ct = y_bar if code == _ONE else neg(y_bar)
+            if out_shape == ():
+                cts[i] = ct
+                continue
             if out_shape is None:
                 out_shape = shape_of(out)
             x_shape = shape_of(primals[i])

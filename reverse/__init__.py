@@ -6,13 +6,17 @@
 - ``Function``: custom ops with ``forward(ctx, ...)`` and ``backward(ctx, y_bar)``.
 - ``grad``, ``value_and_grad``, ``vjp``, ``jacrev``, ``hessian``: functional transformations on plain
   arrays that nest with each other and with forward mode.
+- ``Value``: micrograd's scalar engine, on the same registry rules.
+- ``to_dot`` / ``draw``: pictures of Value and Tensor graphs (Graphviz).
 
 Every derivative comes from adcore's registry; nothing here knows the rule of any op.
 """
 from reverse.api import grad, hessian, jacrev, value_and_grad, vjp
+from reverse.draw import draw, to_dot
 from reverse.function import Function, FunctionCtx
 from reverse.modes import enable_grad, is_grad_enabled, no_grad
 from reverse.tensor import Tensor
+from reverse.value import Value
 
-__all__ = ["Function", "FunctionCtx", "Tensor", "enable_grad", "grad", "hessian",
-           "is_grad_enabled", "jacrev", "no_grad", "value_and_grad", "vjp"]
+__all__ = ["Function", "FunctionCtx", "Tensor", "Value", "draw", "enable_grad", "grad", "hessian",
+           "is_grad_enabled", "jacrev", "no_grad", "to_dot", "value_and_grad", "vjp"]

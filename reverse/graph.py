@@ -39,23 +39,25 @@ class Node:
         return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
 
 
-def toposort(roots: list) -> list[Node]:
-    """The nodes reachable from ``roots``, each after all of its inputs' nodes (iteratively)."""
-    order: list[Node] = []
-    seen: set[Node] = set()
+def toposort(roots: list, kind: type | None = None, inputs: str = "parents") -> list:
+    """The objects of type ``kind`` (Node by default) reachable from ``roots`` through their
+    ``inputs`` attribute, each after all of its inputs (an iterative depth-first search)."""
+    kind = kind or Node
+    order: list = []
+    seen: set = set()
     for root in roots:
-        if type(root) is not Node or root in seen:
+        if type(root) is not kind or root in seen:
             continue
         seen.add(root)
         stack = [(root, 0)]
         while stack:
             node, i = stack.pop()
-            parents = node.parents
+            parents = getattr(node, inputs)
             n = len(parents)
             while i < n:
                 p = parents[i]
                 i += 1
-                if type(p) is Node and p not in seen:
+                if type(p) is kind and p not in seen:
                     seen.add(p)
                     stack.append((node, i))
                     stack.append((p, 0))

@@ -1,0 +1,173 @@
+"""The scalar ``Value`` engine (micrograd's API) on the registry's rules.
+
+A Value holds a Python float, its gradient, and the op that made it. Forward, it runs the op's forward
+rule from adcore on floats; backward, each Value hands its gradient to the op's VJP rule from adcore
+(evaluated on floats: the same declarations that drive the Tensor engine, so no derivative is written
+here). ``_backward`` is computed on demand rather than stored as a closure over the output, so a
+graph of Values has no reference cycles and is freed as soon as it is dropped; ``_prev`` too is made
+on demand from the ordered inputs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from adcore.registry import Op, registry
+from reverse.graph import toposort
+
+_ADD, _SUB, _MUL, _DIV, _POW, _NEG = (registry[n] for n in ("add", "sub", "mul", "div", "pow", "neg"))
+_EXP, _LOG, _TANH, _SIGMOID, _RELU = (registry[n] for n in ("exp", "log", "tanh", "sigmoid", "relu"))
+_NO_PARAMS: dict = {}
+_BOTH = (True, True)
+
+
+def _noop() -> None:
+    return None
+
+
+class Value:
+    """A scalar that records the ops applied to it, for reverse-mode differentiation.
+
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> e = (a * b + a ** 2).tanh()  # tanh(-2)
+    >>> e.backward()
+    >>> round(a.grad, 6), round(b.grad, 6)  # (1 - tanh(-2)**2) * (b + 2a), ... * a
+    (0.070651, 0.141302)
+    >>> e._op, [c._op for c in e._prev]
+    ('tanh', ['+'])
+    """
+
+    __slots__ = ("data", "grad", "_op", "label", "_fn", "_inputs", "_needs", "_custom_backward")
+
+    def __init__(self, data: float, _children: tuple = (), _op: str = "", label: str = "") -> None:
+        self.data = float(data)
+        self.grad = 0.0
+        self._inputs: tuple = tuple(_children)
+        self._op = _op
+        self.label = label
+        self._fn: Op | None = None
+        self._needs: tuple = ()
+        self._custom_backward: Callable[[], None] | None = None
+
+    # --- the graph ----------------------------------------------------------------------------
+    def _apply(self, op: Op, inputs: tuple, symbol: str) -> "Value":
+        """The Value of op(inputs); inputs are Values, or floats held constant (an exponent)."""
+        out = _new(Value)
+        if len(inputs) == 2 and type(inputs[1]) is Value:  # the common case, without loops
+            a, b = inputs
+            data = op.impl(a.data, b.data)
+            out._needs = _BOTH
+        else:
+            data = op.impl(*[a.data if type(a) is Value else a for a in inputs])
+            out._needs = tuple(type(a) is Value for a in inputs)
+        out.data = data if type(data) is float else float(data)
+        out.grad = 0.0
+        out._inputs = inputs
+        out._op = symbol
+        out.label = ""
+        out._fn = op
+        out._custom_backward = None
+        return out
+
+    @property
+    def _prev(self) -> set["Value"]:
+        """The Values this one was computed from (its children in the graph)."""
+        return {a for a in self._inputs if type(a) is Value}
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """Adds this Value's contribution to its children's gradients (the chain rule, one step)."""
+        if self._custom_backward is not None:
+            return self._custom_backward
+        return self._propagate if self._fn is not None else _noop
+
+    @_backward.setter
+    def _backward(self, fn: Callable[[], None]) -> None:
+        self._custom_backward = fn  # for ops written by hand, micrograd style
+
+    def _propagate(self) -> None:
+        inputs = self._inputs
+        primals = [a.data if type(a) is Value else a for a in inputs]
+        x_bars = self._fn.vjp(self.grad, primals, self.data, _NO_PARAMS, self._needs)
+        for a, x_bar in zip(inputs, x_bars):
+            if x_bar is not None:
+                a.grad += x_bar
+
+    def backward(self) -> None:
+        """Set d self / d v into v.grad for every Value v this one depends on (self.grad = 1)."""
+        order = toposort([self], Value, "_inputs")
+        self.grad = 1.0
+        for v in reversed(order):
+            if v._custom_backward is not None:
+                v._custom_backward()
+            elif v._fn is not None:
+                v._propagate()
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    # --- arithmetic ---------------------------------------------------------------------------
+    def __add__(self, other: Any) -> "Value":
+        return self._apply(_ADD, (self, _value(other)), "+")
+
+    def __radd__(self, other: Any) -> "Value":
+        return self._apply(_ADD, (_value(other), self), "+")
+
+    def __sub__(self, other: Any) -> "Value":
+        return self._apply(_SUB, (self, _value(other)), "-")
+
+    def __rsub__(self, other: Any) -> "Value":
+        return self._apply(_SUB, (_value(other), self), "-")
+
+    def __mul__(self, other: Any) -> "Value":
+        return self._apply(_MUL, (self, _value(other)), "*")
+
+    def __rmul__(self, other: Any) -> "Value":
+        return self._apply(_MUL, (_value(other), self), "*")
+
+    def __truediv__(self, other: Any) -> "Value":
+        return self._apply(_DIV, (self, _value(other)), "/")
+
+    def __rtruediv__(self, other: Any) -> "Value":
+        return self._apply(_DIV, (_value(other), self), "/")
+
+    def __pow__(self, other: Any) -> "Value":
+        if type(other) is Value:
+            return self._apply(_POW, (self, other), "**")
+        if not isinstance(other, (int, float)):
+            raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a number or a "
+                            f"Value")
+        return self._apply(_POW, (self, float(other)), f"**{other}")
+
+    def __rpow__(self, other: Any) -> "Value":
+        return self._apply(_POW, (_value(other), self), "**")
+
+    def __neg__(self) -> "Value":
+        return self._apply(_NEG, (self,), "neg")
+
+    # --- activations and functions ------------------------------------------------------------
+    def relu(self) -> "Value":
+        return self._apply(_RELU, (self,), "ReLU")
+
+    def tanh(self) -> "Value":
+        return self._apply(_TANH, (self,), "tanh")
+
+    def sigmoid(self) -> "Value":
+        return self._apply(_SIGMOID, (self,), "sigmoid")
+
+    def exp(self) -> "Value":
+        return self._apply(_EXP, (self,), "exp")
+
+    def log(self) -> "Value":
+        return self._apply(_LOG, (self,), "log")
+
+
+_new = object.__new__
+
+
+def _value(x: Any) -> Value:
+    if type(x) is Value:
+        return x
+    if isinstance(x, (int, float)):
+        return Value(x)
+    raise TypeError(f"Value: cannot combine a Value with {type(x).__name__} {x!r}; use numbers "
+                    f"or Values")

@@ -80,7 +80,7 @@ def bind(op: Any, *args: Any, **params: Any) -> Any:
     if top is None:
         try:
             return op.impl(*args, **params)
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError, TypeError) as exc:
             raise op.error(exc, args, params) from exc
     return top.process(op, args, params)
 

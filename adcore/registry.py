@@ -74,16 +74,23 @@ class Op:
         return f"<op {self.name} ({self.kind})>"
 
     def error(self, exc: Exception, args: tuple, params: dict) -> Exception:
-        """Re-raise a numpy error so that it names the op and the shapes involved."""
-        shapes = ", ".join(str(shape_of(raw(a))) for a in args)
-        message = f"{self.name}: {exc} (argument shapes: {shapes}"
+        """A numpy error raised again so that it names the op and what it was given."""
+        def describe(a: Any) -> str:
+            a = raw(a)
+            if isinstance(a, (int, float, np.ndarray, np.generic)):
+                return str(shape_of(a))
+            return f"{type(a).__name__} {a!r:.40}"
+        message = f"{self.name}: {exc} (arguments: {', '.join(describe(a) for a in args)}"
         if params:
             message += "; " + ", ".join(f"{k}={v!r}" for k, v in params.items())
         message += ")"
         if "broadcast" in str(exc):
             message += ("; the shapes must be equal or broadcastable under numpy's rules: "
                         "reshape or expand one argument")
-        return type(exc)(message)
+        elif isinstance(exc, TypeError):
+            message += "; pass numbers, numpy arrays or tensors of a numeric dtype"
+        kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(exc, k))
+        return kind(message)
 
 
 def defop(name: str, impl: Callable[..., Any], *,
@@ -222,21 +229,18 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
         cts: list = [None] * len(codes)
-        out_shape = () if type(y_bar) is float else None  # scalars: no shapes to reconcile
+        out_shape = None
         for i, code in enumerate(codes):
             if not needs[i] or code == _NONDIFF:
                 continue
-            if code == _RULE:
-                ct = mul(partials[i](*primals, out, **params), y_bar)
-            else:
-                ct = y_bar if code == _ONE else neg(y_bar)
-            if out_shape == ():
-                cts[i] = ct
-                continue
-            if out_shape is None:
-                out_shape = shape_of(out)
-            x_shape = shape_of(primals[i])
-            cts[i] = ct if x_shape == out_shape else _unbroadcast(ct, x_shape, len(out_shape))
+            ct = term(code, i, y_bar, primals, out, params)
+            if type(ct) is not float:  # Python floats (the Value engine) have no shapes
+                if out_shape is None:
+                    out_shape = shape_of(out)
+                x_shape = shape_of(primals[i])
+                if x_shape != out_shape:
+                    ct = _unbroadcast(ct, x_shape, len(out_shape))
+            cts[i] = ct
         return cts
 
     return jvp, vjp

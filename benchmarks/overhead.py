@@ -27,14 +27,17 @@ from reverse import Tensor  # noqa: E402
 SCALE, SHIFT = 0.9, 0.1
 
 
+def chain(y, n: int, tanh: Callable):
+    """The chain itself, for any library: mul, add, tanh in turn."""
+    for i in range(n):
+        k = i % 3
+        y = y * SCALE if k == 0 else y + SHIFT if k == 1 else tanh(y)
+    return y
+
+
 def chain_ours(x0: np.ndarray, n: int) -> Callable[[], None]:
     def run() -> None:
-        x = Tensor(x0, requires_grad=True)
-        y = x
-        for i in range(n):
-            k = i % 3
-            y = y * SCALE if k == 0 else y + SHIFT if k == 1 else y.tanh()
-        y.sum().backward()
+        chain(Tensor(x0, requires_grad=True), n, Tensor.tanh).sum().backward()
     return run
 
 
@@ -71,12 +74,7 @@ def chain_torch(x0: np.ndarray, n: int) -> Callable[[], None] | None:
     torch.set_num_threads(1)
 
     def run() -> None:
-        x = torch.tensor(x0, requires_grad=True)
-        y = x
-        for i in range(n):
-            k = i % 3
-            y = y * SCALE if k == 0 else y + SHIFT if k == 1 else y.tanh()
-        y.sum().backward()
+        chain(torch.tensor(x0, requires_grad=True), n, torch.tanh).sum().backward()
     return run
 
 
@@ -87,13 +85,7 @@ def chain_autograd(x0: np.ndarray, n: int) -> Callable[[], None] | None:
     except ImportError:
         return None
 
-    def f(x):
-        y = x
-        for i in range(n):
-            k = i % 3
-            y = y * SCALE if k == 0 else y + SHIFT if k == 1 else anp.tanh(y)
-        return anp.sum(y)
-    g = autograd.grad(f)
+    g = autograd.grad(lambda x: anp.sum(chain(x, n, anp.tanh)))
     return lambda: g(x0)
 
 

@@ -40,21 +40,17 @@ class TapeLevel(Level):
         if self is EAGER:  # nothing lives below the eager tape: the primals are plain values
             try:
                 out = op.impl(*primals, **params)
-            except (ValueError, IndexError) as exc:
+            except (ValueError, IndexError, TypeError) as exc:
                 raise op.error(exc, tuple(primals), params) from exc
             if type(out) is not np.ndarray:
                 out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
         else:
             out = bind(op, *primals, **params)
-        t = _new(Tensor)
-        t.data = out
-        t.grad = None
-        # Tuples: those of plain values (primals, needs) drop out of the garbage collector's view.
-        t._node = (graph.Node(op, params, tuple(parents), tuple(primals), out, tuple(needs))
-                   if record and self.depth > mode.floor else None)
-        t._level = self
-        t._requires_grad = False
-        return t
+        node = None
+        if record and self.depth > mode.floor:
+            # Tuples: those of plain values (primals, needs) drop out of the collector's view.
+            node = graph.Node(op, params, tuple(parents), tuple(primals), out, tuple(needs))
+        return _make(out, node, self)
 
 
 # Tensors made by hand live on the eager tape, below every transformation's level.

@@ -66,7 +66,7 @@ def _binary(name: str, impl: Callable[[Any, Any], Any], partials: Sequence[Any],
             return bind(op, x, y)
         try:
             return impl(x, y)
-        except ValueError as exc:  # numpy's broadcasting error, named after the op
+        except (ValueError, TypeError) as exc:  # numpy's errors, named after the op
             raise op.error(exc, (x, y), {}) from exc
     return _named(fn, name, doc, op)
 

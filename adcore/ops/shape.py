@@ -459,19 +459,26 @@ concatenate_op = defop(
     doc="concatenate(xs, axis): the arrays joined along an existing axis.  Transpose: slices.")
 
 
+def _shapes_of(xs: tuple, fn: str, agree: Any, rule: str) -> list[tuple]:
+    """The shapes of the arrays to join, checked to agree with the first under ``agree``."""
+    if not xs:
+        raise ValueError(f"{fn}: needs at least one array")
+    shapes = [shape_of(x) for x in xs]
+    for i, s in enumerate(shapes):
+        if agree(s) != agree(shapes[0]):
+            raise ValueError(f"{fn}: array {i} has shape {s} but array 0 has shape {shapes[0]}; "
+                             f"{rule}")
+    return shapes
+
+
 @public(concatenate_op)
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
     """concatenate(xs, axis=0): join arrays along an existing axis (torch.cat)."""
     xs = tuple(xs)
-    if not xs:
-        raise ValueError("concatenate: needs at least one array")
-    shapes = [shape_of(x) for x in xs]
-    ax = normalize_axis(axis, len(shapes[0]), "concatenate")
-    for i, s in enumerate(shapes):
-        if len(s) != len(shapes[0]) or s[:ax % len(s)] + s[ax % len(s) + 1:] != \
-                shapes[0][:ax % len(s)] + shapes[0][ax % len(s) + 1:]:
-            raise ValueError(f"concatenate: array {i} has shape {s} but array 0 has shape "
-                             f"{shapes[0]}; all shapes must match except along axis {axis}")
+    ndim = len(shape_of(xs[0])) if xs else 0
+    ax = normalize_axis(axis, ndim, "concatenate") if xs else axis
+    _shapes_of(xs, "concatenate", lambda s: (len(s), s[:ax % ndim] + s[ax % ndim + 1:]),
+               f"all shapes must match except along axis {axis}")
     return bind(concatenate_op, *xs, axis=ax)
 
 
@@ -498,11 +505,5 @@ stack_op = defop(
 def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     """stack(xs, axis=0): join arrays of one shape along a new axis."""
     xs = tuple(xs)
-    if not xs:
-        raise ValueError("stack: needs at least one array")
-    shapes = [shape_of(x) for x in xs]
-    for i, s in enumerate(shapes):
-        if s != shapes[0]:
-            raise ValueError(f"stack: array {i} has shape {s} but array 0 has shape {shapes[0]}; "
-                             f"stacked arrays must have equal shapes")
+    shapes = _shapes_of(xs, "stack", lambda s: s, "stacked arrays must have equal shapes")
     return bind(stack_op, *xs, axis=normalize_axis(axis, len(shapes[0]) + 1, "stack"))

@@ -26,10 +26,11 @@ FIRST_TRANSFORM_DEPTH = 2
 class Level:
     """One level of differentiation; an engine subclasses it and implements ``process``."""
 
-    __slots__ = ("depth",)
+    __slots__ = ("depth", "closed")
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
+        self.closed = False  # set when its transformation returns
 
     def process(self, op: Any, args: tuple, params: dict) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} does not process ops")
@@ -77,12 +78,24 @@ def bind(op: Any, *args: Any, **params: Any) -> Any:
             level = a._level
             if top is None or level.depth > top.depth:
                 top = level
+            elif level.depth == top.depth and level is not top:
+                raise _escaped(op, level if level.closed else top)
     if top is None:
         try:
             return op.impl(*args, **params)
         except (ValueError, IndexError, TypeError) as exc:
             raise op.error(exc, args, params) from exc
+    if top.closed:
+        raise _escaped(op, top)
     return top.process(op, args, params)
+
+
+def _escaped(op: Any, level: Level) -> RuntimeError:
+    return RuntimeError(
+        f"{op.name}: an argument belongs to a transformation (jvp, grad, vjp, jacfwd, ...) that has "
+        f"already returned ({type(level).__name__} at depth {level.depth}); it escaped, for example "
+        f"by being stored in a list or a global inside the function. Return values from the "
+        f"function instead of storing them")
 
 
 class _State(threading.local):
@@ -109,6 +122,7 @@ def new_level(make: Callable[[int], Level]) -> Iterator[Level]:
         yield level
     finally:
         popped = stack.pop()
+        level.closed = True
         assert popped is level, "levels must close in the reverse order of opening"
 
 

@@ -141,6 +141,11 @@ class ArrayMethods:
         return value.item() if hasattr(value, "item") else value
 
     # --- one method per op (x.exp() is ops.exp(x)) ---------------------------------------------
+    add = ops.add
+    sub = ops.sub
+    mul = ops.mul
+    div = ops.div
+    neg = ops.neg
     exp = ops.exp
 
     log = ops.log
@@ -172,6 +177,18 @@ class ArrayMethods:
         return ops.clip(self, min, max)
 
     clamp = clip
+
+    def astype(self, dtype: Any) -> Any:
+        """Converted to another floating dtype (gradients are converted back)."""
+        return ops.astype(self, dtype)
+
+    def float(self) -> Any:
+        """Converted to float32."""
+        return ops.astype(self, "float32")
+
+    def double(self) -> Any:
+        """Converted to float64."""
+        return ops.astype(self, "float64")
 
     def matmul(self, other: Any) -> Any:
         return ops.matmul(self, other)
@@ -221,7 +238,13 @@ class ArrayMethods:
     def broadcast_to(self, *shape: Any) -> Any:
         return ops.broadcast_to(self, _shape_args(shape))
 
-    expand = broadcast_to
+    def expand(self, *sizes: Any) -> Any:
+        """Broadcast to ``sizes`` (torch.Tensor.expand): -1 keeps the size of that axis."""
+        sizes = _shape_args(sizes)
+        shape = self.shape
+        lead = len(sizes) - len(shape)
+        return ops.broadcast_to(self, tuple(shape[i - lead] if s == -1 and i >= lead else s
+                                            for i, s in enumerate(sizes)))
 
     def sum_to(self, *shape: Any) -> Any:
         """Sum over the axes that broadcasting ``shape`` up to this shape would add."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import numpy as np
+
 _PY_SCALARS = (float, int, bool)
 
 
@@ -19,19 +21,21 @@ def ndim_of(x: Any) -> int:
 
 def normalize_axis(axis: int, ndim: int, fn: str) -> int:
     """One axis as a negative index (batch-agnostic); raises naming ``fn`` when out of range."""
-    if not isinstance(axis, (int,)) or isinstance(axis, bool):
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{fn}: axis must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{fn}: axis {axis} is out of range for an array with {ndim} dimension(s); "
-                         f"use an axis in [{-ndim}, {ndim - 1}]")
-    return axis - ndim if axis >= 0 else axis
+        where = (f"use an axis in [{-ndim}, {ndim - 1}]" if ndim else
+                 "a 0-d array has no axes; leave axis=None")
+        raise ValueError(f"{fn}: axis {axis} is out of range for an array with {ndim} "
+                         f"dimension(s); {where}")
+    return int(axis) - ndim if axis >= 0 else int(axis)
 
 
 def normalize_axes(axis: int | Iterable[int] | None, ndim: int, fn: str) -> tuple[int, ...]:
     """``None`` (all axes), an int or a tuple, as a sorted tuple of distinct negative indices."""
     if axis is None:
         return tuple(range(-ndim, 0))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = tuple(sorted(normalize_axis(a, ndim, fn) for a in axes))
     if len(set(out)) != len(out):
         raise ValueError(f"{fn}: repeated axis in {axis!r}; list each axis once")

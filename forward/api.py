@@ -24,6 +24,15 @@ def _as_input(x: Any, fn: str) -> Any:
     return arr
 
 
+def _inputs(args: Sequence[Any], nums: Sequence[int], fn: str) -> list:
+    """The arguments, those at ``nums`` (the ones differentiated) as float arrays; the others
+    (indices, masks, axes, flags) pass through unchanged."""
+    args = list(args)
+    for i in nums:
+        args[i] = _as_input(args[i], fn)
+    return args
+
+
 def _split(out: Any, level: JVPLevel) -> tuple[Any, Any]:
     """(primal, tangent) of one output, a zero tangent when it does not depend on this level."""
     if type(out) is Dual and out._level is level:
@@ -41,7 +50,8 @@ def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
          ) -> tuple[Any, Any, tuple]:
     """Push tangents (possibly batched) through f at a fresh level; returns (outs, out_tangents,
     batch) with the tuple structure of f's result preserved."""
-    primals = [_as_input(p, "jvp") for p in primals]
+    tangents = [None if t is None else _as_input(t, "jvp") for t in tangents]
+    primals = [p if t is None else _as_input(p, "jvp") for p, t in zip(primals, tangents)]
     batch = None
     for p, t in zip(primals, tangents):
         if t is not None:
@@ -54,8 +64,7 @@ def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
             batch = b
     batch = batch or ()
     with new_level(JVPLevel) as level:
-        duals = [_make(p, None if t is None else _as_input(t, "jvp"), level)
-                 for p, t in zip(primals, tangents)]
+        duals = [_make(p, t, level) for p, t in zip(primals, tangents)]
         result = f(*duals)
         is_tuple = isinstance(result, (tuple, list))
         pairs = [_split(o, level) for o in (result if is_tuple else (result,))]
@@ -115,7 +124,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     @functools.wraps(f)
     def jac(*args: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacfwd")
-        args = [_as_input(a, "jacfwd") for a in args]
+        args = _inputs(args, nums, "jacfwd")
         sizes = [int(np.prod(shape_of(args[i]))) for i in nums]
         total = sum(sizes)
         tangents: list[Any] = [None] * len(args)

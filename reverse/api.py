@@ -15,15 +15,15 @@ import numpy as np
 from adcore import ops
 from adcore.levels import new_level, raw, register_transform
 from adcore.shapes import shape_of
-from forward.api import _argnums, _as_input, _plain, jacfwd
+from forward.api import _argnums, _as_input, _inputs, _plain, jacfwd
 from reverse import graph
-from reverse.tensor import Tensor, TapeLevel, leaf
+from reverse.tensor import Tensor, TapeLevel, leaf, like_leaf
 
 
 def _record(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int], fn: str
             ) -> tuple[Any, list[Tensor], list[tuple], bool]:
     """Run f at a new level with args[nums] as leaves: (outputs, leaves, [(key, primal)], tuple?)."""
-    args = [_as_input(a, fn) for a in args]
+    args = _inputs(args, nums, fn)
     with new_level(TapeLevel) as level:
         leaves = [leaf(args[i], level) for i in nums]
         full = list(args)
@@ -45,8 +45,8 @@ def _pull(leaves: list[Tensor], outs: list[tuple], cts: Sequence[Any], batch: tu
           retain: bool) -> list:
     roots = [(key, ct) for (key, _), ct in zip(outs, cts) if key is not None]
     got = graph.backward(roots, retain_graph=retain) if roots else {}
-    return [got[t] if t in got else np.zeros(batch + shape_of(t.data),
-                                             dtype=np.result_type(raw(t.data), np.float32))
+    return [like_leaf(got[t], t.data) if t in got else
+            np.zeros(batch + shape_of(t.data), dtype=np.result_type(raw(t.data), np.float32))
             for t in leaves]
 
 

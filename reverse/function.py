@@ -6,15 +6,20 @@ Each subclass becomes an adcore ``Op`` whose forward rule calls ``forward`` and 
 
 ``forward`` receives the inputs' values one level down (numpy arrays, for tensors made by hand) and
 returns one array; ``backward`` receives the output's cotangent and returns one gradient per input
-(None where there is none).
+(None where there is none). Inside ``backward``, saved inputs and the saved output are the values of
+the level being differentiated: a backward written with operators and ``adcore.ops`` (rather than numpy
+functions) can be differentiated again (double backward, ``grad(grad(...))``, Hessians).
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
-from adcore.levels import bind
+from adcore.levels import bind, is_engine_value
+from adcore.ops.shape import sum_to_op
 from adcore.registry import Op
 from adcore.shapes import shape_of
+from reverse.tensor import Tensor
 
 
 class FunctionCtx:
@@ -23,10 +28,28 @@ class FunctionCtx:
     def __init__(self) -> None:
         self.saved_tensors: tuple = ()
         self.needs_input_grad: tuple[bool, ...] = ()
+        self._inputs: tuple = ()
+        self._output: Any = None
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep values (inputs, outputs or intermediates) for backward, as ``ctx.saved_tensors``."""
         self.saved_tensors = values
+
+    def _at_level(self, primals: Sequence[Any], out: Any) -> "FunctionCtx":
+        """This ctx as a rule sees it: saved inputs and output replaced by the values of the level
+        the rule runs at, so that a backward written with tensor operations differentiates again
+        (saved intermediates stay constants, as in PyTorch)."""
+        view = copy.copy(self)
+        view.saved_tensors = tuple(_substitute(v, self._inputs, primals, self._output, out)
+                                   for v in self.saved_tensors)
+        return view
+
+
+def _substitute(v: Any, inputs: tuple, primals: Sequence[Any], output: Any, out: Any) -> Any:
+    for x, p in zip(inputs, primals):
+        if v is x:
+            return p
+    return out if v is output else v
 
 
 class Function:
@@ -67,19 +90,24 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run the op on tensors (or any values), recording it for backward."""
-        return bind(cls._op, *args, ctx=FunctionCtx())
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(a.requires_grad if type(a) is Tensor else is_engine_value(a)
+                                     for a in args)
+        return bind(cls._op, *args, ctx=ctx)
 
 
 def _forward_rule(cls: type) -> Any:
     def impl(*args: Any, ctx: FunctionCtx) -> Any:
-        return cls.forward(ctx, *args)
+        ctx._inputs = args
+        ctx._output = cls.forward(ctx, *args)
+        return ctx._output
     return impl
 
 
 def _vjp_rule(cls: type) -> Any:
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
-        ctx = params["ctx"]
+        ctx = params["ctx"]._at_level(primals, out)
         ctx.needs_input_grad = tuple(needs)
         grads = cls.backward(ctx, y_bar)
         grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
@@ -87,15 +115,24 @@ def _vjp_rule(cls: type) -> Any:
             raise ValueError(f"{cls.__name__}.backward returned {len(grads)} gradient(s) for "
                              f"{len(primals)} input(s) of forward; return one per input (None for "
                              f"inputs without a gradient)")
-        for i, (g, p) in enumerate(zip(grads, primals)):
-            if g is not None and needs[i]:
-                gs, ps, ys = shape_of(g), shape_of(p), shape_of(y_bar)
-                if gs[len(gs) - len(ps):] != ps:
-                    raise ValueError(f"{cls.__name__}.backward: the gradient for input {i} has "
-                                     f"shape {gs}, but the input has shape {ps} (output cotangent "
-                                     f"{ys}); sum it back to the input's shape")
-        return [g if need else None for g, need in zip(grads, needs)]
+        ys = shape_of(y_bar)
+        batch = ys[:len(ys) - len(shape_of(out))]
+        return [_sum_back(cls.__name__, i, g, p, batch) if need and g is not None else None
+                for i, (g, p, need) in enumerate(zip(grads, primals, needs))]
     return vjp
+
+
+def _sum_back(name: str, i: int, g: Any, primal: Any, batch: tuple) -> Any:
+    """A gradient returned by backward, summed back to its input's shape where it was broadcast
+    (as PyTorch does); any other shape is an error."""
+    gs, ps = shape_of(g), shape_of(primal)
+    core = gs[len(batch):] if gs[:len(batch)] == batch else None
+    fits = core is not None and len(core) >= len(ps) and all(
+        c == p or p == 1 for c, p in zip(core[len(core) - len(ps):], ps))
+    if not fits:
+        raise ValueError(f"{name}.backward: the gradient for input {i} has shape {gs}, but the "
+                         f"input has shape {ps}; return a gradient of the input's shape")
+    return g if core == ps else bind(sum_to_op, g, shape=ps, in_shape=core)
 
 
 def _jvp_rule(cls: type) -> Any:
@@ -105,5 +142,5 @@ def _jvp_rule(cls: type) -> Any:
             raise NotImplementedError(
                 f"{cls.__name__}: forward mode needs a static jvp(ctx, *tangents) that returns the "
                 f"output tangent; define it on the Function subclass")
-        return rule(params["ctx"], *tangents)
+        return rule(params["ctx"]._at_level(primals, out), *tangents)
     return jvp

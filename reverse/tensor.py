@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import EAGER_TAPE_DEPTH, Level, bind, is_engine_value, raw, register_value_type
+from adcore import ops
+from adcore.levels import EAGER_TAPE_DEPTH, Level, bind, raw, register_value_type
 from adcore.methods import ArrayMethods
 from adcore.shapes import shape_of
 from reverse import graph
@@ -34,6 +35,8 @@ class TapeLevel(Level):
                 needs.append(key is not None)
                 record = record or key is not None
             else:
+                if isinstance(a, np.floating):
+                    a = float(a)  # a numpy scalar is a number: float32 tensors stay float32
                 primals.append(a)
                 parents.append(None)
                 needs.append(False)
@@ -103,8 +106,10 @@ class Tensor(ArrayMethods):
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         """Start (or stop) recording ops on this leaf tensor; returns the tensor."""
         if self._node is not None:
-            raise RuntimeError(f"requires_grad_: only leaf tensors can change requires_grad; this one "
-                               f"was made by {self._node!r}. Use .detach() to get a leaf")
+            if flag:
+                return self  # a result of recorded ops already requires grad
+            raise RuntimeError(f"requires_grad_: only leaf tensors can stop requiring grad; this "
+                               f"one was made by {self._node!r}. Use .detach() to get a leaf")
         if flag and raw(self).dtype.kind != "f":
             raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, "
                             f"got dtype {raw(self).dtype}")
@@ -196,19 +201,19 @@ class Tensor(ArrayMethods):
             leaf._accumulate(ct)
 
     def _accumulate(self, ct: Any) -> None:
+        ct = like_leaf(ct, self.data)
         if type(ct) is not Tensor:
-            ct = _make(_cast(ct, self.data), None, self._level)
+            ct = _make(ct, None, self._level)
         self.grad = ct if self.grad is None else self.grad + ct
 
 
-def _cast(ct: Any, like: Any) -> Any:
-    """A cotangent as an array in the dtype of the value it belongs to (inputs of mixed precision
-    promote, but a float32 leaf keeps float32 gradients)."""
-    if is_engine_value(ct):
-        return ct
-    ct = np.asarray(ct)
-    dtype = raw(like).dtype
-    return ct if ct.dtype == dtype else ct.astype(dtype)
+def like_leaf(ct: Any, data: Any) -> Any:
+    """A cotangent in the dtype of the leaf it belongs to: a float32 input keeps float32 gradients
+    even when float64 constants took part (the cast is an op, so it is differentiable too)."""
+    dtype = np.result_type(raw(data))
+    if np.result_type(raw(ct)) != dtype:
+        ct = ops.astype(ct, dtype)
+    return np.asarray(ct) if isinstance(ct, np.generic) else ct
 
 
 _new = object.__new__

@@ -101,3 +101,44 @@ def test_eager_tensors_mix_with_functional_transforms() -> None:
     assert type(g) is Tensor and g.requires_grad
     g.sum().backward()
     np.testing.assert_array_equal(w.grad.data, [2.0, 6.0])
+
+
+def test_arguments_not_differentiated_pass_through_unchanged() -> None:
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(grad(lambda v, i: v[i].sum())(x, np.array([0, 2, 2])),
+                                  [1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(grad(lambda v, m: v[m].sum())(x, np.array([True, False, True])),
+                                  [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(grad(lambda v, ax: v.reshape(3, 1).sum(ax).sum())(x, 0),
+                                  [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(jacfwd(lambda v, i: v[i])(x, np.array([1])), [[0.0, 1.0, 0.0]])
+
+
+def test_gradients_keep_the_dtype_of_their_input() -> None:
+    c = np.array([2.0, 3.0])  # float64 constant
+    x32 = np.array([1.0, 2.0], dtype=np.float32)
+    assert grad(lambda v: (v * c).sum())(x32).dtype == np.float32
+    assert jacrev(lambda v: v * c)(x32).dtype == np.float32
+    assert vjp(lambda v: v * c, x32)[1](np.ones(2))[0].dtype == np.float32
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    (t * t * c).sum().backward(create_graph=True)
+    assert t.grad.dtype == np.float32
+    np.testing.assert_array_equal(t.grad.data, [4.0, 12.0])
+
+
+def test_a_value_escaping_its_transformation_is_an_error() -> None:
+    leaked = []
+    grad(lambda v: (leaked.append(v), (v * 1).sum())[1])(np.array([1.0]))
+    with pytest.raises(RuntimeError, match="escaped"):
+        grad(lambda y: (leaked[0] * y).sum())(np.array([5.0]))
+    with pytest.raises(RuntimeError, match="escaped"):
+        grad(lambda y: (y * leaked[0]).sum())(np.array([5.0]))
+
+
+def test_pow_derivatives_at_a_zero_base_follow_pytorch() -> None:
+    base = np.array([0.0, 2.0])
+    np.testing.assert_allclose(grad(lambda y: ops.pow(base, y).sum())(np.array([2.0, 2.0])),
+                               [0.0, 4 * np.log(2)])
+    np.testing.assert_array_equal(grad(lambda x: ops.pow(x, np.array([0.0, 2.0])).sum())(base),
+                                  [0.0, 4.0])
+    assert grad(lambda x: x ** 0)(0.0) == 0.0

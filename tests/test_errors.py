@@ -49,3 +49,19 @@ def test_reshape_axis_and_index_errors() -> None:
 def test_grad_of_non_scalar_function_says_what_to_do() -> None:
     with pytest.raises(ValueError, match=r"grad: f must return a scalar.*shape \(2,\).*jacrev"):
         grad(lambda x: x * 2)(np.ones(2))
+
+
+def test_boolean_mask_must_match_the_axes_it_indexes() -> None:
+    with pytest.raises(IndexError, match=r"boolean mask of shape \(2,\) does not match .* \(3,\)"):
+        ops.getitem(np.arange(3.0), np.array([True, False]))
+
+
+def test_axis_errors_on_0d_arrays_and_numpy_integer_axes() -> None:
+    with pytest.raises(ValueError, match="a 0-d array has no axes"):
+        ops.sum(np.array(1.0), axis=0)
+    np.testing.assert_array_equal(ops.sum(np.ones((2, 3)), axis=np.int64(1)), [3.0, 3.0])
+
+
+def test_softmax_over_an_empty_axis_is_empty() -> None:
+    assert ops.softmax(np.zeros((0, 3)), axis=0).shape == (0, 3)
+    assert ops.log_softmax(np.zeros((2, 0)), axis=1).shape == (2, 0)

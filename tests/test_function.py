@@ -81,3 +81,63 @@ def test_backward_returning_the_wrong_number_of_gradients() -> None:
     x = Tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match="Broken.backward returned 1 gradient.*2 input"):
         Broken.apply(x, x).sum().backward()
+
+
+def test_function_backward_differentiates_again() -> None:
+    from reverse import hessian
+    from forward import jacfwd
+    x0 = np.array([2.0])
+    assert grad(grad(lambda v: Cube.apply(v).sum()))(x0)[0] == 12.0
+    assert hessian(lambda v: Cube.apply(v).sum())(x0)[0, 0] == 12.0
+    assert jacfwd(jacfwd(lambda v: Cube.apply(v).sum()))(x0)[0, 0] == 12.0
+    x = Tensor([2.0], requires_grad=True, dtype=np.float64)
+    Cube.apply(x).sum().backward(create_graph=True)
+    g, x.grad = x.grad, None
+    g.sum().backward()
+    assert x.grad.item() == 12.0
+
+
+def test_needs_input_grad_is_known_in_forward() -> None:
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            seen.append(ctx.needs_input_grad)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, y_bar):
+            return y_bar, None
+
+    Probe.apply(Tensor([1.0], requires_grad=True), Tensor([2.0]))
+    assert seen == [(True, False)]
+
+
+def test_broadcast_gradients_from_backward_are_summed_back() -> None:
+    class SumRows(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum()
+
+        @staticmethod
+        def backward(ctx, y_bar):
+            return np.ones((4, 3)) * y_bar  # broadcast over a new leading axis
+
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    SumRows.apply(x).backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0, 4.0])
+
+
+def test_gradient_of_an_incompatible_shape_is_an_error() -> None:
+    class Wrong(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, y_bar):
+            return np.ones(5)
+
+    with pytest.raises(ValueError, match=r"Wrong.backward: the gradient for input 0 has shape \(5,\)"):
+        Wrong.apply(Tensor([1.0, 2.0], requires_grad=True)).sum().backward()

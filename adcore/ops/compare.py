@@ -36,6 +36,12 @@ def logical_not(c: Any) -> Any:
     return (not c) if type(c) is bool else np.logical_not(c)
 
 
+def logical_and(a: Any, b: Any) -> Any:
+    """a and b, elementwise (not differentiable)."""
+    a, b = raw(a), raw(b)
+    return (a and b) if type(a) is bool and type(b) is bool else np.logical_and(a, b)
+
+
 def sign(x: Any) -> Any:
     """-1, 0 or 1 by the sign of x, in x's dtype (not differentiable)."""
     x = raw(x)

@@ -17,7 +17,8 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw, value_types
-from adcore.ops.compare import greater, greater_equal, less, logical_not, share, sign, within
+from adcore.ops.compare import (equal, greater, greater_equal, logical_and, logical_not, share,
+                                sign, within)
 from adcore.registry import defop
 
 
@@ -110,9 +111,17 @@ def _pow_impl(x: Any, y: Any) -> Any:
 
 
 def _dpow_dx(x: Any, y: Any, out: Any) -> Any:
-    if type(y) in (int, float) and y == 0:
-        return 0.0  # x ** 0 is 1 everywhere, x = 0 included
-    return mul(y, pow(x, sub(y, 1)))
+    """y * x ** (y - 1), and 0 where y == 0 (x ** 0 is 1 everywhere, x = 0 included)."""
+    if type(y) in (int, float):
+        return 0.0 if y == 0 else mul(y, pow(x, y - 1))
+    y_or_one = where(equal(y, 0), 1.0, y)  # keeps 0 ** -1 out of the picture where y == 0
+    return mul(y, pow(x, sub(y_or_one, 1)))
+
+
+def _dpow_dy(x: Any, y: Any, out: Any) -> Any:
+    """x ** y * log(x), and 0 where x == 0 and y >= 0 (as PyTorch), where log(x) is -inf."""
+    at_zero = logical_and(equal(x, 0), greater_equal(y, 0))
+    return mul(out, log(where(at_zero, 1.0, x)))
 
 
 def _pow_domain(draw: D.Draw) -> tuple[tuple, dict]:
@@ -124,7 +133,7 @@ def _pow_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs, 0.2, 2.0), draw.array(ys, -2.0, 2.0)), {}
 
 
-pow = _binary("pow", _pow_impl, (_dpow_dx, lambda x, y, out: mul(out, log(x))), _pow_domain,
+pow = _binary("pow", _pow_impl, (_dpow_dx, _dpow_dy), _pow_domain,
               "pow(x, y) = x ** y.  d/dx = y * x ** (y - 1), d/dy = x ** y * log(x).")
 
 
@@ -246,13 +255,38 @@ def clip(x: Any, min: float | None = None, max: float | None = None) -> Any:
 
     The derivative is 1 where min <= x <= max and 0 elsewhere.
     """
-    if min is not None and max is not None and min > max:
+    min, max = (None if b is None else raw(b) for b in (min, max))
+    if min is not None and max is not None and np.any(np.greater(min, max)):
         raise ValueError(f"clip: min ({min}) is greater than max ({max}); swap them")
     return bind(_clip, x, min=min, max=max)
 
 
 _named(clip, "clip", clip.__doc__ or "", _clip)
 
+# --- dtype conversion (linear: the tangent is cast forward, the cotangent cast back) ----------
+
+def _astype_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    # float64 throughout: the checks compare against finite differences in float64
+    return (draw.array(draw.shape()),), {"dtype": np.dtype(np.float64)}
+
+
+_astype = defop("astype", lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
+                transpose=(lambda y_bar, x, *, dtype:
+                           bind(_astype, y_bar, dtype=np.result_type(raw(x))),),
+                domain=_astype_domain,
+                doc="astype(x, dtype): x converted to a floating dtype.  Transpose: convert back.")
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """astype(x, dtype): x converted to another floating dtype (gradients are converted back)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"astype: cannot differentiate through a conversion to {dtype}; use a "
+                        f"floating dtype (convert the detached data for integer indices)")
+    return bind(_astype, x, dtype=dtype)
+
+
+_named(astype, "astype", astype.__doc__ or "", _astype)
+
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
-           "sigmoid", "relu", "abs", "maximum", "minimum", "where", "clip",
-           "greater", "greater_equal", "less"]
+           "sigmoid", "relu", "abs", "maximum", "minimum", "where", "clip", "astype"]

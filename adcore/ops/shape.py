@@ -350,55 +350,72 @@ scatter_add_op = defop(
         "Transpose: getitem.")
 
 
+def _index_item(ix: Any, fn: str) -> Any:
+    """One index entry as an int, slice, None, Ellipsis, integer array or boolean mask."""
+    ix = raw(ix)
+    if isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__array__") and not np.isscalar(ix)):
+        arr = np.asarray(ix)
+        if arr.dtype == bool:
+            return arr
+        if arr.dtype.kind not in "iu" and arr.size:
+            raise IndexError(f"{fn}: index arrays must hold integers or booleans, got dtype "
+                             f"{arr.dtype} (tensors made from Python ints are float32: give index "
+                             f"tensors dtype=np.int64)")
+        return arr.astype(np.intp, copy=False)
+    if isinstance(ix, (bool, np.bool_)):
+        raise IndexError(f"{fn}: a boolean scalar index is not supported; use an array mask")
+    if isinstance(ix, (int, np.integer)):
+        return int(ix)
+    if ix is None or ix is Ellipsis or isinstance(ix, slice):
+        return ix
+    raise IndexError(f"{fn}: unsupported index {ix!r}; use ints, slices, None, Ellipsis or "
+                     f"integer/boolean arrays")
+
+
+def _axes_used(ix: Any) -> int:
+    if ix is None or ix is Ellipsis:
+        return 0
+    return ix.ndim if isinstance(ix, np.ndarray) and ix.dtype == bool else 1
+
+
 def _canonical_index(index: Any, xs: tuple, fn: str) -> tuple:
     """index as a tuple of ints, slices, None and int arrays that covers every axis of xs."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    items: list[Any] = []
-    for ix in index:
-        ix = raw(ix)
-        if isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__array__") and not np.isscalar(ix)):
-            arr = np.asarray(ix)
-            if arr.dtype == bool:
-                items.extend(np.nonzero(arr))
-                continue
-            if arr.dtype.kind not in "iu" and arr.size:
-                raise IndexError(f"{fn}: index arrays must hold integers or booleans, "
-                                 f"got dtype {arr.dtype}")
-            items.append(arr.astype(np.intp, copy=False))
-        elif isinstance(ix, (bool, np.bool_)):
-            raise IndexError(f"{fn}: a boolean scalar index is not supported; use an array mask")
-        elif isinstance(ix, (int, np.integer)):
-            items.append(int(ix))
-        elif ix is None or ix is Ellipsis or isinstance(ix, slice):
-            items.append(ix)
-        else:
-            raise IndexError(f"{fn}: unsupported index {ix!r}; use ints, slices, None, Ellipsis "
-                             f"or integer/boolean arrays")
-    consumed = sum(1 for ix in items if ix is not None and ix is not Ellipsis)
-    if consumed > len(xs):
-        raise IndexError(f"{fn}: too many indices ({consumed}) for an array of shape {xs}")
+    items = [_index_item(ix, fn) for ix in (index if isinstance(index, tuple) else (index,))]
+    used = sum(_axes_used(ix) for ix in items)
+    if used > len(xs):
+        raise IndexError(f"{fn}: too many indices ({used}) for an array of shape {xs}")
     ellipses = [i for i, ix in enumerate(items) if ix is Ellipsis]
     if len(ellipses) > 1:
         raise IndexError(f"{fn}: an index can only have a single Ellipsis (...)")
-    fill = [slice(None)] * (len(xs) - consumed)
+    fill = [slice(None)] * (len(xs) - used)
     if ellipses:
         items[ellipses[0]:ellipses[0] + 1] = fill
     else:
         items.extend(fill)
+    out: list[Any] = []
     axis = 0
-    for ix in items:  # bounds checks name the axis and the shape
+    for ix in items:  # masks become integer arrays; bounds checks name the axis and the shape
         if ix is None or isinstance(ix, slice):
+            out.append(ix)
             axis += ix is not None
             continue
+        if isinstance(ix, np.ndarray) and ix.dtype == bool:
+            covered = xs[axis:axis + ix.ndim]
+            if ix.shape != covered:
+                raise IndexError(f"{fn}: boolean mask of shape {ix.shape} does not match the axes "
+                                 f"it indexes, of shape {covered} (array shape {xs})")
+            out.extend(np.nonzero(ix))
+            axis += ix.ndim
+            continue
         n = xs[axis]
-        bad = ix if isinstance(ix, int) else (ix.max(initial=-n) if ix.size else -n)
-        low = ix if isinstance(ix, int) else (ix.min(initial=0) if ix.size else 0)
-        if bad >= n or low < -n:
-            raise IndexError(f"{fn}: index {bad if bad >= n else low} is out of bounds for axis "
+        high = ix if isinstance(ix, int) else (ix.max() if ix.size else 0)
+        low = ix if isinstance(ix, int) else (ix.min() if ix.size else 0)
+        if high >= n or low < -n:
+            raise IndexError(f"{fn}: index {high if high >= n else low} is out of bounds for axis "
                              f"{axis} with size {n} (array shape {xs})")
+        out.append(ix)
         axis += 1
-    return tuple(items)
+    return tuple(out)
 
 
 @public(getitem_op)

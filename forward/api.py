@@ -7,30 +7,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adcore import ops
+from adcore.arguments import as_input, normalize_argnums, plain, select_inputs
 from adcore.levels import new_level, raw, register_transform
 from adcore.shapes import shape_of
 from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
-
-
-def _as_input(x: Any, fn: str) -> Any:
-    """Inputs of a transformation: engine values pass through, the rest become float arrays."""
-    if hasattr(x, "_level"):
-        return x
-    arr = np.asarray(x)
-    if arr.dtype.kind in "biu":
-        return arr.astype(np.float64)
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{fn}: inputs must be real numbers or arrays, got dtype {arr.dtype}")
-    return arr
-
-
-def _inputs(args: Sequence[Any], nums: Sequence[int], fn: str) -> list:
-    """The arguments, those at ``nums`` (the ones differentiated) as float arrays; the others
-    (indices, masks, axes, flags) pass through unchanged."""
-    args = list(args)
-    for i in nums:
-        args[i] = _as_input(args[i], fn)
-    return args
 
 
 def _split(out: Any, level: JVPLevel) -> tuple[Any, Any]:
@@ -50,8 +30,8 @@ def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
          ) -> tuple[Any, Any, tuple]:
     """Push tangents (possibly batched) through f at a fresh level; returns (outs, out_tangents,
     batch) with the tuple structure of f's result preserved."""
-    tangents = [None if t is None else _as_input(t, "jvp") for t in tangents]
-    primals = [p if t is None else _as_input(p, "jvp") for p, t in zip(primals, tangents)]
+    tangents = [None if t is None else as_input(t, "jvp") for t in tangents]
+    primals = [p if t is None else as_input(p, "jvp") for p, t in zip(primals, tangents)]
     batch = None
     for p, t in zip(primals, tangents):
         if t is not None:
@@ -90,25 +70,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; "
                          f"give one tangent per primal")
     out, out_dot, _ = _jvp(f, primals, tangents)
-    return _plain(out), _plain(out_dot)
-
-
-def _plain(x: Any) -> Any:
-    """0-d arrays as numpy scalars; tuples element by element."""
-    if isinstance(x, tuple):
-        return tuple(_plain(v) for v in x)
-    if type(x) is np.ndarray and x.ndim == 0:
-        return x[()]
-    return x
-
-
-def _argnums(argnums: int | Sequence[int], n: int, fn: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for a in nums:
-        if not -n <= a < n:
-            raise ValueError(f"{fn}: argnums {a} is out of range for a function called with "
-                             f"{n} argument(s)")
-    return tuple(a % n for a in nums)
+    return plain(out), plain(out_dot)
 
 
 def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
@@ -123,8 +85,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
     """
     @functools.wraps(f)
     def jac(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacfwd")
-        args = _inputs(args, nums, "jacfwd")
+        nums = normalize_argnums(argnums, len(args), "jacfwd")
+        args = select_inputs(args, nums, "jacfwd")
         sizes = [int(np.prod(shape_of(args[i]))) for i in nums]
         total = sum(sizes)
         tangents: list[Any] = [None] * len(args)
@@ -142,7 +104,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
             start = 0
             for i, n in zip(nums, sizes):
                 block = ops.getitem(t, slice(start, start + n)) if len(nums) > 1 else t
-                per_arg.append(_plain(_batch_last(block, shape_of(o), shape_of(args[i]))))
+                per_arg.append(plain(_batch_last(block, shape_of(o), shape_of(args[i]))))
                 start += n
             per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
         return tuple(per_out) if is_tuple else per_out[0]

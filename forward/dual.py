@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import EAGER_DUAL_DEPTH, Level, bind, register_value_type
+from adcore.levels import EAGER_DUAL_DEPTH, Level, bind, is_engine_value, register_value_type
 from adcore.methods import ArrayMethods
 from adcore.shapes import shape_of
 
@@ -86,7 +86,7 @@ def _as_value(x: Any, what: str) -> Any:
     """Python numbers become floats; anything else a floating ndarray (or a lower-level value)."""
     if type(x) in (int, float, bool):
         return float(x)
-    if hasattr(x, "_level"):  # an engine value of a lower level
+    if is_engine_value(x):  # a value of a lower level (a Tensor, for forward-over-reverse)
         return x
     arr = np.asarray(x)
     if arr.dtype.kind in "biu":

@@ -13,17 +13,20 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adcore import ops
+from adcore.arguments import as_input, normalize_argnums, plain, select_inputs
 from adcore.levels import new_level, raw, register_transform
 from adcore.shapes import shape_of
-from forward.api import _argnums, _as_input, _inputs, _plain, jacfwd
+from forward.api import jacfwd
 from reverse import graph
 from reverse.tensor import Tensor, TapeLevel, leaf, like_leaf
 
 
 def _record(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int], fn: str
-            ) -> tuple[Any, list[Tensor], list[tuple], bool]:
-    """Run f at a new level with args[nums] as leaves: (outputs, leaves, [(key, primal)], tuple?)."""
-    args = _inputs(args, nums, fn)
+            ) -> tuple[list[Tensor], list[tuple], bool]:
+    """Run f at a new level with args[nums] as leaves; returns the leaves, one (key, primal) per
+    output (key: where its cotangent enters the graph, None if it does not depend on the leaves)
+    and whether f returned a tuple."""
+    args = select_inputs(args, nums, fn)
     with new_level(TapeLevel) as level:
         leaves = [leaf(args[i], level) for i in nums]
         full = list(args)
@@ -38,7 +41,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int], fn:
                          o.data))
         else:
             outs.append((None, o))
-    return result, leaves, outs, is_tuple
+    return leaves, outs, is_tuple
 
 
 def _pull(leaves: list[Tensor], outs: list[tuple], cts: Sequence[Any], batch: tuple,
@@ -60,8 +63,8 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple]
     >>> vjp_fn(np.array([1.0, 1.0]))
     (array([2., 4.]),)
     """
-    _, leaves, outs, is_tuple = _record(f, primals, range(len(primals)), "vjp")
-    out_values = tuple(_plain(v) for _, v in outs)
+    leaves, outs, is_tuple = _record(f, primals, range(len(primals)), "vjp")
+    out_values = tuple(plain(v) for _, v in outs)
 
     def vjp_fn(y_bar: Any) -> tuple:
         cts = tuple(y_bar) if is_tuple else (y_bar,)
@@ -71,7 +74,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple]
         batch = None
         checked = []
         for (_, o), ct in zip(outs, cts):
-            ct = _as_input(ct, "vjp_fn")
+            ct = as_input(ct, "vjp_fn")
             os, cs = shape_of(o), shape_of(ct)
             if cs[len(cs) - len(os):] != os or len(cs) < len(os):
                 raise ValueError(f"vjp_fn: cotangent of shape {cs} does not fit the output of shape "
@@ -81,7 +84,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple]
                 raise ValueError(f"vjp_fn: cotangents carry different batch shapes {batch} and {b}")
             batch = b
             checked.append(ct)
-        return tuple(_plain(g) for g in _pull(leaves, outs, checked, batch or (), retain=True))
+        return tuple(plain(g) for g in _pull(leaves, outs, checked, batch or (), retain=True))
 
     return (out_values if is_tuple else out_values[0]), vjp_fn
 
@@ -95,16 +98,16 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
     """
     @functools.wraps(f)
     def wrapped(*args: Any) -> tuple[Any, Any]:
-        nums = _argnums(argnums, len(args), "grad")
-        _, leaves, outs, is_tuple = _record(f, args, nums, "grad")
+        nums = normalize_argnums(argnums, len(args), "grad")
+        leaves, outs, is_tuple = _record(f, args, nums, "grad")
         value = outs[0][1]
         if is_tuple or math.prod(shape_of(value)) != 1:
             shape = "a tuple" if is_tuple else f"shape {shape_of(value)}"
             raise ValueError(f"grad: f must return a scalar (one element), got {shape}; reduce it "
                              f"(for example with .sum()) or use jacrev for non-scalar outputs")
         seed = np.ones(shape_of(value), dtype=np.result_type(raw(value), np.float32))
-        grads = [_plain(g) for g in _pull(leaves, outs, [seed], (), retain=False)]
-        return _plain(value), (grads[0] if isinstance(argnums, int) else tuple(grads))
+        grads = [plain(g) for g in _pull(leaves, outs, [seed], (), retain=False)]
+        return plain(value), (grads[0] if isinstance(argnums, int) else tuple(grads))
     return wrapped
 
 
@@ -137,8 +140,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     """
     @functools.wraps(f)
     def jac(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacrev")
-        _, leaves, outs, is_tuple = _record(f, args, nums, "jacrev")
+        nums = normalize_argnums(argnums, len(args), "jacrev")
+        leaves, outs, is_tuple = _record(f, args, nums, "jacrev")
         per_out = []
         for j, (_, o) in enumerate(outs):
             out_shape = shape_of(o)
@@ -157,7 +160,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
             for k, t in enumerate(leaves):
                 rows = [b[k] for b in blocks]
                 whole = rows[0] if len(rows) == 1 else ops.concatenate(rows, axis=0)
-                per_arg.append(_plain(ops.reshape(whole, out_shape + shape_of(t.data))))
+                per_arg.append(plain(ops.reshape(whole, out_shape + shape_of(t.data))))
             per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
         return tuple(per_out) if is_tuple else per_out[0]
     return jac

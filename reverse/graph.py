@@ -35,7 +35,7 @@ class Node:
         return self.op.name
 
     def __repr__(self) -> str:
-        title = "".join(part.capitalize() for part in self.op.name.split("_"))
+        title = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
         return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
 
 

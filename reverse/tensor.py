@@ -139,6 +139,11 @@ class Tensor(ArrayMethods):
         """The data as a numpy array (shared, not copied)."""
         return np.asarray(raw(self))
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError("Tensor: item assignment is not supported (it would change values that "
+                        "recorded ops depend on); build a new tensor with where(), concatenate() "
+                        "or scatter_add(), or write into .data of a tensor outside any graph")
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return np.asarray(raw(self), dtype=dtype)
 

@@ -9,6 +9,7 @@ on demand from the ordered inputs.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable
 
 from adcore.registry import Op, registry
@@ -93,8 +94,12 @@ class Value:
                 a.grad += x_bar
 
     def backward(self) -> None:
-        """Set d self / d v into v.grad for every Value v this one depends on (self.grad = 1)."""
+        """Add d self / d v to v.grad for every leaf v this one depends on (as PyTorch: call it
+        again and leaves accumulate; intermediate Values hold this pass's gradient)."""
         order = toposort([self], Value, "_inputs")
+        for v in order:  # intermediate results start from zero; leaves accumulate across calls
+            if v._inputs:
+                v.grad = 0.0
         self.grad = 1.0
         for v in reversed(order):
             if v._custom_backward is not None:
@@ -133,7 +138,7 @@ class Value:
     def __pow__(self, other: Any) -> "Value":
         if type(other) is Value:
             return self._apply(_POW, (self, other), "**")
-        if not isinstance(other, (int, float)):
+        if not isinstance(other, numbers.Real):
             raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a number or a "
                             f"Value")
         return self._apply(_POW, (self, float(other)), f"**{other}")
@@ -167,7 +172,7 @@ _new = object.__new__
 def _value(x: Any) -> Value:
     if type(x) is Value:
         return x
-    if isinstance(x, (int, float)):
+    if isinstance(x, numbers.Real):
         return Value(x)
     raise TypeError(f"Value: cannot combine a Value with {type(x).__name__} {x!r}; use numbers "
                     f"or Values")

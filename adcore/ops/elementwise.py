@@ -114,8 +114,10 @@ def _dpow_dx(x: Any, y: Any, out: Any) -> Any:
     """y * x ** (y - 1), and 0 where y == 0 (x ** 0 is 1 everywhere, x = 0 included)."""
     if type(y) in (int, float):
         return 0.0 if y == 0 else mul(y, pow(x, y - 1))
-    y_or_one = where(equal(y, 0), 1.0, y)  # keeps 0 ** -1 out of the picture where y == 0
-    return mul(y, pow(x, sub(y_or_one, 1)))
+    # At x = y = 0 the product would be 0 * 0 ** -1; there the exponent is moved to 1 (the partial
+    # is 0 either way), and nowhere else, so that the partial still varies with y.
+    at_origin = logical_and(equal(x, 0), equal(y, 0))
+    return mul(y, pow(x, sub(where(at_origin, 1.0, y), 1)))
 
 
 def _dpow_dy(x: Any, y: Any, out: Any) -> Any:

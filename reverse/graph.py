@@ -16,19 +16,35 @@ from typing import Any, Callable
 from adcore.ops import add
 
 
-class Node:
-    """One recorded op application (shown as a tensor's ``grad_fn``)."""
+class Node(list):
+    """One recorded op application (shown as a tensor's ``grad_fn``).
 
-    __slots__ = ("op", "params", "parents", "primals", "out", "needs")
+    The node *is* the list of its inputs' keys (so a recorded op costs the garbage collector one
+    object, not two: on long graphs that halves its work); the op, its parameters, the inputs'
+    primal values, the output's primal value and which inputs need a cotangent are attributes.
+    """
 
-    def __init__(self, op: Any, params: dict, parents: tuple, primals: tuple, out: Any,
+    __slots__ = ("op", "params", "primals", "out", "needs")
+    __hash__ = object.__hash__  # identity, not list equality: nodes are dictionary keys
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+    def __init__(self, op: Any, params: dict, parents: list, primals: tuple, out: Any,
                  needs: tuple[bool, ...]) -> None:
+        list.__init__(self, parents)
         self.op = op
         self.params = params
-        self.parents = parents
         self.primals = primals
         self.out = out
         self.needs = needs
+
+    def __bool__(self) -> bool:
+        return True
+
+    @property
+    def parents(self) -> list:
+        """Per input: its node, the leaf tensor itself, or None (a constant)."""
+        return self
 
     @property
     def name(self) -> str:
@@ -39,9 +55,10 @@ class Node:
         return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
 
 
-def toposort(roots: list, kind: type | None = None, inputs: str = "parents") -> list:
+def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -> list:
     """The objects of type ``kind`` (Node by default) reachable from ``roots`` through their
-    ``inputs`` attribute, each after all of its inputs (an iterative depth-first search)."""
+    ``inputs`` attribute (a Node is itself the list of its inputs), each after all of its inputs:
+    an iterative depth-first search."""
     kind = kind or Node
     order: list = []
     seen: set = set()
@@ -52,7 +69,7 @@ def toposort(roots: list, kind: type | None = None, inputs: str = "parents") -> 
         stack = [(root, 0)]
         while stack:
             node, i = stack.pop()
-            parents = getattr(node, inputs)
+            parents = node if inputs is None else getattr(node, inputs)
             n = len(parents)
             while i < n:
                 p = parents[i]
@@ -91,18 +108,17 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
         primals = node.primals
         if primals is None:
             raise RuntimeError(FREED.format(name=node.op.name))
-        parents = node.parents
         if rebuild is None:
             x_bars = node.op.vjp(y_bar, primals, node.out, node.params, node.needs)
         else:
-            x_bars = node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(parents, primals)],
+            x_bars = node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(node, primals)],
                                  rebuild(node, node.out), node.params, node.needs)
-        for key, x_bar in zip(parents, x_bars):
+        for key, x_bar in zip(node, x_bars):
             if x_bar is None or key is None:
                 continue
             prev = cts.get(key)
             cts[key] = x_bar if prev is None else add(prev, x_bar)
         if not retain_graph:
             node.primals = node.out = None
-            node.parents = ()
+            node.clear()
     return cts

@@ -51,8 +51,8 @@ class TapeLevel(Level):
             out = bind(op, *primals, **params)
         node = None
         if record and self.depth > mode.floor:
-            # Tuples: those of plain values (primals, needs) drop out of the collector's view.
-            node = graph.Node(op, params, tuple(parents), tuple(primals), out, tuple(needs))
+            # Tuples of plain values (primals, needs) drop out of the garbage collector's view.
+            node = graph.Node(op, params, parents, tuple(primals), out, tuple(needs))
         return _make(out, node, self)
 
 

@@ -50,22 +50,21 @@ class EngineValue(Protocol):
 
 # The set is shared (never rebound): op functions test membership in it on their fast path.
 value_types: set[type] = set()
-_value_types = value_types
 
 
 def register_value_type(cls: type) -> type:
     """Declare ``cls`` as an engine value type that ``bind`` dispatches on. Usable as a decorator."""
-    _value_types.add(cls)
+    value_types.add(cls)
     return cls
 
 
 def is_engine_value(x: Any) -> bool:
-    return type(x) in _value_types
+    return type(x) in value_types
 
 
 def raw(x: Any) -> Any:
     """The innermost numpy value (or Python number) under any stack of engine values."""
-    while type(x) in _value_types:
+    while type(x) in value_types:
         x = x._unwrap()
     return x
 
@@ -74,7 +73,7 @@ def bind(op: Any, *args: Any, **params: Any) -> Any:
     """Apply ``op`` to ``args``: at once on plain values, else through the deepest level's engine."""
     top = None
     for a in args:
-        if type(a) in _value_types:
+        if type(a) in value_types:
             level = a._level
             if top is None or level.depth > top.depth:
                 top = level

@@ -3,15 +3,13 @@
 An op is declared once, with its forward rule (``impl``) and *one* derivative description chosen by
 its kind; ``defop`` derives the pair of rules the engines call:
 
-============  ===================================  ==============================  ===============================
-kind          you declare                          JVP (forward mode)              VJP (reverse mode)
-============  ===================================  ==============================  ===============================
-elementwise   ``partials``: d out / d input_i      sum_i partial_i * x_dot_i       partial_i * y_bar, summed back
-                                                                                   to input_i's shape
-linear        ``transpose``: one rule per input    the op applied to the tangents  the transpose rules
-bilinear      ``bilinear``: one transpose per arg  product rule from the op itself the transposes, summed back
-explicit      ``jvp`` and ``vjp``, per input       sum of the per-input rules      the per-input rules
-============  ===================================  ==============================  ===============================
+| kind        | you declare                   | JVP (forward mode)         | VJP (reverse mode)      |
+| ----------- | ----------------------------- | -------------------------- | ----------------------- |
+| elementwise | ``partials``: d out / d x_i   | sum_i partial_i * x_dot_i  | partial_i * y_bar,      |
+|             |                               |                            | summed back to x_i      |
+| linear      | ``transpose``: rule per input | the op applied to tangents | the transpose rules     |
+| bilinear    | ``bilinear``: transpose each  | product rule with the op   | transposes, summed back |
+| explicit    | ``jvp``, ``vjp``: per input   | sum of per-input rules     | the per-input rules     |
 
 Rule signatures (``primals`` are the op's inputs, ``out`` its primal output, params keyword-only):
 

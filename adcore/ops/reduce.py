@@ -12,7 +12,7 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw
-from adcore.ops.elementwise import div, exp, mul, sub
+from adcore.ops.elementwise import exp, mul, sub
 from adcore.ops.shape import broadcast_to_op, reshape_op
 from adcore.registry import Op, defop, public
 from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of
@@ -217,4 +217,4 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     return _normalization(log_softmax_op, x, axis)
 
 
-__all__ = ["sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "div"]
+__all__ = ["sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax"]

@@ -57,30 +57,31 @@ class Node(list):
 
 def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -> list:
     """The objects of type ``kind`` (Node by default) reachable from ``roots`` through their
-    ``inputs`` attribute (a Node is itself the list of its inputs), each after all of its inputs:
-    an iterative depth-first search."""
+    ``inputs`` attribute (a Node is itself the list of its inputs), each after all of its inputs.
+
+    An iterative depth-first search: an object is placed in the order as soon as all of its
+    inputs are; until then it waits on the stack under the inputs it pushed.
+    """
     kind = kind or Node
     order: list = []
-    seen: set = set()
-    for root in roots:
-        if type(root) is not kind or root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, 0)]
-        while stack:
-            node, i = stack.pop()
-            parents = node if inputs is None else getattr(node, inputs)
-            n = len(parents)
-            while i < n:
-                p = parents[i]
-                i += 1
-                if type(p) is kind and p not in seen:
-                    seen.add(p)
-                    stack.append((node, i))
-                    stack.append((p, 0))
-                    break
-            else:
-                order.append(node)
+    placed: dict = {}  # object -> True once placed, False while its inputs are being placed
+    stack = [r for r in roots if type(r) is kind]
+    while stack:
+        node = stack[-1]
+        state = placed.get(node)
+        if state is None:
+            waiting = False
+            for p in (node if inputs is None else getattr(node, inputs)):
+                if type(p) is kind and p not in placed:
+                    stack.append(p)
+                    waiting = True
+            if waiting:
+                placed[node] = False
+                continue
+        stack.pop()
+        if not state:
+            placed[node] = True
+            order.append(node)
     return order
 
 

@@ -28,12 +28,13 @@ from strategies import HypothesisDraw
 OPS = sorted(registry)
 
 
-def draw_case(name: str, data: Any) -> tuple[Callable[..., Any], list, list[int]]:
-    """(f of the differentiable arguments, all arguments, positions of the differentiable ones)."""
+def draw_case(name: str, data: Any) -> tuple[Callable[..., Any], list, HypothesisDraw]:
+    """(f of the differentiable arguments, their values, the draw) for one drawn case of an op."""
     op = registry[name]
     assert op.domain is not None, f"op {name!r} declares no domain, so its rules cannot be checked"
     assert op.fn is not None, f"op {name!r} has no public function"
-    args, params = op.domain(HypothesisDraw(data))
+    draw = HypothesisDraw(data)
+    args, params = op.domain(draw)
     args = list(args)
     wrt = [i for i, a in enumerate(args)
            if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
@@ -44,7 +45,7 @@ def draw_case(name: str, data: Any) -> tuple[Callable[..., Any], list, list[int]
             full[i] = v
         return op(*full, **params)
     f.__name__ = name
-    return f, args, wrt
+    return f, [args[i] for i in wrt], draw
 
 
 def like(draw: HypothesisDraw, shape: tuple, batch: tuple = ()) -> np.ndarray:
@@ -63,16 +64,14 @@ def inner(a: Any, b: Any) -> float:
 @pytest.mark.parametrize("name", OPS)
 @given(data=st.data())
 def test_forward_reverse_and_finite_differences_agree(name: str, data: Any) -> None:
-    f, args, wrt = draw_case(name, data)
-    gradcheck(f, *[args[i] for i in wrt])
+    f, primals, _ = draw_case(name, data)
+    gradcheck(f, *primals)
 
 
 @pytest.mark.parametrize("name", OPS)
 @given(data=st.data())
 def test_adjoint_identity_and_batched_rules(name: str, data: Any) -> None:
-    f, args, wrt = draw_case(name, data)
-    draw = HypothesisDraw(data)
-    primals = [args[i] for i in wrt]
+    f, primals, draw = draw_case(name, data)
     out, vjp_fn = reverse.vjp(f, *primals)
     out_shape = np.shape(out)
 
@@ -82,7 +81,7 @@ def test_adjoint_identity_and_batched_rules(name: str, data: Any) -> None:
     jtu = vjp_fn(u)
     lhs, rhs = inner(u, jv), sum(inner(a, b) for a, b in zip(jtu, v))
     scale = np.sum(np.abs(u * jv)) + sum(np.sum(np.abs(a * b)) for a, b in zip(jtu, v))
-    assert abs(lhs - rhs) <= 1e-10 * scale + 1e-12, f"{name}: <u, Jv> = {lhs} but <J^T u, v> = {rhs}"
+    assert abs(lhs - rhs) <= 1e-10 * scale + 1e-12, f"{name}: <u, Jv> = {lhs}, <J^T u, v> = {rhs}"
 
     batch = (draw.integers(1, 3),)
     vs = [like(draw, p.shape, batch) for p in primals]
@@ -100,9 +99,7 @@ def test_adjoint_identity_and_batched_rules(name: str, data: Any) -> None:
 @pytest.mark.parametrize("name", OPS)
 @given(data=st.data())
 def test_rules_differentiate_again(name: str, data: Any) -> None:
-    f, args, wrt = draw_case(name, data)
-    draw = HypothesisDraw(data)
-    primals = [args[i] for i in wrt]
+    f, primals, draw = draw_case(name, data)
     out_shape = np.shape(f(*primals))
     u = like(draw, out_shape)
 

@@ -35,6 +35,11 @@ class Level:
     def process(self, op: Any, args: tuple, params: dict) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} does not process ops")
 
+    def constant(self, value: Any) -> Any:  # pragma: no cover - abstract
+        """``value`` (a plain result of a non-differentiable function) as a value of this level
+        that carries no derivative."""
+        raise NotImplementedError(f"{type(self).__name__} makes no constants")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} depth={self.depth}>"
 
@@ -48,12 +53,15 @@ class EngineValue(Protocol):
         """The value one level down (the primal of a Dual, the data of a Tensor)."""
 
 
-# The set is shared (never rebound): op functions test membership in it on their fast path.
+# The set is shared (never rebound): op functions test membership in it on their fast path. It holds
+# every engine value class and every subclass of one (a Parameter is a Tensor), so that the test is an
+# exact-type lookup and still covers subclasses.
 value_types: set[type] = set()
 
 
 def register_value_type(cls: type) -> type:
-    """Declare ``cls`` as an engine value type that ``bind`` dispatches on. Usable as a decorator."""
+    """Declare ``cls`` as an engine value type that ``bind`` dispatches on. Usable as a decorator;
+    engines also call it from ``__init_subclass__`` for every subclass of their value types."""
     value_types.add(cls)
     return cls
 
@@ -87,6 +95,17 @@ def bind(op: Any, *args: Any, **params: Any) -> Any:
     if top.closed:
         raise _escaped(op, top)
     return top.process(op, args, params)
+
+
+def top_level(args: Any) -> Level | None:
+    """The deepest level among the engine values in ``args`` (None when there are none)."""
+    top = None
+    for a in args:
+        if type(a) in value_types:
+            level = a._level
+            if top is None or level.depth > top.depth:
+                top = level
+    return top
 
 
 def _escaped(op: Any, level: Level) -> RuntimeError:

@@ -1,102 +1,94 @@
-"""Operators and methods shared by the engines' value types (``Dual``, ``Tensor``).
+"""Operators, methods and NumPy protocols shared by the engines' value types (``Dual``, ``Tensor``).
 
-Every method calls an op function of ``adcore.ops``; the op's level dispatch does the rest, so both
-engines get one identical, PyTorch-like surface. Comparisons are not differentiable: they return what
-the engine's ``_constant`` makes of a plain boolean array.
+Most of the surface is generated from the registry: each op (and each public function that is not an
+op, such as ``squeeze`` or ``argmax``) names its methods, its Python operator, its in-place method and
+the NumPy ufuncs or functions it answers to, and a listener installs them here when the op is
+registered. What is written by hand below is what no single op describes: Python's protocols
+(``len``, ``float``, ``format``), and methods whose PyTorch signature differs from the op's
+(``x.reshape(2, 3)``, ``x.max(dim)`` returning values and indices, ``x.var()`` with PyTorch's
+correction).
+
+In-place methods (``add_``, ``x += y``, ``x[i] = v``) call the engine's ``_inplace``; each engine
+defines what updating one of its values in place means.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections import namedtuple
+from typing import Any, Callable, Iterator
+
+import numpy as np
 
 from adcore import ops
-from adcore.levels import raw
+from adcore.levels import FIRST_TRANSFORM_DEPTH, raw, register_value_type
+from adcore.ops.compare import constant_like
+from adcore.registry import registry, subscribe
 from adcore.shapes import shape_of
+
+# Python's operators: the name an op declares -> (method, reflected method, in-place method).
+OPERATORS: dict[str, tuple[str, str | None, str | None]] = {
+    "add": ("__add__", "__radd__", "__iadd__"),
+    "sub": ("__sub__", "__rsub__", "__isub__"),
+    "mul": ("__mul__", "__rmul__", "__imul__"),
+    "truediv": ("__truediv__", "__rtruediv__", "__itruediv__"),
+    "pow": ("__pow__", "__rpow__", "__ipow__"),
+    "matmul": ("__matmul__", "__rmatmul__", None),
+    "floordiv": ("__floordiv__", "__rfloordiv__", None),
+    "mod": ("__mod__", "__rmod__", None),
+    "and": ("__and__", "__rand__", None),
+    "or": ("__or__", "__ror__", None),
+    "xor": ("__xor__", "__rxor__", None),
+    "lt": ("__lt__", None, None), "le": ("__le__", None, None),
+    "gt": ("__gt__", None, None), "ge": ("__ge__", None, None),
+    "eq": ("__eq__", None, None), "ne": ("__ne__", None, None),
+    "neg": ("__neg__", None, None), "abs": ("__abs__", None, None),
+    "invert": ("__invert__", None, None),
+}
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+MaxResult.__doc__ = "(values, indices) of x.max(dim) / x.min(dim), as torch.return_types.max."
 
 
 def _shape_args(shape: tuple) -> tuple:
     """Accept both f(2, 3) and f((2, 3))."""
-    if len(shape) == 1 and not isinstance(shape[0], int):
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         return tuple(shape[0])
     return shape
 
 
 class ArrayMethods:
-    """Mixin: arithmetic operators, comparisons, indexing and one method per registry op."""
+    """Mixin: Python protocols, PyTorch-style methods, and (installed from the registry) one method
+    per op, the operators, in-place methods and NumPy's ``__array_ufunc__``/``__array_function__``."""
 
     __slots__ = ()
-    __array_ufunc__ = None  # numpy arrays on the left defer to our reflected operators
 
     def _unwrap(self) -> Any:  # pragma: no cover - every engine value defines it
         raise NotImplementedError
 
-    def _constant(self, value: Any) -> Any:
-        """How the engine wraps a non-differentiable result (a comparison)."""
-        return value
+    def _inplace(self, op: Any, args: tuple, params: dict) -> Any:  # pragma: no cover
+        raise NotImplementedError
 
-    # --- arithmetic (the op functions themselves serve as methods: x * y is ops.mul(x, y)) ------
-    __add__ = ops.add
+    def _traced(self) -> bool:  # pragma: no cover - every engine value defines it
+        """Whether this value carries a derivative of a transformation (grad, jvp, ...)."""
+        raise NotImplementedError
 
-    def __radd__(self, other: Any) -> Any:
-        return ops.add(other, self)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every engine value class, and every subclass of one (a Parameter is a Tensor), is a value
+        # type that bind dispatches on.
+        super().__init_subclass__(**kwargs)
+        register_value_type(cls)
 
-    __sub__ = ops.sub
-
-    def __rsub__(self, other: Any) -> Any:
-        return ops.sub(other, self)
-
-    __mul__ = ops.mul
-
-    def __rmul__(self, other: Any) -> Any:
-        return ops.mul(other, self)
-
-    __truediv__ = ops.div
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return ops.div(other, self)
-
-    __pow__ = ops.pow
-
-    def __rpow__(self, other: Any) -> Any:
-        return ops.pow(other, self)
-
-    __matmul__ = ops.matmul
-
-    def __rmatmul__(self, other: Any) -> Any:
-        return ops.matmul(other, self)
-
-    __neg__ = ops.neg
-
+    # --- Python protocol ----------------------------------------------------------------------
     def __pos__(self) -> Any:
         return self
-
-    def __abs__(self) -> Any:
-        return ops.abs(self)
 
     def __getitem__(self, index: Any) -> Any:
         return ops.getitem(self, index)
 
-    # --- comparisons (not differentiable) ------------------------------------------------------
-    def __lt__(self, other: Any) -> Any:
-        return self._constant(ops.less(self, other))
-
-    def __le__(self, other: Any) -> Any:
-        return self._constant(ops.less_equal(self, other))
-
-    def __gt__(self, other: Any) -> Any:
-        return self._constant(ops.greater(self, other))
-
-    def __ge__(self, other: Any) -> Any:
-        return self._constant(ops.greater_equal(self, other))
-
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return self._constant(ops.equal(self, other))
-
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return self._constant(ops.not_equal(self, other))
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace(registry["setitem"], (index, value), {})
 
     __hash__ = object.__hash__  # hashable by identity, as torch.Tensor
 
-    # --- Python protocol ----------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
         return shape_of(self._unwrap())
@@ -105,12 +97,20 @@ class ArrayMethods:
     def ndim(self) -> int:
         return len(self.shape)
 
+    def dim(self) -> int:
+        """The number of axes (torch.Tensor.dim)."""
+        return len(self.shape)
+
     def numel(self) -> int:
         """The number of elements."""
         n = 1
         for s in self.shape:
             n *= s
         return n
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the length of axis ``dim`` (torch.Tensor.size)."""
+        return self.shape if dim is None else self.shape[dim]
 
     @property
     def dtype(self) -> Any:
@@ -126,114 +126,68 @@ class ArrayMethods:
         for i in range(len(self)):
             yield self[i]
 
+    def _number(self, kind: str) -> Any:
+        """The plain number inside a one-element value; refused inside a transformation, where the
+        number would silently drop the derivative."""
+        if self._traced():
+            raise TypeError(
+                f"{kind}() of a {type(self).__name__} that is being differentiated by a "
+                f"transformation (grad, jvp, jacrev, ...): the result would be a plain number and "
+                f"the derivative would be lost. Keep computing with the value (adcore.ops.exp(x), "
+                f"x.sum()), or take the number outside the transformed function")
+        value = raw(self)
+        if np.size(value) != 1:
+            raise TypeError(f"{kind}(): only a {type(self).__name__} with one element converts to "
+                            f"a Python number; this one has shape {shape_of(value)}")
+        return value.item() if hasattr(value, "item") else value
+
     def __bool__(self) -> bool:
         return bool(raw(self))
 
     def __float__(self) -> float:
-        return float(raw(self))
+        return float(self._number("float"))
 
     def __int__(self) -> int:
-        return int(raw(self))
+        return int(self._number("int"))
 
-    def item(self) -> float:
-        """The value of a one-element array as a Python number."""
+    def __index__(self) -> int:
+        if np.dtype(self.dtype).kind not in "iub":
+            raise TypeError(f"only integer {type(self).__name__}s can be used as an index, got "
+                            f"dtype {self.dtype}")
+        return int(self._number("index"))
+
+    def __complex__(self) -> complex:
+        return complex(self._number("complex"))
+
+    def item(self) -> Any:
+        """The value of a one-element array as a Python number (leaves the graph)."""
+        return self._number("item")
+
+    def tolist(self) -> Any:
+        """The values as nested Python lists of numbers (leaves the graph)."""
+        if self._traced():
+            self._number("tolist")
         value = raw(self)
-        return value.item() if hasattr(value, "item") else value
+        return value.tolist() if hasattr(value, "tolist") else value
 
-    # --- one method per op (x.exp() is ops.exp(x)) ---------------------------------------------
-    add = ops.add
-    sub = ops.sub
-    mul = ops.mul
-    div = ops.div
-    neg = ops.neg
-    exp = ops.exp
+    def __format__(self, spec: str) -> str:
+        if spec and np.size(raw(self)) == 1:
+            return format(self.item(), spec)
+        return format(repr(self), spec) if spec else repr(self)
 
-    log = ops.log
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return ops.round(self, ndigits or 0)
 
-    sqrt = ops.sqrt
-
-    sin = ops.sin
-
-    cos = ops.cos
-
-    tanh = ops.tanh
-
-    sigmoid = ops.sigmoid
-
-    relu = ops.relu
-
-    abs = ops.abs
-
-    def pow(self, exponent: Any) -> Any:
-        return ops.pow(self, exponent)
-
-    def maximum(self, other: Any) -> Any:
-        return ops.maximum(self, other)
-
-    def minimum(self, other: Any) -> Any:
-        return ops.minimum(self, other)
-
-    def clip(self, min: float | None = None, max: float | None = None) -> Any:
-        return ops.clip(self, min, max)
-
-    clamp = clip
-
-    def astype(self, dtype: Any) -> Any:
-        """Converted to another floating dtype (gradients are converted back)."""
-        return ops.astype(self, dtype)
-
-    def float(self) -> Any:
-        """Converted to float32."""
-        return ops.astype(self, "float32")
-
-    def double(self) -> Any:
-        """Converted to float64."""
-        return ops.astype(self, "float64")
-
-    def matmul(self, other: Any) -> Any:
-        return ops.matmul(self, other)
-
+    # --- methods with PyTorch's signatures ----------------------------------------------------
     def where(self, cond: Any, other: Any) -> Any:
         """self where cond is true, else other (torch.Tensor.where)."""
         return ops.where(cond, self, other)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return ops.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return ops.min(self, axis, keepdims)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return ops.logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis: int = -1) -> Any:
-        return ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Any:
-        return ops.log_softmax(self, axis)
 
     def reshape(self, *shape: Any) -> Any:
         """x.reshape(2, 3) or x.reshape((2, 3)); one size may be -1."""
         return ops.reshape(self, _shape_args(shape))
 
     view = reshape
-
-    def flatten(self) -> Any:
-        return ops.flatten(self)
-
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Any:
-        return ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Any:
-        return ops.expand_dims(self, axis)
-
-    expand_dims = unsqueeze
 
     def broadcast_to(self, *shape: Any) -> Any:
         return ops.broadcast_to(self, _shape_args(shape))
@@ -249,6 +203,8 @@ class ArrayMethods:
     def sum_to(self, *shape: Any) -> Any:
         """Sum over the axes that broadcasting ``shape`` up to this shape would add."""
         return ops.sum_to(self, _shape_args(shape))
+
+    sum_to_size = sum_to
 
     def permute(self, *axes: Any) -> Any:
         """Reorder the axes: x.permute(2, 0, 1)."""
@@ -267,3 +223,204 @@ class ArrayMethods:
     def mT(self) -> Any:
         """The last two axes exchanged (a stack of matrices, each transposed)."""
         return ops.swapaxes(self, -1, -2)
+
+    def _extremum(self, name: str, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Any:
+        reduce, arg = (ops.max, ops.argmax) if name == "max" else (ops.min, ops.argmin)
+        if dim is None:
+            return reduce(self, axis, keepdims)
+        if not isinstance(dim, (int, np.integer)):  # x.max(other): the elementwise maximum
+            return (ops.maximum if name == "max" else ops.minimum)(self, dim)
+        return MaxResult(reduce(self, dim=dim, keepdim=keepdim), arg(self, dim=dim, keepdim=keepdim))
+
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        """The largest value: of all (x.max()), over ``axis`` (numpy), or over ``dim`` with its
+        indices as (values, indices) (PyTorch); x.max(other) is the elementwise maximum."""
+        return self._extremum("max", dim, keepdim, axis, keepdims)
+
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        """The smallest value, as ``max`` (values and indices when ``dim`` is given)."""
+        return self._extremum("min", dim, keepdim, axis, keepdims)
+
+    def var(self, dim: Any = None, *, correction: Any = None, unbiased: Any = None,
+            keepdim: Any = None, axis: Any = None, keepdims: Any = None, ddof: Any = None) -> Any:
+        """The variance over ``dim``, with PyTorch's default correction=1 (n - 1 in the divisor);
+        ddof=0 or correction=0 divides by n, as numpy does."""
+        if ddof is None and correction is None and unbiased is None:
+            correction = 1
+        return ops.var(self, axis, keepdims, ddof=ddof, correction=correction, unbiased=unbiased,
+                       dim=dim, keepdim=keepdim)
+
+    def std(self, dim: Any = None, *, correction: Any = None, unbiased: Any = None,
+            keepdim: Any = None, axis: Any = None, keepdims: Any = None, ddof: Any = None) -> Any:
+        """The standard deviation, with PyTorch's default correction=1 (as ``var``)."""
+        if ddof is None and correction is None and unbiased is None:
+            correction = 1
+        return ops.std(self, axis, keepdims, ddof=ddof, correction=correction, unbiased=unbiased,
+                       dim=dim, keepdim=keepdim)
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
+        """The p-norm over ``dim`` (all entries when None), as torch.Tensor.norm."""
+        return ops.norm(self, p, dim, keepdim)
+
+    def to(self, dtype: Any) -> Any:
+        """Converted to ``dtype`` (a floating dtype; gradients are converted back)."""
+        return ops.astype(self, dtype)
+
+    def float(self) -> Any:
+        """Converted to float32."""
+        return ops.astype(self, "float32")
+
+    def double(self) -> Any:
+        """Converted to float64."""
+        return ops.astype(self, "float64")
+
+    # --- in-place methods that no single op describes -----------------------------------------
+    def add_(self, other: Any, *, alpha: Any = 1) -> Any:
+        """self += alpha * other, in place (torch.Tensor.add_)."""
+        return self._inplace(registry["add"], (other if alpha == 1 else ops.mul(other, alpha),), {})
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Any:
+        """self -= alpha * other, in place (torch.Tensor.sub_)."""
+        return self._inplace(registry["sub"], (other if alpha == 1 else ops.mul(other, alpha),), {})
+
+    def fill_(self, value: Any) -> Any:
+        """Every element set to ``value`` (a number or a 0-d value), in place."""
+        return self._inplace(registry["setitem"], (Ellipsis, value), {})
+
+    def zero_(self) -> Any:
+        """Every element set to 0, in place."""
+        return self.fill_(0.0)
+
+    def copy_(self, src: Any) -> Any:
+        """The values of ``src`` (broadcast to this shape, converted to this dtype), in place."""
+        return self._inplace(registry["setitem"], (Ellipsis, src), {})
+
+
+_EXPLICIT = frozenset(ArrayMethods.__dict__)
+
+
+def _as_method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A function that binds as a method (partials and other callables do not)."""
+    if type(fn).__name__ == "function":
+        return fn
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+    method.__name__ = getattr(fn, "__name__", "method")
+    method.__doc__ = getattr(fn, "__doc__", None)
+    return method
+
+
+def _reflected(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Any, other: Any) -> Any:
+        return fn(other, self)
+    return method
+
+
+def _inplace_method(op: Any) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **params: Any) -> Any:
+        return self._inplace(op, args, params)
+    method.__doc__ = f"In place: self = {op.name}(self, ...); returns self."
+    return method
+
+
+def _members(op: Any) -> dict[str, Callable[..., Any]]:
+    """The class members that ``op`` gives a value type (names defined by hand win)."""
+    members: dict[str, Callable[..., Any]] = {}
+    for name in op.methods:
+        members[name] = _as_method(op.fn)
+    if op.operator is not None:
+        method, reflected, inplace = OPERATORS[op.operator]
+        members[method] = _as_method(op.fn)
+        if reflected:
+            members[reflected] = _reflected(op.fn)
+        if inplace and op.inplace:
+            members[inplace] = _inplace_method(op)
+    for name in op.inplace:
+        members[name] = _inplace_method(op)
+    return {k: v for k, v in members.items() if k not in _EXPLICIT}
+
+
+def _install(op: Any) -> None:
+    for name, member in _members(op).items():
+        setattr(ArrayMethods, name, member)
+    for fn in op.numpy:
+        (UFUNCS if isinstance(fn, np.ufunc) else FUNCTIONS)[fn] = op.fn
+
+
+def _uninstall(op: Any) -> None:
+    for name in _members(op):
+        if name in ArrayMethods.__dict__:
+            delattr(ArrayMethods, name)
+    for fn in op.numpy:
+        (UFUNCS if isinstance(fn, np.ufunc) else FUNCTIONS).pop(fn, None)
+
+
+# --- NumPy protocols: np.sin(t), np.sum(t, axis=0), ndarray @ t go through the registry -------
+
+UFUNCS: dict[Any, Callable[..., Any]] = {}
+FUNCTIONS: dict[Any, Callable[..., Any]] = {}
+
+
+def _inspect(np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """NumPy functions that read values without producing differentiable numbers (shapes, tests of
+    closeness, index searches): computed on the plain values."""
+    def fn(*args: Any, **kwargs: Any) -> Any:
+        plain = [raw(a) for a in args]
+        out = np_fn(*plain, **{k: raw(v) for k, v in kwargs.items()})
+        return constant_like(args, out) if isinstance(out, np.ndarray) and out.ndim else out
+    return fn
+
+
+for _fn in (np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal,
+            np.count_nonzero, np.argsort, np.argwhere, np.nonzero, np.result_type):
+    FUNCTIONS[_fn] = _inspect(_fn)
+
+
+def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    kind = type(self).__name__
+    if method != "__call__":
+        raise TypeError(f"np.{ufunc.__name__}.{method} is not supported on a {kind}: the registry "
+                        f"differentiates plain calls only; use the matching op (for np.add.reduce, "
+                        f"x.sum(axis))")
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    if given:
+        raise TypeError(f"np.{ufunc.__name__}: the keyword(s) {sorted(given)} are not supported "
+                        f"on a {kind} (out= would write around the tape); call it without them")
+    fn = UFUNCS.get(ufunc)
+    if fn is None:
+        raise TypeError(f"np.{ufunc.__name__} is not supported on a {kind}: no registry op answers "
+                        f"to it, so its derivative is unknown. Use np.asarray(x) to compute on the "
+                        f"plain values (leaving the graph), or declare an op for it")
+    return fn(*inputs)
+
+
+def _array_function(self: Any, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+    kind = type(self).__name__
+    fn = FUNCTIONS.get(func)
+    if fn is None:
+        raise TypeError(f"np.{func.__name__} is not supported on a {kind}: no registry op answers "
+                        f"to it, so its derivative is unknown. Use np.asarray(x) to compute on the "
+                        f"plain values (leaving the graph), or declare an op for it")
+    try:
+        return fn(*args, **kwargs)
+    except TypeError as exc:
+        if "argument" in str(exc) and "np." not in str(exc):
+            raise TypeError(f"np.{func.__name__} on a {kind}: {exc}") from exc
+        raise
+
+
+ArrayMethods.__array_ufunc__ = _array_ufunc  # type: ignore[attr-defined]
+ArrayMethods.__array_function__ = _array_function  # type: ignore[attr-defined]
+
+subscribe(_install, _uninstall)
+
+
+def is_traced_depth(depth: int) -> bool:
+    """Whether a value at ``depth`` belongs to a transformation rather than to an eager level."""
+    return depth >= FIRST_TRANSFORM_DEPTH
+
+
+__all__ = ["ArrayMethods", "FUNCTIONS", "MaxResult", "OPERATORS", "UFUNCS", "is_traced_depth"]

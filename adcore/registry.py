@@ -28,15 +28,23 @@ rule correct on a batch.
 The engines call ``op.jvp(tangents, primals, out, params)`` (tangents hold None where an input has no
 tangent) and ``op.vjp(y_bar, primals, out, params, needs)`` (a list with None where ``needs[i]`` is
 false or input i is not differentiable).
+
+What a VJP reads is derived, not declared: a linear op's transpose reads only shapes and dtypes; any
+other rule reads the parameters its code names (``lambda x, out: sub(1, mul(out, out))`` reads
+``out``, not ``x``). A reverse-mode node keeps just those values (the others as ``Meta``: shape
+and dtype), and checks before running the rule that none of them was modified in place.
 """
 from __future__ import annotations
 
+import dis
+import functools
+import inspect
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from adcore.levels import bind, raw
-from adcore.shapes import shape_of
+from adcore.shapes import dtype_of, shape_of
 
 Rule = Callable[..., Any]
 
@@ -44,13 +52,21 @@ registry: dict[str, "Op"] = {}
 
 
 class Op:
-    """A differentiable operation: forward rule, JVP, VJP, test domain and public function."""
+    """A differentiable operation: forward rule, JVP, VJP, test domain and public function.
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic")
+    Besides its rules an op records what they read (``reads``: per input, the positions among
+    ``(*primals, out)`` that the VJP for that input reads), which a reverse-mode node uses to keep
+    only those values and to check that none of them changed before it runs, and how users reach it
+    (``methods``, ``operator``, ``inplace``, ``numpy``), from which the engines build their method
+    tables and NumPy protocol tables.
+    """
+
+    __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
+                 "_keeps", "methods", "operator", "inplace", "numpy", "view")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
-                 variadic: bool = False) -> None:
+                 variadic: bool = False, reads: tuple | None = None) -> None:
         self.name = name
         self.variadic = variadic
         self.impl = impl
@@ -60,6 +76,13 @@ class Op:
         self.domain = domain
         self.fn: Callable[..., Any] | None = None
         self.doc = doc
+        self.reads = reads  # None: every rule may read every value (custom ops)
+        self._keeps: dict = {}
+        self.methods: tuple[str, ...] = ()
+        self.operator: str | None = None
+        self.inplace: tuple[str, ...] = ()
+        self.numpy: tuple = ()
+        self.view = False
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -71,12 +94,30 @@ class Op:
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.kind})>"
 
+    def keep(self, needs: tuple[bool, ...]) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+        """What the VJP reads when it computes the cotangents ``needs``: (the inputs it reads, the
+        inputs it does not read, whether it reads the output)."""
+        kept = self._keeps.get(needs)
+        if kept is None:
+            n = len(needs)
+            if self.reads is None:
+                read = set(range(n + 1))
+            else:
+                read = set()
+                for i, need in enumerate(needs):
+                    if need and i < len(self.reads):
+                        read.update(self.reads[i])
+            kept = (tuple(i for i in range(n) if i in read),
+                    tuple(i for i in range(n) if i not in read), n in read)
+            self._keeps[needs] = kept
+        return kept
+
     def error(self, exc: Exception, args: tuple, params: dict) -> Exception:
         """A numpy error raised again so that it names the op and what it was given."""
         def describe(a: Any) -> str:
             a = raw(a)
             if isinstance(a, (int, float, np.ndarray, np.generic)):
-                return str(shape_of(a))
+                return f"{shape_of(a)} {dtype_of(a)}" if isinstance(a, np.ndarray) else str(a)
             return f"{type(a).__name__} {a!r:.40}"
         message = f"{self.name}: {exc} (arguments: {', '.join(describe(a) for a in args)}"
         if params:
@@ -99,11 +140,22 @@ def defop(name: str, impl: Callable[..., Any], *,
           vjp: Sequence[Rule | None] | None = None,
           domain: Callable[..., Any] | None = None,
           doc: str = "",
+          method: str | Sequence[str] = (),
+          operator: str | None = None,
+          inplace: str | Sequence[str] = (),
+          numpy: Any = (),
+          view: bool = False,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
 
-    ``register=False`` makes an op that the public ``registry`` does not list (used by tests that
-    check the checker with deliberately wrong rules).
+    How users reach the op, for the generated tables: ``method`` names the Tensor/Dual (and, for
+    elementwise ops, Value) methods that call its public function; ``operator`` a Python operator
+    (``"add"``: ``x + y``, ``y + x``, ``x += y``); ``inplace`` its in-place method (``"add_"``);
+    ``numpy`` the numpy ufuncs or functions that route to it (``np.add``); ``view`` that its result
+    may share memory with its first input (reshape, transpose, basic indexing).
+
+    ``register=False`` makes an op that the public ``registry`` does not list (tests use it for
+    deliberately wrong rules, and to register a throwaway op for a while with ``register(op)``).
     """
     given = [k for k, v in (("partials", partials), ("transpose", transpose),
                             ("bilinear", bilinear), ("jvp/vjp", jvp or vjp)) if v]
@@ -114,33 +166,143 @@ def defop(name: str, impl: Callable[..., Any], *,
     if partials is not None:
         op.kind = "elementwise"
         op.jvp, op.vjp = _elementwise_rules(tuple(partials))
+        n = len(partials)
+        op.reads = tuple(_reads(p, 0, n + 1) if callable(p) else frozenset() for p in partials)
     elif transpose is not None:
         op.kind = "linear"
         op.jvp, op.vjp = _linear_rules(op, transpose)
+        op.reads = ()  # a linear map's transpose reads shapes and dtypes only
     elif bilinear is not None:
         op.kind = "bilinear"
         op.jvp, op.vjp = _bilinear_rules(op, tuple(bilinear))
+        op.reads = tuple(_reads(t, 1, len(bilinear)) for t in bilinear)
     else:
         if jvp is None or vjp is None or len(jvp) != len(vjp):
             raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per input")
         op.kind = "explicit"
         op.jvp, op.vjp = _explicit_rules(tuple(jvp), tuple(vjp))
+        op.reads = tuple(_reads(v, 1, len(vjp) + 1) if v is not None else frozenset()
+                         for v in vjp)
+    op.methods = (method,) if isinstance(method, str) else tuple(method)
+    op.operator = operator
+    op.inplace = (inplace,) if isinstance(inplace, str) else tuple(inplace)
+    op.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
+    op.view = view
     if register:
-        if name in registry:
-            raise ValueError(f"defop: an op named {name!r} is already registered")
-        registry[name] = op
+        _register(op)
     return op
+
+
+def _reads(rule: Rule, skip: int, n: int) -> frozenset:
+    """The positions among a rule's n value parameters (after ``skip`` leading ones) that its code
+    reads. A rule that is not plain Python code, or takes ``*args``, reads them all."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
+        return frozenset(range(n))
+    names = code.co_varnames[skip:code.co_argcount]
+    used = set(code.co_cellvars)  # captured by an inner function
+    for ins in dis.get_instructions(code):
+        if "FAST" in ins.opname or "DEREF" in ins.opname or "CLOSURE" in ins.opname:
+            used.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    return frozenset(i for i, name in enumerate(names) if name in used)
+
+
+class PublicFunction:
+    """A public function that is not an op of its own: a composition of ops (squeeze is a reshape)
+    or a function without a derivative (a comparison, argmax). Declared with the same user-facing
+    names as an op, so that the engines' method and protocol tables include it."""
+
+    __slots__ = ("name", "fn", "methods", "operator", "inplace", "numpy", "doc", "kind")
+
+    def __init__(self, name: str, fn: Callable[..., Any], *, method: str | Sequence[str] = (),
+                 operator: str | None = None, numpy: Any = (), doc: str = "") -> None:
+        self.name = name
+        self.fn = fn
+        self.methods = (method,) if isinstance(method, str) else tuple(method)
+        self.operator = operator
+        self.inplace: tuple[str, ...] = ()
+        self.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
+        self.doc = doc
+        self.kind = "function"
+
+
+functions: dict[str, PublicFunction] = {}
+
+# Whoever builds tables from the registry (methods, NumPy protocols, the Value engine) listens here:
+# install(op) for every registered op or public function, now and later; uninstall(op) when one is
+# taken out.
+_listeners: list[tuple[Callable[[Any], None], Callable[[Any], None]]] = []
+
+
+def subscribe(install: Callable[[Any], None], uninstall: Callable[[Any], None]) -> None:
+    """Call ``install`` for every op and public function declared so far, and for each declared
+    later."""
+    _listeners.append((install, uninstall))
+    for op in [*registry.values(), *functions.values()]:
+        install(op)
+
+
+def declare(*, method: str | Sequence[str] = (), operator: str | None = None, numpy: Any = (),
+            name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: list a public function that is not an op (see ``PublicFunction``) in the tables
+    built from the registry, under its method names, operator and NumPy functions."""
+    def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
+        record = PublicFunction(name or fn.__name__, fn, method=method, operator=operator,
+                                numpy=numpy, doc=fn.__doc__ or "")
+        if record.name in functions:
+            raise ValueError(f"declare: a public function named {record.name!r} already exists")
+        functions[record.name] = record
+        for install, _ in _listeners:
+            install(record)
+        return fn
+    return attach
+
+
+def _register(op: Op) -> Op:
+    """Add ``op`` to the registry and to every table built from it (methods, NumPy routes)."""
+    if op.name in registry:
+        raise ValueError(f"defop: an op named {op.name!r} is already registered")
+    if op.fn is None:
+        op.fn = functools.partial(bind, op)
+    registry[op.name] = op
+    for install, _ in _listeners:
+        install(op)
+    return op
+
+
+register = _register  # defop's keyword ``register`` shadows the name inside defop
+
+
+def unregister(op: Op) -> None:
+    """Take ``op`` out of the registry and of every table built from it."""
+    if registry.get(op.name) is not op:
+        raise ValueError(f"unregister: {op!r} is not registered")
+    del registry[op.name]
+    for _, uninstall in _listeners:
+        uninstall(op)
 
 
 def public(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: mark ``fn`` as the public function of ``op`` (what users and the tests call)."""
     def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
-        op.fn = fn
+        _reinstall(op, fn)
         fn.op = op  # type: ignore[attr-defined]
         if not op.doc:
             op.doc = fn.__doc__ or ""
         return fn
     return attach
+
+
+def _reinstall(op: Op, fn: Callable[..., Any]) -> None:
+    """Give ``op`` its public function, refreshing the tables that hold the old one."""
+    installed = registry.get(op.name) is op
+    if installed:
+        for _, uninstall in _listeners:
+            uninstall(op)
+    op.fn = fn
+    if installed:
+        for install, _ in _listeners:
+            install(op)
 
 
 def _no_rule(*args: Any, **kwargs: Any) -> Any:  # pragma: no cover - replaced by defop
@@ -220,9 +382,16 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
         return None if total is None else _expand(total, out_shape)
 
     if codes == (_RULE,):  # unary: the input has the output's shape, nothing to sum back
+        rule = partials[0]
+
         def unary_vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
                       needs: Sequence[bool]) -> list:
-            return [term(_RULE, 0, y_bar, primals, out, params) if needs[0] else None]
+            if not needs[0]:
+                return [None]
+            partial = rule(primals[0], out, **params) if params else rule(primals[0], out)
+            if type(y_bar) is float and type(partial) is float:
+                return [partial * y_bar]  # Python floats (the Value engine): one call less
+            return [mul(partial, y_bar)]
         return jvp, unary_vjp
 
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
@@ -232,13 +401,22 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
         for i, code in enumerate(codes):
             if not needs[i] or code == _NONDIFF:
                 continue
-            ct = term(code, i, y_bar, primals, out, params)
-            if type(ct) is not float:  # Python floats (the Value engine) have no shapes
-                if out_shape is None:
-                    out_shape = shape_of(out)
-                x_shape = shape_of(primals[i])
-                if x_shape != out_shape:
-                    ct = _unbroadcast(ct, x_shape, len(out_shape))
+            if code == _ONE:
+                ct = y_bar
+            elif code == _MINUS_ONE:
+                ct = neg(y_bar)
+            else:
+                partial = (partials[i](*primals, out, **params) if params else
+                           partials[i](*primals, out))
+                if type(y_bar) is float and type(partial) is float:
+                    cts[i] = partial * y_bar  # Python floats (the Value engine): no shapes
+                    continue
+                ct = mul(partial, y_bar)
+            if out_shape is None:
+                out_shape = shape_of(out)
+            x_shape = shape_of(primals[i])
+            if x_shape != out_shape:
+                ct = _unbroadcast(ct, x_shape, len(out_shape))
             cts[i] = ct
         return cts
 

@@ -1,4 +1,4 @@
-"""Shape helpers shared by the op declarations: shapes of any value, axis normalisation."""
+"""Shape helpers shared by the op declarations: shapes and dtypes of any value, axis normalisation."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -8,15 +8,55 @@ import numpy as np
 _PY_SCALARS = (float, int, bool)
 
 
+class Meta:
+    """What a recorded node keeps of a value that its rule does not read: its shape and dtype.
+
+    Rules may ask a Meta for ``shape``, ``ndim``, ``size`` and (through ``dtype_of``) ``dtype``;
+    anything else (arithmetic, indexing) fails loudly, so a rule that reads a value it did not
+    declare can never compute with a stand-in by mistake.
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype: Any) -> None:
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"Meta(shape={self.shape}, dtype={self.dtype})"
+
+
 def shape_of(x: Any) -> tuple:
-    """The shape of an ndarray, numpy scalar, engine value or Python number (``()``)."""
+    """The shape of an ndarray, numpy scalar, engine value, Meta or Python number (``()``)."""
     if type(x) in _PY_SCALARS:
         return ()
-    return x.shape
+    try:
+        return x.shape
+    except AttributeError:  # lists and other array-likes, as numpy reads them
+        return np.shape(x)
 
 
 def ndim_of(x: Any) -> int:
     return len(shape_of(x))
+
+
+def dtype_of(x: Any) -> np.dtype:
+    """The dtype of an ndarray, numpy scalar, Meta or engine value (float64 for Python floats)."""
+    dtype = getattr(x, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        return dtype
+    return np.result_type(x)
 
 
 def normalize_axis(axis: int, ndim: int, fn: str) -> int:
@@ -49,3 +89,17 @@ def reduced_shape(shape: tuple, axes: tuple[int, ...], keepdims: bool) -> tuple:
     if keepdims:
         return tuple(1 if i in positive else s for i, s in enumerate(shape))
     return tuple(s for i, s in enumerate(shape) if i not in positive)
+
+
+def torch_axis(fn: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    """Accept PyTorch's ``dim``/``keepdim`` beside numpy's ``axis``/``keepdims`` (not both)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{fn}: got both axis={axis!r} and dim={dim!r}; they are the same "
+                            f"argument (numpy's and PyTorch's name): pass one")
+        axis = dim
+    if keepdim is not None:
+        if keepdims is not None and keepdims != keepdim:
+            raise TypeError(f"{fn}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; pass one")
+        keepdims = keepdim
+    return axis, bool(keepdims)

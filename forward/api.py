@@ -15,7 +15,7 @@ from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
 
 def _split(out: Any, level: JVPLevel) -> tuple[Any, Any]:
     """(primal, tangent) of one output, a zero tangent when it does not depend on this level."""
-    if type(out) is Dual and out._level is level:
+    if isinstance(out, Dual) and out._level is level:
         if out._tangent is not None:
             return out.primal, out._tangent
         out = out.primal

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import EAGER_DUAL_DEPTH, Level, bind, is_engine_value, register_value_type
+from adcore.levels import (EAGER_DUAL_DEPTH, FIRST_TRANSFORM_DEPTH, Level, bind, is_engine_value,
+                           value_types)
 from adcore.methods import ArrayMethods
 from adcore.shapes import shape_of
 
@@ -24,7 +25,7 @@ class JVPLevel(Level):
         primals = []
         tangents = []
         for a in args:
-            if type(a) is Dual and a._level is self:
+            if type(a) in value_types and a._level is self:  # a Dual (or subclass) of this level
                 primals.append(a.primal)
                 tangents.append(a._tangent)
             else:
@@ -33,17 +34,23 @@ class JVPLevel(Level):
         out = bind(op, *primals, **params)
         return _make(out, op.jvp(tangents, primals, out, params), self)
 
+    def constant(self, value: Any) -> "Dual":
+        return _make(value, None, self)
+
 
 # Duals made by hand live here, below every transformation's level.
 EAGER = JVPLevel(EAGER_DUAL_DEPTH)
 
 
-@register_value_type
 class Dual(ArrayMethods):
     """A primal value with a tangent (None means a zero tangent that is never materialised).
 
     Works for Python floats (classic dual numbers) and for ndarrays. The tangent has the primal's
     shape, or extra leading axes for a batch of directions pushed forward at once.
+
+    In-place operations (``d += 1``, ``d[0] = v``, ``d.mul_(2)``) update the primal and the tangent
+    together: the Dual is rebound to the result of the out-of-place op. Duals do not share memory
+    with one another, so a Dual made from another one by slicing does not see the change.
 
     >>> x = Dual(3.0, 1.0)
     >>> y = x * x + x.sin()
@@ -51,7 +58,7 @@ class Dual(ArrayMethods):
     (9.141120008059866, 5.010007503399555)
     """
 
-    __slots__ = ("primal", "_tangent", "_level")
+    __slots__ = ("primal", "_tangent", "_level", "__weakref__")
 
     def __init__(self, primal: Any, tangent: Any = None) -> None:
         self.primal = _as_value(primal, "primal")
@@ -69,6 +76,24 @@ class Dual(ArrayMethods):
 
     def _unwrap(self) -> Any:
         return self.primal
+
+    def _traced(self) -> bool:
+        return self._tangent is not None and self._level.depth >= FIRST_TRANSFORM_DEPTH
+
+    def _inplace(self, op: Any, args: tuple, params: dict) -> "Dual":
+        result = op.fn(self, *args, **params)
+        if type(result) not in value_types or result._level is not self._level:
+            raise RuntimeError(
+                f"{op.name} in place: the result belongs to a deeper transformation than this "
+                f"Dual (it depends on a value being differentiated by an inner jvp or grad), so it "
+                f"cannot be stored in it; use the out-of-place form, y = x.{op.name}(...)")
+        if shape_of(result.primal) != shape_of(self.primal):
+            raise RuntimeError(f"{op.name} in place: the result has shape "
+                               f"{shape_of(result.primal)} but the Dual has shape "
+                               f"{shape_of(self.primal)}; an in-place op cannot change the shape")
+        self.primal = result.primal
+        self._tangent = result._tangent
+        return self
 
     def __repr__(self) -> str:
         return f"Dual(primal={self.primal!r}, tangent={self.tangent!r})"

@@ -36,7 +36,7 @@ def _record(f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int], fn:
     is_tuple = isinstance(result, (tuple, list))
     outs = []
     for o in (result if is_tuple else (result,)):
-        if type(o) is Tensor and o._level is level:
+        if isinstance(o, Tensor) and o._level is level:
             outs.append((o._node if o._node is not None else o if o._requires_grad else None,
                          o.data))
         else:

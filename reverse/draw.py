@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from adcore.shapes import Meta
 from reverse.graph import Node, toposort
 from reverse.tensor import Tensor
 from reverse.value import Value
@@ -33,7 +34,10 @@ def _op(node_id: str, name: str) -> str:
 
 
 def _array_text(value: Any) -> str:
-    """A short description: the numbers of a small array, the shape and dtype of a large one."""
+    """A short description: the numbers of a small array, the shape and dtype of a large one (or of
+    a value that a node keeps only as its shape and dtype)."""
+    if isinstance(value, Meta):
+        return f"shape {value.shape} {value.dtype}"
     arr = np.asarray(value)
     if arr.size <= 4:
         return np.array2string(arr, precision=4, separator=", ").replace("\n", "")
@@ -71,7 +75,7 @@ def _tensor_dot(root: Tensor) -> list[str]:
         for i, parent in enumerate(node.parents):
             if type(parent) is Node:
                 lines.append(f"  n{id(parent)} -> {nid}op;")
-            elif type(parent) is Tensor:
+            elif isinstance(parent, Tensor):
                 pid = f"t{id(parent)}"
                 if id(parent) not in seen_leaves:
                     seen_leaves.add(id(parent))
@@ -99,7 +103,7 @@ def to_dot(root: Value | Tensor, rankdir: str = "LR") -> str:
     """
     if type(root) is Value:
         body = _value_dot(root)
-    elif type(root) is Tensor:
+    elif isinstance(root, Tensor):
         body = _tensor_dot(root)
     else:
         raise TypeError(f"to_dot: expected a Value or a Tensor, got {type(root).__name__}")

@@ -91,7 +91,7 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         """Run the op on tensors (or any values), recording it for backward."""
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(a.requires_grad if type(a) is Tensor else is_engine_value(a)
+        ctx.needs_input_grad = tuple(a.requires_grad if isinstance(a, Tensor) else is_engine_value(a)
                                      for a in args)
         return bind(cls._op, *args, ctx=ctx)
 

@@ -1,9 +1,15 @@
 """The tape: graph nodes and the whole backward pass.
 
-A node records one op application: the op, its parameters, its inputs' primal values, its output's
-primal value, and for each input the *key* that cotangents flow to (the input's node, the leaf tensor
-itself, or None for a constant). Nodes never refer to the tensors they produced, so a graph has no
-reference cycles and is freed by reference counting alone.
+A node records one op application: the op, its parameters, for each input the *key* that cotangents
+flow to (the input's node, the leaf tensor itself, or None for a constant), and the values its VJP
+reads. Which values those are comes from the op's declaration (``op.keep(needs)``): a node keeps
+them, and keeps large values that the rule does not read only as a ``Meta`` (shape and dtype), so
+that memory is freed as soon as the forward pass drops them. For each tensor whose data it keeps, a
+node remembers the tensor's version; ``backward`` compares before running the rule, so a value changed
+in place since it was recorded raises an error instead of giving a wrong gradient.
+
+Nodes never refer to the tensors they produced, so a graph has no reference cycles and is freed by
+reference counting alone.
 
 ``backward`` orders the nodes with an iterative depth-first search (no recursion: a chain of 100,000
 ops is fine), pulls cotangents through each op's VJP from adcore, accumulates them with adcore's ``add``
@@ -13,30 +19,54 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
+from adcore.levels import value_types
 from adcore.ops import add
+from adcore.shapes import Meta
+
+# Values a rule does not read are kept by reference up to this many elements: a placeholder would
+# cost more time than the memory it frees. Larger ones are kept as their shape and dtype only.
+KEEP_UNREAD_BELOW = 4096
+
+_ndarray = np.ndarray
+
+
+class Modified:
+    """Stands for a saved output that was later changed in place: backward through it raises.
+    (A node holding one has ``versions`` set, at least to (), so that backward checks it.)"""
+
+    __slots__ = ("shape", "dtype", "saved", "now")
+
+    def __init__(self, value: Any, saved: int, now: int) -> None:
+        self.shape, self.dtype = np.shape(value), getattr(value, "dtype", None)
+        self.saved, self.now = saved, now
 
 
 class Node(list):
     """One recorded op application (shown as a tensor's ``grad_fn``).
 
     The node *is* the list of its inputs' keys (so a recorded op costs the garbage collector one
-    object, not two: on long graphs that halves its work); the op, its parameters, the inputs'
-    primal values, the output's primal value and which inputs need a cotangent are attributes.
+    object, not two: on long graphs that halves its work); the op, its parameters, the values its
+    rule reads (``primals``, ``out``; the others as ``Meta``), which inputs need a cotangent, the
+    versions of the tensors whose data it keeps, and an optional retained tensor are attributes.
     """
 
-    __slots__ = ("op", "params", "primals", "out", "needs")
+    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain")
     __hash__ = object.__hash__  # identity, not list equality: nodes are dictionary keys
     __eq__ = object.__eq__
     __ne__ = object.__ne__
 
     def __init__(self, op: Any, params: dict, parents: list, primals: tuple, out: Any,
-                 needs: tuple[bool, ...]) -> None:
+                 needs: tuple[bool, ...], versions: tuple | None = None) -> None:
         list.__init__(self, parents)
         self.op = op
         self.params = params
         self.primals = primals
         self.out = out
         self.needs = needs
+        self.versions = versions
+        self.retain = None
 
     def __bool__(self) -> bool:
         return True
@@ -50,9 +80,37 @@ class Node(list):
     def name(self) -> str:
         return self.op.name
 
+    def reads_out(self) -> bool:
+        return self.op.keep(self.needs)[2]
+
     def __repr__(self) -> str:
         title = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
         return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
+
+
+def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs: tuple,
+           args: tuple, level: Any) -> Node:
+    """The node for one op application at ``level``: what its rule reads, and their versions."""
+    kept = op._keeps.get(needs)
+    read, unread, reads_out = kept if kept is not None else op.keep(needs)
+    versions: tuple | None = None
+    for i in read:
+        a = args[i]
+        if type(a) in value_types and a._level is level:
+            view = a._view
+            root = a if view is None else view.root
+            entry = (root, root._version)
+            versions = entry if versions is None else versions + entry
+    # An elementwise op's inputs are never larger than its output: a small output settles it.
+    if unread and (op.kind != "elementwise" or type(out) is not _ndarray
+                   or out.size > KEEP_UNREAD_BELOW):
+        for i in unread:
+            p = primals[i]
+            if type(p) is _ndarray and p.size > KEEP_UNREAD_BELOW:
+                primals[i] = Meta(p.shape, p.dtype)
+    if not reads_out and type(out) is _ndarray and out.size > KEEP_UNREAD_BELOW:
+        out = Meta(out.shape, out.dtype)
+    return Node(op, params, parents, tuple(primals), out, needs, versions)
 
 
 def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -> list:
@@ -90,6 +148,32 @@ FREED = ("backward: part of this graph was already freed by an earlier backward 
          "the same graph again, or recompute the forward pass.")
 
 
+def _modified_error(node: Node, what: str, shape: tuple, dtype: Any, saved: int, now: int
+                    ) -> RuntimeError:
+    return RuntimeError(
+        f"backward: {what} of {node.op.name} (shape {shape}, dtype {dtype}), which its "
+        f"derivative needs, was modified by an in-place operation after {node.op.name} was "
+        f"recorded: it is at version {now}, and {node.op.name} saved version {saved}. Do the "
+        f"in-place change after backward, or use the out-of-place form (y = x + 1 instead of "
+        f"x += 1), or clone() the tensor before changing it")
+
+
+def check_versions(node: Node) -> None:
+    """Raise if a value the node's rule reads was modified in place since it was recorded; hand
+    the cotangent to a retained tensor. (Nodes with neither have ``versions`` None and skip this.)"""
+    out = node.out
+    if type(out) is Modified:
+        raise _modified_error(node, "the output", out.shape, out.dtype, out.saved, out.now)
+    versions = node.versions
+    if versions is None:
+        return
+    for j in range(0, len(versions), 2):
+        root, saved = versions[j], versions[j + 1]
+        if root._version != saved:
+            raise _modified_error(node, "an input", root.data.shape, root.data.dtype, saved,
+                                  root._version)
+
+
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
              rebuild: Callable[[Any, Any], Any] | None = None) -> dict:
     """Pull the cotangents ``roots`` = [(key, y_bar), ...] back to the leaves.
@@ -109,6 +193,12 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
         primals = node.primals
         if primals is None:
             raise RuntimeError(FREED.format(name=node.op.name))
+        if node.versions is not None:  # something to check, or a tensor that retains its grad
+            check_versions(node)
+            if node.retain is not None:
+                kept = node.retain()
+                if kept is not None:
+                    kept._accumulate(y_bar)
         if rebuild is None:
             x_bars = node.op.vjp(y_bar, primals, node.out, node.params, node.needs)
         else:
@@ -120,6 +210,6 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
             prev = cts.get(key)
             cts[key] = x_bar if prev is None else add(prev, x_bar)
         if not retain_graph:
-            node.primals = node.out = None
+            node.primals = node.out = node.versions = None
             node.clear()
     return cts

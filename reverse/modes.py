@@ -16,13 +16,41 @@ from adcore.levels import current_depth
 class _GradMode(threading.local):
     def __init__(self) -> None:
         self.floor = -1  # levels at this depth or below do not record
+        self.saved: list[int] = []  # the floors to restore, innermost last
 
 
 mode = _GradMode()
 
 
-class no_grad(contextlib.ContextDecorator):
-    """Context manager (or decorator): ops on tensors inside are not recorded for backward.
+class _GradModeContext(contextlib.ContextDecorator):
+    """Sets the floor on entry and restores it on exit. The floors to restore live on a per-thread
+    stack, not on the instance, so one instance may be entered again while it is active (nested
+    ``with`` blocks, a decorated recursive function) and from several threads at once."""
+
+    def __new__(cls, fn: Any = None) -> Any:
+        self = super().__new__(cls)
+        if fn is not None and callable(fn):  # used as @no_grad, without parentheses
+            return self(fn)
+        return self
+
+    def __init__(self, fn: Any = None) -> None:
+        pass
+
+    def _floor(self) -> int:  # pragma: no cover - subclasses define it
+        raise NotImplementedError
+
+    def __enter__(self) -> "_GradModeContext":
+        mode.saved.append(mode.floor)
+        mode.floor = self._floor()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        mode.floor = mode.saved.pop()
+
+
+class no_grad(_GradModeContext):
+    """Context manager (or decorator, with or without parentheses): ops on tensors inside are not
+    recorded for backward.
 
     >>> from reverse import Tensor
     >>> x = Tensor([1.0], requires_grad=True)
@@ -32,31 +60,15 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
-    def _recreate_cm(self) -> "no_grad":  # a fresh instance per decorated call (thread-safe)
-        return type(self)()
-
-    def __enter__(self) -> "no_grad":
-        self._saved = mode.floor
-        mode.floor = max(mode.floor, current_depth())
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        mode.floor = self._saved
+    def _floor(self) -> int:
+        return max(mode.floor, current_depth())
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradModeContext):
     """Context manager (or decorator): record again inside a ``no_grad`` block."""
 
-    def _recreate_cm(self) -> "enable_grad":
-        return type(self)()
-
-    def __enter__(self) -> "enable_grad":
-        self._saved = mode.floor
-        mode.floor = -1
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        mode.floor = self._saved
+    def _floor(self) -> int:
+        return -1
 
 
 def is_grad_enabled() -> bool:

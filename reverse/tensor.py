@@ -1,18 +1,55 @@
-"""The reverse-mode Tensor: numpy data, a gradient, and the node of the tape that made it."""
+"""The reverse-mode Tensor: numpy data, a gradient, and the node of the tape that made it.
+
+Versions and views. Every tensor counts the in-place changes to its memory (``_version``). A tensor
+whose data is a numpy view of another tensor's data (made by reshape, transpose, basic indexing,
+``detach()``) shares the counter of the tensor that owns the memory (its *root*): a change through
+any of them bumps it for all. A node records the versions of the tensors whose data its rule reads
+and ``backward`` checks them, so a value changed in place after it was used raises an error instead
+of giving a wrong gradient.
+
+In-place operations are recorded as the out-of-place op followed by a rebinding (PyTorch's
+approach), so their derivatives still come from the registry: ``x.mul_(y)`` computes ``x * y`` on the
+tape, writes the result into x's memory and makes that node x's history. Gradients then reach x's
+earlier value and ``y``. Through a view, the base's history is rewritten too: after ``x[0] = v`` (or
+``x[0].add_(v)``), x's history is ``setitem(x_before, 0, ...)``, PyTorch's CopySlices. Other views of
+the same memory notice that their root changed and rebuild their own history from their base the next
+time they are used.
+"""
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from adcore import ops
-from adcore.levels import EAGER_TAPE_DEPTH, Level, bind, raw, register_value_type
+from adcore.levels import (EAGER_TAPE_DEPTH, FIRST_TRANSFORM_DEPTH, Level, bind, raw, top_level,
+                           value_types)
 from adcore.methods import ArrayMethods
-from adcore.shapes import shape_of
+from adcore.registry import registry
+from adcore.shapes import Meta, dtype_of, shape_of
 from reverse import graph
 from reverse.modes import enable_grad, mode
 
 DEFAULT_DTYPE = np.float32
+_ndarray = np.ndarray
+_SETITEM = registry["setitem"]
+_GETITEM = registry["getitem"]
+
+
+class View:
+    """How a tensor's data views another tensor's memory: the tensor that owns the memory and its
+    version counter (``root``), and, when the view has a history of its own, the tensor it was made
+    from (``base``) with the op that made it, to rebuild that history when the memory changes."""
+
+    __slots__ = ("root", "base", "op", "params", "version")
+
+    def __init__(self, root: "Tensor", base: "Tensor | None", op: Any, params: dict) -> None:
+        self.root = root
+        self.base = base
+        self.op = op
+        self.params = params
+        self.version = root._version
 
 
 class TapeLevel(Level):
@@ -26,7 +63,10 @@ class TapeLevel(Level):
         needs = []
         record = False
         for a in args:
-            if type(a) is Tensor and a._level is self:
+            if type(a) in value_types and a._level is self:
+                view = a._view
+                if view is not None and view.version != view.root._version:
+                    _refresh(a)
                 primals.append(a.data)
                 key = a._node
                 if key is None and a._requires_grad:
@@ -35,8 +75,6 @@ class TapeLevel(Level):
                 needs.append(key is not None)
                 record = record or key is not None
             else:
-                if isinstance(a, np.floating):
-                    a = float(a)  # a numpy scalar is a number: float32 tensors stay float32
                 primals.append(a)
                 parents.append(None)
                 needs.append(False)
@@ -45,28 +83,40 @@ class TapeLevel(Level):
                 out = op.impl(*primals, **params)
             except (ValueError, IndexError, TypeError) as exc:
                 raise op.error(exc, tuple(primals), params) from exc
-            if type(out) is not np.ndarray:
+            if type(out) is not _ndarray:
                 out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
         else:
             out = bind(op, *primals, **params)
         node = None
         if record and self.depth > mode.floor:
-            # Tuples of plain values (primals, needs) drop out of the garbage collector's view.
-            node = graph.Node(op, params, parents, tuple(primals), out, tuple(needs))
-        return _make(out, node, self)
+            node = graph.record(op, params, parents, primals, out, tuple(needs), args, self)
+        t = _make(out, node, self)
+        if op.view:
+            _link_view(t, args[0], op, params, self)
+        return t
+
+    def constant(self, value: Any) -> "Tensor":
+        return _make(value if type(value) is _ndarray else np.asarray(value), None, self)
 
 
 # Tensors made by hand live on the eager tape, below every transformation's level.
 EAGER = TapeLevel(EAGER_TAPE_DEPTH)
 
 
-@register_value_type
 class Tensor(ArrayMethods):
     """An n-dimensional array that records the ops applied to it, for reverse-mode differentiation.
 
-    ``data`` is a numpy array. Python numbers and lists, and integer or boolean arrays, become
-    float32 (the default dtype, as in PyTorch); floating numpy arrays keep their dtype; ``dtype=``
-    converts explicitly.
+    ``data`` is a numpy array. ``Tensor(data)`` copies ``data``, as ``torch.tensor`` does (use
+    ``Tensor.from_numpy`` to share memory with an ndarray). Python numbers and lists, and integer or
+    boolean arrays, become float32 (the default dtype, as in PyTorch); floating arrays (numpy's,
+    PyTorch's, anything with ``__array__``) keep their dtype; ``dtype=`` converts explicitly. Mixed
+    dtypes promote as in PyTorch: a 0-d value never promotes a tensor with dimensions (see
+    adcore/dtypes.py).
+
+    Change a tensor with the in-place methods (``add_``, ``mul_``, ``x += y``, ``x[i] = v``,
+    ``zero_``, ``copy_``, ...): they are recorded, and checked against the values that recorded ops
+    saved. Writing into ``.data`` directly is PyTorch's unchecked escape hatch: it is not recorded
+    and not checked, so a gradient computed afterwards may silently use the new values.
 
     >>> x = Tensor([[1, 2], [3, 4]], requires_grad=True)
     >>> y = Tensor([[5, 6], [7, 8]], requires_grad=True)
@@ -76,7 +126,8 @@ class Tensor(ArrayMethods):
             [11., 15.]])
     """
 
-    __slots__ = ("data", "grad", "_node", "_level", "_requires_grad")
+    __slots__ = ("data", "grad", "_node", "_level", "_requires_grad", "_version", "_view",
+                 "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = _to_array(data, dtype)
@@ -87,12 +138,27 @@ class Tensor(ArrayMethods):
         self._node: graph.Node | None = None
         self._level: Level = EAGER
         self._requires_grad = bool(requires_grad)
+        self._version = 0
+        self._view: View | None = None
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray, requires_grad: bool = False) -> "Tensor":
+        """A tensor that shares ``array``'s memory (torch.from_numpy): changes to either show in
+        the other, and the dtype is kept as it is. Changes made through the ndarray are not seen by
+        the version counter."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"Tensor.from_numpy: expected a numpy ndarray, got "
+                            f"{type(array).__name__}; use Tensor(data) to copy other data")
+        t = _make(array, None, EAGER, cls)
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
 
     def _unwrap(self) -> Any:
         return self.data
 
-    def _constant(self, value: Any) -> "Tensor":
-        return _make(np.asarray(value), None, self._level)
+    def _traced(self) -> bool:
+        return self._level.depth >= FIRST_TRANSFORM_DEPTH and self.requires_grad
 
     # --- autograd state -----------------------------------------------------------------------
     @property
@@ -124,6 +190,7 @@ class Tensor(ArrayMethods):
     @property
     def grad_fn(self) -> graph.Node | None:
         """The recorded op that made this tensor (None for leaves)."""
+        _fresh(self)
         return self._node
 
     @property
@@ -131,21 +198,32 @@ class Tensor(ArrayMethods):
         """Bytes to step in each axis of ``data`` (numpy's strides)."""
         return raw(self).strides
 
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always do)."""
+        _fresh(self)
+        node = self._node
+        if node is not None:
+            node.retain = weakref.ref(self)
+            node.versions = node.versions or ()  # makes backward look at the node's extras
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self._node
+        return node is not None and node.retain is not None and node.retain() is self
+
     def detach(self) -> "Tensor":
-        """The same data, cut off from the graph (a leaf that does not require grad)."""
-        return _make(self.data, None, self._level)
+        """The same data, cut off from the graph (a leaf that does not require grad). It shares
+        memory and the version counter with this tensor, as in PyTorch."""
+        t = _make(self.data, None, self._level)
+        t._view = View(_root(self), None, None, {})
+        return t
 
     def numpy(self) -> np.ndarray:
         """The data as a numpy array (shared, not copied)."""
         return np.asarray(raw(self))
 
-    def __setitem__(self, index: Any, value: Any) -> None:
-        raise TypeError("Tensor: item assignment is not supported (it would change values that "
-                        "recorded ops depend on); build a new tensor with where(), concatenate() "
-                        "or scatter_add(), or write into .data of a tensor outside any graph")
-
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return np.asarray(raw(self), dtype=dtype)
+        return np.array(raw(self), dtype=dtype, copy=copy)
 
     def __repr__(self) -> str:
         extra = ""
@@ -154,13 +232,34 @@ class Tensor(ArrayMethods):
         elif self._requires_grad:
             extra = ", requires_grad=True"
         value = raw(self)
-        if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        if isinstance(value, (np.ndarray, np.generic)):
             body = np.array2string(np.asarray(value), separator=", ", prefix="Tensor(")
+            if value.dtype not in (DEFAULT_DTYPE, np.int64, np.bool_):
+                extra = f", dtype={value.dtype}" + extra
         else:
             body = repr(value)
         if self._level is not EAGER:
             extra += f", level={self._level.depth}"
         return f"Tensor({body}{extra})"
+
+    # --- in place -----------------------------------------------------------------------------
+    def _inplace(self, op: Any, args: tuple, params: dict) -> "Tensor":
+        """self = op(self, *args): recorded when gradients are involved, else numpy in place."""
+        level = self._level
+        deeper = top_level(args)
+        if deeper is not None and deeper.depth > level.depth:
+            raise RuntimeError(
+                f"{_inplace_name(op)}: the value written depends on a value that an inner "
+                f"transformation (grad, jvp, ...) is differentiating, so this tensor of an outer "
+                f"level cannot hold it without losing that derivative; use the out-of-place form")
+        recording = level.depth > mode.floor and (self.requires_grad or any(
+            type(a) in value_types and a._level is level and a.requires_grad for a in args))
+        if recording:
+            _record_inplace(self, op, args, params)
+        else:
+            _write_inplace(self, op, args, params)
+            _changed(self)
+        return self
 
     # --- backward -----------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
@@ -172,6 +271,7 @@ class Tensor(ArrayMethods):
         ``create_graph``); with ``create_graph`` the backward pass is itself recorded, so that the
         gradients can be differentiated again.
         """
+        _fresh(self)
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph: it was computed "
@@ -186,9 +286,9 @@ class Tensor(ArrayMethods):
                     f"gradient= with shape {shape}")
             gradient = np.ones(shape, dtype=raw(self).dtype)
         else:
-            if type(gradient) is Tensor and not create_graph:
-                gradient = gradient.data
-            elif type(gradient) is not Tensor:
+            if type(gradient) in value_types and not create_graph:
+                gradient = raw(gradient)
+            elif type(gradient) not in value_types:
                 gradient = np.asarray(gradient, dtype=raw(self).dtype)
             if shape_of(gradient) != shape:
                 raise ValueError(f"backward: gradient has shape {shape_of(gradient)} but the output "
@@ -206,32 +306,57 @@ class Tensor(ArrayMethods):
             leaf._accumulate(ct)
 
     def _accumulate(self, ct: Any) -> None:
+        """Add a cotangent into ``.grad``: the first one is copied into an array the tensor owns
+        (writable, contiguous, of the tensor's shape and dtype); later ones are added in place,
+        or out of place when the gradient is itself part of a graph (create_graph)."""
         ct = like_leaf(ct, self.data)
-        if type(ct) is not Tensor:
-            ct = _make(ct, None, self._level)
-        self.grad = ct if self.grad is None else self.grad + ct
+        grad = self.grad
+        if type(ct) in value_types:  # create_graph: the gradient keeps its history
+            if grad is None:
+                if not _owned(raw(ct)):
+                    ct = ops.clone(ct)
+                self.grad = ct
+            else:
+                self.grad = grad + ct
+            return
+        if grad is None:
+            data = np.array(ct, dtype=self.data.dtype, order="C", copy=True)
+            if data.shape != self.data.shape:
+                data = np.array(np.broadcast_to(data, self.data.shape), order="C")
+            self.grad = _make(data, None, self._level)
+        elif grad._node is None and type(grad.data) is _ndarray and grad.data.flags.writeable:
+            np.add(grad.data, ct, out=grad.data)
+            _changed(grad)
+        else:
+            self.grad = grad + ct
 
 
 def like_leaf(ct: Any, data: Any) -> Any:
     """A cotangent in the dtype of the leaf it belongs to: a float32 input keeps float32 gradients
     even when float64 constants took part (the cast is an op, so it is differentiable too)."""
-    dtype = np.result_type(raw(data))
-    if np.result_type(raw(ct)) != dtype:
+    dtype = dtype_of(raw(data))
+    if dtype_of(raw(ct)) != dtype:
         ct = ops.astype(ct, dtype)
     return np.asarray(ct) if isinstance(ct, np.generic) else ct
+
+
+def _owned(a: Any) -> bool:
+    return type(a) is _ndarray and a.base is None and a.flags.writeable and a.flags.c_contiguous
 
 
 _new = object.__new__
 
 
-def _make(data: Any, node: graph.Node | None, level: Level) -> Tensor:
+def _make(data: Any, node: graph.Node | None, level: Level, cls: type = Tensor) -> Tensor:
     """A tensor without the constructor's checks (the engine's fast path)."""
-    t = _new(Tensor)
+    t = _new(cls)
     t.data = data
     t.grad = None
     t._node = node
     t._level = level
     t._requires_grad = False
+    t._version = 0
+    t._view = None
     return t
 
 
@@ -244,20 +369,189 @@ def leaf(data: Any, level: Level) -> Tensor:
 
 def _rebuild(key: Any, value: Any, level: Level) -> Any:
     """The engine value a rule sees under create_graph: gradients flow into ``key``."""
-    if key is None or type(key) is Tensor:
-        return value if key is None else key
+    if key is None or type(value) is Meta:
+        return value
+    if type(key) is not graph.Node:
+        return key  # a leaf tensor
     return _make(value, key, level)
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    if type(data) is Tensor:
-        data = raw(data)
-    python_data = not isinstance(data, (np.ndarray, np.generic))
+# --- views and versions ----------------------------------------------------------------------
+
+def _root(t: Tensor) -> Tensor:
+    view = t._view
+    return t if view is None else view.root
+
+
+def _shares(out: Any, data: Any) -> bool:
+    """Whether ``out`` is ``data`` or a numpy view of the same memory."""
+    if out is data:
+        return True
+    base = out.base if type(out) is _ndarray else None
+    if base is None or type(data) is not _ndarray:
+        return False
+    return base is data or base is data.base or np.may_share_memory(out, data)
+
+
+def _link_view(t: Tensor, source: Any, op: Any, params: dict, level: TapeLevel) -> None:
+    """Mark ``t`` as a view of ``source`` when op returned a view of its memory."""
+    if type(source) in value_types and source._level is level and _shares(t.data, source.data):
+        t._view = View(_root(source), source, op, params)
+
+
+def _refresh(t: Tensor) -> None:
+    """Rebuild a view's history from its base after their memory was changed in place."""
+    view = t._view
+    if view.base is not None:
+        base = view.base
+        base_view = base._view
+        if base_view is not None and base_view.version != base_view.root._version:
+            _refresh(base)
+        with enable_grad():  # the history must exist whatever the grad mode of the caller
+            t._node = bind(view.op, base, **view.params)._node
+    view.version = view.root._version
+
+
+def _fresh(t: Tensor) -> None:
+    view = t._view
+    if view is not None and view.version != view.root._version:
+        _refresh(t)
+
+
+def _changed(t: Tensor) -> None:
+    """Count an in-place change of t's memory. The node that made the memory saved it as its
+    output if its rule reads the output (tanh, exp): that saved value is gone now, so the node is
+    marked, and backward through it raises."""
+    root = _root(t)
+    node = root._node
+    if node is not None and node.out is root.data and node.primals is not None \
+            and node.reads_out():
+        node.out = graph.Modified(root.data, root._version, root._version + 1)
+        node.versions = node.versions or ()
+    root._version += 1
+
+
+def _inplace_name(op: Any) -> str:
+    return op.inplace[0] if op.inplace else "item assignment" if op is _SETITEM else op.name
+
+
+def _plain_index(index: Any) -> Any:
+    if type(index) is tuple:
+        return tuple(raw(i) for i in index)
+    return raw(index)
+
+
+def _write_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
+    """numpy's own in-place operation on t's memory (nothing is recorded)."""
+    data = t.data
     try:
-        arr = np.asarray(data)
-    except ValueError as exc:
+        if op is _SETITEM:
+            index, value = args
+            data[_plain_index(index)] = raw(value)
+        elif op.numpy and isinstance(op.numpy[0], np.ufunc):
+            op.numpy[0](data, *[raw(a) for a in args], out=data, **params)
+        else:
+            np.copyto(data, op.impl(data, *[raw(a) for a in args], **params))
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _inplace_error(t, op, exc) from exc
+
+
+def _inplace_error(t: Tensor, op: Any, exc: Exception) -> Exception:
+    name, message = _inplace_name(op), str(exc)
+    if "read-only" in message:
+        return ValueError(f"{name}: this tensor's data is read-only (a broadcast view made by "
+                          f"expand or broadcast_to shares one element among many positions); "
+                          f"clone() it before changing it in place")
+    if "broadcast" in message or "shape" in message:
+        return ValueError(f"{name}: {message}; an in-place op keeps the tensor's shape "
+                          f"{shape_of(t.data)}, so the other operand must broadcast to it")
+    if "cast" in message:
+        return TypeError(f"{name}: {message}; an in-place op keeps the tensor's dtype "
+                         f"{t.data.dtype}: convert the tensor first (x = x.to(np.float32))")
+    return type(exc)(f"{name}: {message}")
+
+
+def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
+    """The out-of-place op on the tape, its result written into t's memory, and t (with every base
+    it views) given the new history."""
+    name = _inplace_name(op)
+    chain = [t]
+    while chain[-1]._view is not None and chain[-1]._view.base is not None:
+        chain.append(chain[-1]._view.base)
+    for x in chain:
+        if x._node is None and x._requires_grad:
+            what = "this tensor" if x is t else "the tensor that this one is a view of"
+            raise RuntimeError(
+                f"{name}: {what} is a leaf that requires grad (shape {shape_of(x.data)}); changing "
+                f"it in place would change the value that gradients are taken with respect to. "
+                f"Update it under `with no_grad():` (as optimizers do), or use the out-of-place "
+                f"form (y = x + ...)")
+    _fresh(t)
+    result = op.fn(t, *args, **params)
+    if type(result) not in value_types or result._level is not t._level:
+        raise RuntimeError(f"{name}: the result is not a tensor of this tensor's level")
+    if result.data.shape != t.data.shape:
+        raise ValueError(f"{name}: the result has shape {result.data.shape} but the tensor has "
+                         f"shape {t.data.shape}; an in-place op keeps the tensor's shape, so the "
+                         f"other operand must broadcast to it")
+    if result.data.dtype != t.data.dtype:
+        if t.data.dtype.kind != "f":
+            raise TypeError(f"{name}: the result has dtype {result.data.dtype} but the tensor "
+                            f"has dtype {t.data.dtype}; convert the tensor first")
+        result = ops.astype(result, t.data.dtype)
+    node = result._node
+    root = _root(t)
+    if node is not None:  # values the rule reads that live in this memory: keep them as they were
+        node.primals = tuple(p.copy() if type(p) is _ndarray and np.may_share_memory(p, root.data)
+                             else p for p in node.primals)
+        node.versions = _drop_root(node.versions, root)
+    try:
+        np.copyto(t.data, result.data)
+    except (ValueError, TypeError) as exc:
+        raise _inplace_error(t, op, exc) from exc
+    _changed(t)
+    for x in chain:  # their histories are rewritten below: not stale
+        if x._view is not None:
+            x._view.version = root._version
+    retained = t._node.retain if t._node is not None else None
+    t._node = node
+    if node is not None and retained is not None:
+        node.retain = retained
+        node.versions = node.versions or ()
+    child = t
+    for base in chain[1:]:  # the bases' histories, rewritten around the change (CopySlices)
+        base._node = _put(base, child, child._view)._node
+        child = base
+
+
+def _drop_root(versions: tuple | None, root: Tensor) -> tuple | None:
+    """Version entries without those of ``root`` (its saved values were just copied)."""
+    if versions is None:
+        return None
+    kept = tuple(v for j in range(0, len(versions), 2) if versions[j] is not root
+                 for v in versions[j:j + 2])
+    return kept or None
+
+
+def _put(base: Tensor, child: Tensor, view: View) -> Tensor:
+    """base with the region that ``child`` views replaced by child's (new) value."""
+    if view.op is _GETITEM:
+        return bind(_SETITEM, base, child, index=view.params["index"],
+                    shape=view.params["in_shape"], vshape=shape_of(child.data))
+    # reshape, transpose, astype: the view covers all of base, so the transpose maps it back
+    return view.op.vjp(child, [base], child, view.params, (True,))[0]
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if type(data) in value_types:
+        data = raw(data)
+    python_data = isinstance(data, (list, tuple, int, float, bool))
+    try:
+        arr = np.array(data, copy=True)
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"Tensor: cannot make an array from this data ({exc}); nested lists must "
-                         f"be rectangular") from exc
+                         f"be rectangular and hold numbers, not tensors (use stack for tensors)") \
+            from exc
     if dtype is not None:
         target = np.dtype(dtype)
         if target.kind not in "biuf":
@@ -268,7 +562,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         return arr.astype(target, copy=False)
     kind = arr.dtype.kind
     if kind == "f":
-        return arr.astype(DEFAULT_DTYPE) if python_data else arr
+        return arr.astype(DEFAULT_DTYPE, copy=False) if python_data else arr
     if kind in "biu":
         return arr.astype(DEFAULT_DTYPE)
     if kind == "c":

@@ -6,19 +6,25 @@ rule from adcore on floats; backward, each Value hands its gradient to the op's 
 here). ``_backward`` is computed on demand rather than stored as a closure over the output, so a
 graph of Values has no reference cycles and is freed as soon as it is dropped; ``_prev`` too is made
 on demand from the ordered inputs.
+
+Its operators and methods are generated from the registry: every elementwise op reaches Value under
+the names and operator it declares (``a + b``, ``a.tanh()``, ``a.sin()``), including ops declared
+after this module was imported.
 """
 from __future__ import annotations
 
 import numbers
 from typing import Any, Callable
 
-from adcore.registry import Op, registry
+from adcore.methods import OPERATORS
+from adcore.registry import Op, registry, subscribe
 from reverse.graph import toposort
 
-_ADD, _SUB, _MUL, _DIV, _POW, _NEG = (registry[n] for n in ("add", "sub", "mul", "div", "pow", "neg"))
-_EXP, _LOG, _TANH, _SIGMOID, _RELU = (registry[n] for n in ("exp", "log", "tanh", "sigmoid", "relu"))
+_POW = registry["pow"]
 _NO_PARAMS: dict = {}
 _BOTH = (True, True)
+# How a Value shows the op that made it (micrograd's labels): operators by their symbol.
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "relu": "ReLU"}
 
 
 def _noop() -> None:
@@ -110,31 +116,7 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
-    # --- arithmetic ---------------------------------------------------------------------------
-    def __add__(self, other: Any) -> "Value":
-        return self._apply(_ADD, (self, _value(other)), "+")
-
-    def __radd__(self, other: Any) -> "Value":
-        return self._apply(_ADD, (_value(other), self), "+")
-
-    def __sub__(self, other: Any) -> "Value":
-        return self._apply(_SUB, (self, _value(other)), "-")
-
-    def __rsub__(self, other: Any) -> "Value":
-        return self._apply(_SUB, (_value(other), self), "-")
-
-    def __mul__(self, other: Any) -> "Value":
-        return self._apply(_MUL, (self, _value(other)), "*")
-
-    def __rmul__(self, other: Any) -> "Value":
-        return self._apply(_MUL, (_value(other), self), "*")
-
-    def __truediv__(self, other: Any) -> "Value":
-        return self._apply(_DIV, (self, _value(other)), "/")
-
-    def __rtruediv__(self, other: Any) -> "Value":
-        return self._apply(_DIV, (_value(other), self), "/")
-
+    # --- arithmetic (the rest is generated from the registry below) ---------------------------
     def __pow__(self, other: Any) -> "Value":
         if type(other) is Value:
             return self._apply(_POW, (self, other), "**")
@@ -142,28 +124,6 @@ class Value:
             raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a number or a "
                             f"Value")
         return self._apply(_POW, (self, float(other)), f"**{other}")
-
-    def __rpow__(self, other: Any) -> "Value":
-        return self._apply(_POW, (_value(other), self), "**")
-
-    def __neg__(self) -> "Value":
-        return self._apply(_NEG, (self,), "neg")
-
-    # --- activations and functions ------------------------------------------------------------
-    def relu(self) -> "Value":
-        return self._apply(_RELU, (self,), "ReLU")
-
-    def tanh(self) -> "Value":
-        return self._apply(_TANH, (self,), "tanh")
-
-    def sigmoid(self) -> "Value":
-        return self._apply(_SIGMOID, (self,), "sigmoid")
-
-    def exp(self) -> "Value":
-        return self._apply(_EXP, (self,), "exp")
-
-    def log(self) -> "Value":
-        return self._apply(_LOG, (self,), "log")
 
 
 _new = object.__new__
@@ -176,3 +136,46 @@ def _value(x: Any) -> Value:
         return Value(x)
     raise TypeError(f"Value: cannot combine a Value with {type(x).__name__} {x!r}; use numbers "
                     f"or Values")
+
+
+def _operand(x: Any) -> Any:
+    """A Value, a number made a Value (micrograd: a + 2), or None (an open bound) kept as it is."""
+    return None if x is None else _value(x)
+
+
+_EXPLICIT = frozenset(Value.__dict__)
+
+
+def _members(op: Any) -> dict[str, Callable[..., Any]]:
+    """The Value methods of an elementwise op (other ops have no scalar form)."""
+    if not isinstance(op, Op) or op.kind != "elementwise":
+        return {}
+    symbol = _SYMBOLS.get(op.name, op.name)
+
+    def method(self: Value, *others: Any) -> Value:
+        return self._apply(op, (self, *[_operand(o) for o in others]), symbol)
+
+    def reflected(self: Value, other: Any) -> Value:
+        return self._apply(op, (_value(other), self), symbol)
+
+    members: dict[str, Callable[..., Any]] = {name: method for name in op.methods}
+    if op.operator is not None:
+        dunder, rdunder, _ = OPERATORS[op.operator]
+        members[dunder] = method
+        if rdunder:
+            members[rdunder] = reflected
+    return {k: v for k, v in members.items() if k not in _EXPLICIT}
+
+
+def _install(op: Any) -> None:
+    for name, member in _members(op).items():
+        setattr(Value, name, member)
+
+
+def _uninstall(op: Any) -> None:
+    for name in _members(op):
+        if name in Value.__dict__:
+            delattr(Value, name)
+
+
+subscribe(_install, _uninstall)

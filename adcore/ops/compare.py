@@ -1,53 +1,147 @@
-"""Non-differentiable functions: comparisons and masks.
+"""Functions without a derivative: comparisons, logical and bitwise operators, sign, argmax, rounding.
 
-They read the innermost numpy values under any engine values and return plain numpy results (or Python
-bools), which every engine treats as constants. Derivative rules use them for masks (relu, abs, max),
-and the engines build their comparison operators on them.
+They compute on the innermost numpy values under any engine values and return the result as a
+constant of the deepest engine level among their arguments (a Tensor without a graph, a Dual without a
+tangent), or as a plain value when no argument is an engine value. Derivative rules use them for
+masks (relu, abs, clip), and the engines' comparison operators are built from them.
+
+Each is declared with ``nondiff``, which records how users reach it (method, operator, NumPy function),
+so that the engines' method and protocol tables include it, as they include the registry's ops.
 """
 from __future__ import annotations
 
-import operator
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adcore.levels import raw
+from adcore.levels import raw, top_level
+from adcore.registry import declare
+from adcore.shapes import normalize_axis, torch_axis
 
 
-def _compare(name: str, cmp: Callable[[Any, Any], Any], symbol: str) -> Callable[[Any, Any], Any]:
-    def fn(x: Any, y: Any) -> Any:
-        return cmp(raw(x), raw(y))
+def constant_like(args: Sequence[Any], value: Any) -> Any:
+    """``value`` as a constant of the deepest level among ``args`` (plain when there is none)."""
+    level = top_level(args)
+    return value if level is None else level.constant(value)
+
+
+def nondiff(name: str, compute: Callable[..., Any], *, method: str | Sequence[str] = (),
+            operator: str | None = None, numpy: Any = (), doc: str = "") -> Callable[..., Any]:
+    """Declare a function without a derivative; returns its public function."""
+    def fn(*args: Any, **kwargs: Any) -> Any:
+        return constant_like(args, compute(*[raw(a) for a in args], **kwargs))
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"x {symbol} y elementwise, as a boolean array (not differentiable)."
-    return fn
+    fn.__doc__ = doc
+    return declare(method=method, operator=operator, numpy=numpy)(fn)
 
 
-less = _compare("less", operator.lt, "<")
-less_equal = _compare("less_equal", operator.le, "<=")
-greater = _compare("greater", operator.gt, ">")
-greater_equal = _compare("greater_equal", operator.ge, ">=")
-equal = _compare("equal", operator.eq, "==")
-not_equal = _compare("not_equal", operator.ne, "!=")
+def _compare(name: str, ufunc: Any, symbol: str, operator: str) -> Callable[[Any, Any], Any]:
+    return nondiff(name, ufunc, operator=operator, numpy=ufunc,
+                   doc=f"x {symbol} y elementwise, as booleans (not differentiable).")
 
 
-def logical_not(c: Any) -> Any:
-    """not c, elementwise (not differentiable)."""
-    c = raw(c)
+less = _compare("less", np.less, "<", "lt")
+less_equal = _compare("less_equal", np.less_equal, "<=", "le")
+greater = _compare("greater", np.greater, ">", "gt")
+greater_equal = _compare("greater_equal", np.greater_equal, ">=", "ge")
+equal = _compare("equal", np.equal, "==", "eq")
+not_equal = _compare("not_equal", np.not_equal, "!=", "ne")
+
+
+def _logical_not(c: Any) -> Any:
     return (not c) if type(c) is bool else np.logical_not(c)
 
 
-def logical_and(a: Any, b: Any) -> Any:
-    """a and b, elementwise (not differentiable)."""
-    a, b = raw(a), raw(b)
+def _logical_and(a: Any, b: Any) -> Any:
     return (a and b) if type(a) is bool and type(b) is bool else np.logical_and(a, b)
 
 
-def sign(x: Any) -> Any:
-    """-1, 0 or 1 by the sign of x, in x's dtype (not differentiable)."""
-    x = raw(x)
+def _logical_or(a: Any, b: Any) -> Any:
+    return (a or b) if type(a) is bool and type(b) is bool else np.logical_or(a, b)
+
+
+logical_not = nondiff("logical_not", _logical_not, method="logical_not", numpy=np.logical_not,
+                      doc="not c, elementwise (not differentiable).")
+logical_and = nondiff("logical_and", _logical_and, method="logical_and", numpy=np.logical_and,
+                      doc="a and b, elementwise (not differentiable).")
+logical_or = nondiff("logical_or", _logical_or, method="logical_or", numpy=np.logical_or,
+                     doc="a or b, elementwise (not differentiable).")
+logical_xor = nondiff("logical_xor", np.logical_xor, method="logical_xor", numpy=np.logical_xor,
+                      doc="a xor b, elementwise (not differentiable).")
+bitwise_and = nondiff("bitwise_and", np.bitwise_and, operator="and", numpy=np.bitwise_and,
+                      doc="a & b: logical and of booleans, bitwise and of integers.")
+bitwise_or = nondiff("bitwise_or", np.bitwise_or, operator="or", numpy=np.bitwise_or,
+                     doc="a | b: logical or of booleans, bitwise or of integers.")
+bitwise_xor = nondiff("bitwise_xor", np.bitwise_xor, operator="xor", numpy=np.bitwise_xor,
+                      doc="a ^ b: logical xor of booleans, bitwise xor of integers.")
+invert = nondiff("invert", np.invert, operator="invert", numpy=np.invert,
+                 doc="~a: logical not of booleans, bitwise not of integers.")
+
+
+def _sign(x: Any) -> Any:
     if type(x) is float:
-        return (x > 0) - (x < 0) + 0.0
+        return x if x != x else (x > 0) - (x < 0) + 0.0  # nan stays nan, as in numpy
     return np.sign(x)
+
+
+sign = nondiff("sign", _sign, method="sign", numpy=np.sign,
+               doc="-1, 0 or 1 by the sign of x, in x's dtype (not differentiable).")
+floor_divide = nondiff("floor_divide", np.floor_divide, operator="floordiv", numpy=np.floor_divide,
+                       doc="x // y, rounded towards -inf (not differentiable).")
+remainder = nondiff("remainder", np.remainder, operator="mod", numpy=np.remainder,
+                    doc="x % y, with the sign of y (not differentiable).")
+floor = nondiff("floor", np.floor, method="floor", numpy=np.floor,
+                doc="The largest integer <= x, in x's dtype (not differentiable).")
+ceil = nondiff("ceil", np.ceil, method="ceil", numpy=np.ceil,
+               doc="The smallest integer >= x, in x's dtype (not differentiable).")
+trunc = nondiff("trunc", np.trunc, method="trunc", numpy=np.trunc,
+                doc="x rounded towards 0, in x's dtype (not differentiable).")
+isnan = nondiff("isnan", np.isnan, method="isnan", numpy=np.isnan, doc="x is NaN, elementwise.")
+isinf = nondiff("isinf", np.isinf, method="isinf", numpy=np.isinf, doc="x is +-inf, elementwise.")
+isfinite = nondiff("isfinite", np.isfinite, method="isfinite", numpy=np.isfinite,
+                   doc="x is neither NaN nor infinite, elementwise.")
+
+
+def _round(x: Any, decimals: int = 0) -> Any:
+    return np.round(x, decimals)
+
+
+round = nondiff("round", _round, method="round", numpy=(np.round, np.around),
+                doc="x rounded to ``decimals`` places, half to even as numpy and PyTorch "
+                    "(not differentiable).")
+
+
+def _index_reduction(name: str, np_fn: Any) -> Callable[..., Any]:
+    def compute(x: Any, axis: Any = None, keepdims: Any = None, *, dim: Any = None,
+                keepdim: Any = None, out: None = None) -> Any:
+        axis, keep = torch_axis(name, axis, keepdims, dim, keepdim)
+        if axis is not None:
+            axis = normalize_axis(axis, np.ndim(x), name)
+        result = np_fn(x, axis=axis, keepdims=keep)
+        return np.asarray(result, dtype=np.int64)
+    return nondiff(name, compute, method=name, numpy=np_fn,
+                   doc=f"The index of the {name[3:]}imum over ``axis`` (all axes flattened when "
+                       f"None), as int64 (not differentiable).")
+
+
+argmax = _index_reduction("argmax", np.argmax)
+argmin = _index_reduction("argmin", np.argmin)
+
+
+def _truth_reduction(name: str, np_fn: Any) -> Callable[..., Any]:
+    def compute(x: Any, axis: Any = None, keepdims: Any = None, *, dim: Any = None,
+                keepdim: Any = None) -> Any:
+        axis, keep = torch_axis(name, axis, keepdims, dim, keepdim)
+        return np.asarray(np_fn(x, axis=axis, keepdims=keep))
+    return nondiff(name, compute, method=name, numpy=np_fn,
+                   doc=f"Whether {'any' if name == 'any' else 'every'} element over ``axis`` is "
+                       f"true (not differentiable).")
+
+
+any = _truth_reduction("any", np.any)
+all = _truth_reduction("all", np.all)
+
+# Plain helpers for the derivative rules (masks in x's floating dtype); not public functions.
 
 
 def share(x: Any, y: Any, cmp: Callable[[Any, Any], Any]) -> Any:
@@ -63,10 +157,8 @@ def share(x: Any, y: Any, cmp: Callable[[Any, Any], Any]) -> Any:
     return np.where(x == y, 0.5, cmp(x, y)).astype(dtype, copy=False)
 
 
-def within(x: Any, low: float | None, high: float | None) -> Any:
-    """True where low <= x <= high (a bound of None is open): the derivative of clip."""
-    x = raw(x)
-    if low is None and high is None:
-        return np.ones_like(x, dtype=bool) if type(x) is not float else True
-    inside = True if low is None else x >= low
-    return inside if high is None else inside & (x <= high)
+__all__ = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_not",
+           "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "invert", "sign", "floor_divide", "remainder", "floor", "ceil", "trunc", "round",
+           "isnan", "isinf", "isfinite", "argmax", "argmin", "any", "all", "constant_like",
+           "nondiff"]

@@ -1,11 +1,13 @@
 """Elementwise ops: a table of derivatives.
 
 Each stanza gives the op's name, its forward rule, one partial derivative per input (written with
-adcore's own ops, so that it can be differentiated again), the domain its rules are checked on, and
-the math. Inputs broadcast under numpy's rules; the registry sums cotangents back to each input's shape.
+adcore's own ops, so that it can be differentiated again), the domain its rules are checked on, the
+math, and how users reach it (method, operator, NumPy ufunc). Inputs broadcast under numpy's rules
+and promote under PyTorch's (adcore/dtypes.py); the registry sums cotangents back to each input's
+shape.
 
-Forward rules take a fast path for Python floats (the scalar ``Value`` engine) through ``math``, and
-fall back to numpy where ``math`` would raise (overflow, log of 0): results follow numpy either way.
+Forward rules take a fast path for Python floats (the scalar ``Value`` engine) and fall back to numpy
+where Python would raise (overflow, division by zero, log of 0): results follow numpy either way.
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adcore import domains as D
+from adcore.dtypes import binary, promote
 from adcore.levels import bind, raw, value_types
-from adcore.ops.compare import (equal, greater, greater_equal, logical_and, logical_not, share,
-                                sign, within)
-from adcore.registry import defop
+from adcore.ops.compare import (equal, greater, greater_equal, less, less_equal, logical_and,
+                                logical_not, logical_or, share, sign)
+from adcore.registry import Op, defop, register
+from adcore.shapes import dtype_of
 
 
 def _scalar_or_array(math_fn: Callable[[float], float], np_fn: Callable[[Any], Any]
@@ -30,41 +34,62 @@ def _scalar_or_array(math_fn: Callable[[float], float], np_fn: Callable[[Any], A
             try:
                 return math_fn(x)
             except (OverflowError, ValueError, ZeroDivisionError):
-                pass
+                return float(np_fn(np.float64(x)))
         return np_fn(x)
     impl.__name__ = np_fn.__name__
     return impl
 
 
-def _div_impl(x: Any, y: Any) -> Any:
-    """x / y; for Python floats numpy's semantics (inf, nan) instead of ZeroDivisionError."""
+def _py_div(x: Any, y: Any) -> Any:
+    """x / y on Python numbers, with numpy's inf and nan instead of ZeroDivisionError."""
     try:
         return x / y
     except ZeroDivisionError:
         return float(np.divide(np.float64(x), np.float64(y)))
 
 
-# The op functions below run the forward rule at once when no argument is an engine value (the
-# common case inside derivative rules), and otherwise leave the dispatch to bind.
+def _py_pow(x: Any, y: Any) -> Any:
+    """x ** y on Python numbers, with numpy's inf and nan instead of OverflowError and complex."""
+    try:
+        out = x ** y
+    except (ZeroDivisionError, OverflowError):
+        return float(np.power(np.float64(x), np.float64(y)))
+    return out if type(out) is not complex else math.nan
 
-def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample,
-           doc: str) -> Callable[[Any], Any]:
-    op = defop(name, impl, partials=(partial,), domain=domain, doc=doc)
+
+# The op functions below run the forward rule at once when no argument is an engine value (the
+# common case inside derivative rules); when exactly one is, they hand the op to its level (what bind
+# would find), and otherwise leave the dispatch to bind.
+_NO_PARAMS: dict = {}
+
+
+def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample, doc: str,
+           **meta: Any) -> Callable[[Any], Any]:
+    op = defop(name, impl, partials=(partial,), domain=domain, doc=doc, register=False, **meta)
 
     def fn(x: Any) -> Any:
         if type(x) in value_types:
-            return bind(op, x)
+            level = x._level
+            if level.closed:
+                return bind(op, x)  # raises: the value escaped its transformation
+            return level.process(op, (x,), _NO_PARAMS)
         return impl(x)
     return _named(fn, name, doc, op)
 
 
 def _binary(name: str, impl: Callable[[Any, Any], Any], partials: Sequence[Any],
-            domain: D.Sample, doc: str) -> Callable[[Any, Any], Any]:
-    op = defop(name, impl, partials=partials, domain=domain, doc=doc)
+            domain: D.Sample, doc: str, **meta: Any) -> Callable[[Any, Any], Any]:
+    op = defop(name, impl, partials=partials, domain=domain, doc=doc, register=False, **meta)
 
     def fn(x: Any, y: Any) -> Any:
-        if type(x) in value_types or type(y) in value_types:
-            return bind(op, x, y)
+        if type(x) in value_types:
+            if type(y) in value_types or x._level.closed:
+                return bind(op, x, y)
+            return x._level.process(op, (x, y), _NO_PARAMS)
+        if type(y) in value_types:
+            if y._level.closed:
+                return bind(op, x, y)
+            return y._level.process(op, (x, y), _NO_PARAMS)
         try:
             return impl(x, y)
         except (ValueError, TypeError) as exc:  # numpy's errors, named after the op
@@ -72,42 +97,40 @@ def _binary(name: str, impl: Callable[[Any, Any], Any], partials: Sequence[Any],
     return _named(fn, name, doc, op)
 
 
-def _named(fn: Callable[..., Any], name: str, doc: str, op: Any) -> Callable[..., Any]:
+def _named(fn: Callable[..., Any], name: str, doc: str, op: Op) -> Callable[..., Any]:
+    """Make ``fn`` the public function of ``op`` and register the op (which builds its tables)."""
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     fn.op = op  # type: ignore[attr-defined]
     op.fn = fn
+    register(op)
     return fn
 
 
 # --- arithmetic ------------------------------------------------------------------------------
 
-add = _binary("add", operator.add, (1, 1),
-              D.binary(), "add(x, y) = x + y.  d/dx = 1, d/dy = 1.")
+add = _binary("add", binary(np.add, operator.add), (1, 1),
+              D.binary(), "add(x, y) = x + y.  d/dx = 1, d/dy = 1.",
+              method="add", operator="add", inplace="add_", numpy=np.add)
 
-sub = _binary("sub", operator.sub, (1, -1),
-              D.binary(), "sub(x, y) = x - y.  d/dx = 1, d/dy = -1.")
+sub = _binary("sub", binary(np.subtract, operator.sub), (1, -1),
+              D.binary(), "sub(x, y) = x - y.  d/dx = 1, d/dy = -1.",
+              method=("sub", "subtract"), operator="sub", inplace="sub_", numpy=np.subtract)
 
-mul = _binary("mul", operator.mul,
+mul = _binary("mul", binary(np.multiply, operator.mul),
               (lambda x, y, out: y, lambda x, y, out: x),
-              D.binary(), "mul(x, y) = x * y.  d/dx = y, d/dy = x.")
+              D.binary(), "mul(x, y) = x * y.  d/dx = y, d/dy = x.",
+              method=("mul", "multiply"), operator="mul", inplace="mul_", numpy=np.multiply)
 
-div = _binary("div", _div_impl,
+div = _binary("div", binary(np.true_divide, _py_div),
               (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(out, y))),
               D.binary(y_avoid=(0.0,), margin=0.3),
-              "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 = -out / y.")
+              "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 = -out / y.",
+              method=("div", "divide", "true_divide"), operator="truediv", inplace="div_",
+              numpy=np.true_divide)
 
-neg = _unary("neg", operator.neg, -1, D.unary(), "neg(x) = -x.  d/dx = -1.")
-
-
-def _pow_impl(x: Any, y: Any) -> Any:
-    if type(x) is float:
-        try:
-            out = x ** y
-        except ZeroDivisionError:
-            return float(np.power(np.float64(x), y))
-        return out if type(out) is not complex else math.nan
-    return x ** y
+neg = _unary("neg", operator.neg, -1, D.unary(), "neg(x) = -x.  d/dx = -1.",
+             method=("neg", "negative"), operator="neg", numpy=np.negative)
 
 
 def _dpow_dx(x: Any, y: Any, out: Any) -> Any:
@@ -135,30 +158,41 @@ def _pow_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs, 0.2, 2.0), draw.array(ys, -2.0, 2.0)), {}
 
 
-pow = _binary("pow", _pow_impl, (_dpow_dx, _dpow_dy), _pow_domain,
-              "pow(x, y) = x ** y.  d/dx = y * x ** (y - 1), d/dy = x ** y * log(x).")
+pow = _binary("pow", binary(np.power, _py_pow), (_dpow_dx, _dpow_dy), _pow_domain,
+              "pow(x, y) = x ** y.  d/dx = y * x ** (y - 1), d/dy = x ** y * log(x).",
+              method="pow", operator="pow", inplace="pow_", numpy=np.power)
 
 
 # --- transcendental functions ----------------------------------------------------------------
 
 exp = _unary("exp", _scalar_or_array(math.exp, np.exp), lambda x, out: out,
-             D.unary(), "exp(x) = e ** x.  d/dx = exp(x).")
+             D.unary(), "exp(x) = e ** x.  d/dx = exp(x).", method="exp", numpy=np.exp)
+
+expm1 = _unary("expm1", _scalar_or_array(math.expm1, np.expm1), lambda x, out: add(out, 1),
+               D.unary(), "expm1(x) = e ** x - 1, exact near 0.  d/dx = exp(x) = out + 1.",
+               method="expm1", numpy=np.expm1)
 
 log = _unary("log", _scalar_or_array(math.log, np.log), lambda x, out: div(1, x),
-             D.unary(0.2, 4.0), "log(x), natural logarithm.  d/dx = 1 / x.")
+             D.unary(0.2, 4.0), "log(x), natural logarithm.  d/dx = 1 / x.",
+             method="log", numpy=np.log)
+
+log1p = _unary("log1p", _scalar_or_array(math.log1p, np.log1p), lambda x, out: div(1, add(x, 1)),
+               D.unary(-0.8, 4.0), "log1p(x) = log(1 + x), exact near 0.  d/dx = 1 / (1 + x).",
+               method="log1p", numpy=np.log1p)
 
 sqrt = _unary("sqrt", _scalar_or_array(math.sqrt, np.sqrt), lambda x, out: div(0.5, out),
-              D.unary(0.2, 4.0), "sqrt(x) = x ** 0.5.  d/dx = 0.5 / sqrt(x).")
+              D.unary(0.2, 4.0), "sqrt(x) = x ** 0.5.  d/dx = 0.5 / sqrt(x).",
+              method="sqrt", numpy=np.sqrt)
 
 sin = _unary("sin", _scalar_or_array(math.sin, np.sin), lambda x, out: cos(x),
-             D.unary(), "sin(x).  d/dx = cos(x).")
+             D.unary(), "sin(x).  d/dx = cos(x).", method="sin", numpy=np.sin)
 
 cos = _unary("cos", _scalar_or_array(math.cos, np.cos), lambda x, out: neg(sin(x)),
-             D.unary(), "cos(x).  d/dx = -sin(x).")
+             D.unary(), "cos(x).  d/dx = -sin(x).", method="cos", numpy=np.cos)
 
 tanh = _unary("tanh", _scalar_or_array(math.tanh, np.tanh),
               lambda x, out: sub(1, mul(out, out)),
-              D.unary(), "tanh(x).  d/dx = 1 - tanh(x) ** 2.")
+              D.unary(), "tanh(x).  d/dx = 1 - tanh(x) ** 2.", method="tanh", numpy=np.tanh)
 
 
 def _sigmoid_scalar(x: float) -> float:
@@ -174,39 +208,45 @@ def _sigmoid_array(x: Any) -> Any:
 
 sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_scalar, _sigmoid_array),
                  lambda x, out: mul(out, sub(1, out)),
-                 D.unary(), "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).")
+                 D.unary(), "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).",
+                 method="sigmoid")
 
 
 # --- piecewise functions (derivatives at the kinks follow PyTorch) ---------------------------
 
 def _relu_impl(x: Any) -> Any:
     if type(x) is float:
-        return x if x > 0.0 else 0.0
+        return 0.0 if x <= 0.0 else x  # nan stays nan, as np.maximum(nan, 0)
     return np.maximum(x, 0)
 
 
 relu = _unary("relu", _relu_impl, lambda x, out: greater(x, 0),
-              D.unary(avoid=(0.0,)), "relu(x) = max(x, 0).  d/dx = 1 where x > 0, else 0.")
+              D.unary(avoid=(0.0,)), "relu(x) = max(x, 0).  d/dx = 1 where x > 0, else 0.",
+              method="relu")
 
 abs = _unary("abs", _scalar_or_array(math.fabs, np.abs), lambda x, out: sign(x),
-             D.unary(avoid=(0.0,)), "abs(x) = |x|.  d/dx = sign(x) (0 at 0).")
+             D.unary(avoid=(0.0,)), "abs(x) = |x|.  d/dx = sign(x) (0 at 0).",
+             method=("abs", "absolute"), operator="abs", numpy=np.absolute)
 
-maximum = _binary("maximum", np.maximum,
+maximum = _binary("maximum", binary(np.maximum, np.maximum),
                   (lambda x, y, out: share(x, y, operator.gt),
                    lambda x, y, out: share(y, x, operator.gt)),
                   D.separated_pair,
-                  "maximum(x, y), elementwise.  d/dx = 1 where x > y, 0.5 on ties, else 0.")
+                  "maximum(x, y), elementwise.  d/dx = 1 where x > y, 0.5 on ties, else 0.",
+                  method="maximum", numpy=np.maximum)
 
-minimum = _binary("minimum", np.minimum,
+minimum = _binary("minimum", binary(np.minimum, np.minimum),
                   (lambda x, y, out: share(x, y, operator.lt),
                    lambda x, y, out: share(y, x, operator.lt)),
                   D.separated_pair,
-                  "minimum(x, y), elementwise.  d/dx = 1 where x < y, 0.5 on ties, else 0.")
+                  "minimum(x, y), elementwise.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
+                  method="minimum", numpy=np.minimum)
 
 
 def _where_impl(cond: Any, x: Any, y: Any) -> Any:
     if type(cond) is bool:
         return x if cond else y
+    x, y = promote(x, y)
     return np.where(cond, x, y)
 
 
@@ -217,7 +257,7 @@ def _where_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 _where = defop("where", _where_impl,
                partials=(None, lambda c, x, y, out: c, lambda c, x, y, out: logical_not(c)),
-               domain=_where_domain,
+               domain=_where_domain, register=False, numpy=np.where,
                doc="where(cond, x, y): x where cond, else y.  d/dx = cond, d/dy = not cond.")
 
 
@@ -233,39 +273,120 @@ def where(cond: Any, x: Any, y: Any) -> Any:
 _named(where, "where", where.__doc__ or "", _where)
 
 
-def _clip_impl(x: Any, *, min: float | None, max: float | None) -> Any:
-    if type(x) is float:
-        return x if (min is None or x >= min) and (max is None or x <= max) else (
-            min if min is not None and x < min else max)
-    return np.clip(x, min, max)
+def _masked_fill_impl(x: Any, mask: Any, value: Any) -> Any:
+    x, value = promote(x, value)
+    return np.where(mask, value, x)
+
+
+def _masked_fill_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape()
+    ms = tuple(1 if draw.boolean() else s for s in xs)[draw.integers(0, len(xs)):]
+    return (draw.array(xs), draw.mask(ms), draw.array(())), {}
+
+
+_masked_fill = defop(
+    "masked_fill", _masked_fill_impl,
+    partials=(lambda x, m, v, out: logical_not(m), None, lambda x, m, v, out: m),
+    domain=_masked_fill_domain, register=False, method="masked_fill", inplace="masked_fill_",
+    doc="masked_fill(x, mask, value): value where mask, else x.  d/dx = not mask, "
+        "d/dvalue = mask (summed).")
+
+
+def masked_fill(x: Any, mask: Any, value: Any) -> Any:
+    """masked_fill(x, mask, value): x with ``value`` where ``mask`` (which broadcasts to x) is true.
+
+    As torch.Tensor.masked_fill: the result has x's shape; ``value`` is a number or a 0-d array.
+    """
+    mask, xs = raw(mask), np.shape(raw(x))
+    try:
+        fits = np.broadcast_shapes(np.shape(mask), xs) == xs
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"masked_fill: mask of shape {np.shape(mask)} does not broadcast to x's "
+                         f"shape {np.shape(raw(x))}; give a mask of x's shape or one that expands "
+                         f"to it")
+    if np.ndim(raw(value)):
+        raise ValueError(f"masked_fill: value must be a number or 0-d, got shape "
+                         f"{np.shape(raw(value))}; use where(mask, values, x) for an array")
+    return bind(_masked_fill, x, np.asarray(mask, dtype=bool), value)
+
+
+_named(masked_fill, "masked_fill", masked_fill.__doc__ or "", _masked_fill)
+
+
+def _clip_impl(x: Any, lo: Any, hi: Any) -> Any:
+    if type(x) is float and type(lo) in (float, type(None)) and type(hi) in (float, type(None)):
+        if x != x:
+            return x  # nan stays nan, as np.clip
+        if lo is not None and x < lo:
+            x = lo
+        return hi if hi is not None and x > hi else x
+    if lo is not None:
+        x, lo = promote(x, lo)
+    if hi is not None:
+        x, hi = promote(x, hi)
+    return np.clip(x, lo, hi)
+
+
+def _clip_dx(x: Any, lo: Any, hi: Any, out: Any) -> Any:
+    """1 where lo <= x <= hi (ties go to x, as PyTorch), 0 where a bound is active."""
+    inside = True if lo is None else greater_equal(x, lo)
+    if hi is not None:
+        inside = logical_and(inside, less_equal(x, hi))
+    return inside
+
+
+def _clip_dlo(x: Any, lo: Any, hi: Any, out: Any) -> Any:
+    """1 where x < lo (the lower bound is the result), unless lo > hi (then hi is)."""
+    below = less(x, lo)
+    return below if hi is None else logical_and(below, less_equal(lo, hi))
+
+
+def _clip_dhi(x: Any, lo: Any, hi: Any, out: Any) -> Any:
+    """1 where x > hi, and everywhere when lo > hi (the result is then hi, as in PyTorch)."""
+    above = greater(x, hi)
+    return above if lo is None else logical_or(above, greater(lo, hi))
 
 
 def _clip_domain(draw: D.Draw) -> tuple[tuple, dict]:
-    low, high = draw.choice([(-1.0, 1.0), (None, 0.5), (-0.5, None), (0.0, 2.0)])
-    avoid = tuple(b for b in (low, high) if b is not None)
-    return (draw.array(draw.shape(), avoid=avoid, margin=0.1),), {"min": low, "max": high}
+    xs = draw.shape()
+    kind = draw.choice(["numbers", "arrays", "lower", "upper"])
+    if kind == "numbers":
+        lo, hi = draw.choice([(-1.0, 1.0), (0.0, 2.0)])
+        return (draw.array(xs, avoid=(lo, hi), margin=0.1), lo, hi), {}
+    # bounds as arrays that broadcast against x, kept apart from x and from each other
+    x, lo, hi = draw.separated([xs, xs, xs], margin=0.1)
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    return (x, None if kind == "upper" else lo, None if kind == "lower" else hi), {}
 
 
-_clip = defop("clip", _clip_impl,
-              partials=(lambda x, out, min, max: within(x, min, max),),
-              domain=_clip_domain,
-              doc="clip(x, min, max): x limited to [min, max].  d/dx = 1 inside, 0 outside.")
+_clip = defop("clip", _clip_impl, partials=(_clip_dx, _clip_dlo, _clip_dhi),
+              domain=_clip_domain, register=False, method=("clip", "clamp"),
+              inplace=("clamp_", "clip_"), numpy=np.clip,
+              doc="clip(x, min, max): x limited to [min, max] (min = max(x, min) first, then "
+                  "max).  d/dx = 1 where min <= x <= max; d/dmin = 1 where x < min; d/dmax = 1 "
+                  "where x > max or min > max.")
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Any:
-    """clip(x, min, max) limits x to [min, max]; a bound of None is open (torch.clamp).
+def clip(x: Any, min: Any = None, max: Any = None) -> Any:
+    """clip(x, min, max) limits x to [min, max]; a bound of None is open (torch.clamp, np.clip).
 
-    The derivative is 1 where min <= x <= max and 0 elsewhere.
+    Bounds may be numbers or arrays and tensors that broadcast against x; gradients reach tensor
+    bounds where they are active. Where min > max the result is max, as in numpy and PyTorch.
+
+    >>> clip(np.array([-2.0, 0.5, 3.0]), -1.0, 1.0)
+    array([-1. ,  0.5,  1. ])
     """
-    min, max = (None if b is None else raw(b) for b in (min, max))
-    if min is not None and max is not None and np.any(np.greater(min, max)):
-        raise ValueError(f"clip: min ({min}) is greater than max ({max}); swap them")
-    return bind(_clip, x, min=min, max=max)
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max (both are None)")
+    return bind(_clip, x, min, max)
 
 
 _named(clip, "clip", clip.__doc__ or "", _clip)
 
 # --- dtype conversion (linear: the tangent is cast forward, the cotangent cast back) ----------
+
 
 def _astype_domain(draw: D.Draw) -> tuple[tuple, dict]:
     # float64 throughout: the checks compare against finite differences in float64
@@ -274,8 +395,8 @@ def _astype_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 _astype = defop("astype", lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
                 transpose=(lambda y_bar, x, *, dtype:
-                           bind(_astype, y_bar, dtype=np.result_type(raw(x))),),
-                domain=_astype_domain,
+                           bind(_astype, y_bar, dtype=dtype_of(x)),),
+                domain=_astype_domain, register=False, view=True, method="astype",
                 doc="astype(x, dtype): x converted to a floating dtype.  Transpose: convert back.")
 
 
@@ -290,5 +411,6 @@ def astype(x: Any, dtype: Any) -> Any:
 
 _named(astype, "astype", astype.__doc__ or "", _astype)
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh",
-           "sigmoid", "relu", "abs", "maximum", "minimum", "where", "clip", "astype"]
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "expm1", "log", "log1p", "sqrt", "sin",
+           "cos", "tanh", "sigmoid", "relu", "abs", "maximum", "minimum", "where", "masked_fill",
+           "clip", "astype"]

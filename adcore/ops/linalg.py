@@ -35,7 +35,7 @@ matmul_op = defop(
     "matmul", np.matmul,
     bilinear=(lambda y_bar, x, y: bind(matmul_op, y_bar, swapaxes(y, -1, -2)),
               lambda y_bar, x, y: bind(matmul_op, swapaxes(x, -1, -2), y_bar)),
-    domain=_matmul_domain,
+    domain=_matmul_domain, method="matmul", operator="matmul", numpy=np.matmul,
     doc="matmul(x, y) = x @ y.  x_bar = y_bar @ y^T, y_bar' = x^T @ y_bar (summed over broadcast "
         "batch axes).")
 
@@ -47,6 +47,10 @@ def matmul(x: Any, y: Any) -> Any:
     >>> matmul(np.ones((2, 3)), np.ones(3))
     array([3., 3.])
     """
+    if type(x) in (list, tuple):
+        x = np.asarray(x)
+    if type(y) in (list, tuple):
+        y = np.asarray(y)
     xs, ys = shape_of(x), shape_of(y)
     if not xs or not ys:
         raise ValueError(f"matmul: {xs} @ {ys}: both arguments need at least one axis; "

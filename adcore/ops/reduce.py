@@ -1,7 +1,9 @@
-"""Reductions and normalisations: sum, mean, max, min, logsumexp, softmax, log_softmax.
+"""Reductions and normalisations: sum, mean, var, std, prod, norm, max, min, logsumexp, cumsum,
+softmax, log_softmax.
 
 Axes are stored as negative indices, so every rule here also works on tangents and cotangents with
-extra leading batch axes.
+extra leading batch axes. The public functions take numpy's ``axis``/``keepdims`` and PyTorch's
+``dim``/``keepdim`` alike.
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw
-from adcore.ops.elementwise import exp, mul, sub
-from adcore.ops.shape import broadcast_to_op, reshape_op
-from adcore.registry import Op, defop, public
-from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of
+from adcore.ops.compare import equal
+from adcore.ops.elementwise import abs, div, exp, mul, pow, sqrt, sub, where
+from adcore.ops.shape import broadcast_to_op, flatten, reshape_op
+from adcore.registry import Op, declare, defop, public
+from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
 
 Axis = int | Sequence[int] | None
 
@@ -34,21 +37,26 @@ def _unreduce(y_bar: Any, in_shape: tuple, axes: tuple, keepdims: bool) -> Any:
                 in_shape=reduced_shape(in_shape, axes, True))
 
 
-def _reduce_domain(nonempty: bool = False, distinct: bool = False):
+def _reduce_domain(nonempty: bool = False, distinct: bool = False, avoid_zero: bool = False):
     def sample(draw: D.Draw) -> tuple[tuple, dict]:
         xs = draw.shape(min_side=1 if nonempty else 0)
-        x = draw.separated([xs])[0] if distinct else draw.array(xs)
+        if distinct:
+            x = draw.separated([xs])[0]
+        else:
+            x = draw.array(xs, avoid=(0.0,) if avoid_zero else (), margin=0.1)
         return (x,), {"axis": draw.axes(len(xs)), "keepdims": draw.boolean()}
     return sample
 
 
-def _reduction(op: Op, x: Any, axis: Axis, keepdims: bool, *, nonempty: bool = False) -> Any:
+def _reduction(op: Op, x: Any, axis: Axis, keepdims: Any, dim: Any = None, keepdim: Any = None,
+               *, nonempty: bool = False, **params: Any) -> Any:
+    axis, keepdims = torch_axis(op.name, axis, keepdims, dim, keepdim)
     xs = shape_of(x)
     axes = normalize_axes(axis, len(xs), op.name)
     if nonempty and any(xs[a] == 0 for a in axes):
         raise ValueError(f"{op.name}: cannot reduce an array of shape {xs} over an empty axis "
                          f"(axis={axis}); the result has no value there")
-    return bind(op, x, axes=axes, keepdims=keepdims)
+    return bind(op, x, axes=axes, keepdims=keepdims, **params)
 
 
 # --- sum and mean (linear) -------------------------------------------------------------------
@@ -57,18 +65,19 @@ sum_op = defop(
     "sum", lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
     transpose=(lambda y_bar, x, *, axes, keepdims:
                _unreduce(y_bar, shape_of(x), axes, keepdims),),
-    domain=_reduce_domain(),
+    domain=_reduce_domain(), method="sum", numpy=np.sum,
     doc="sum(x, axis, keepdims): the sum over axes.  Transpose: broadcast back.")
 
 
 @public(sum_op)
-def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+def sum(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
+        keepdim: Any = None) -> Any:
     """sum(x, axis=None, keepdims=False): the sum over ``axis`` (an int, a tuple, or all axes).
 
     >>> sum(np.ones((2, 3)), axis=0)
     array([2., 2., 2.])
     """
-    return _reduction(sum_op, x, axis, keepdims)
+    return _reduction(sum_op, x, axis, keepdims, dim, keepdim)
 
 
 def _mean_transpose(y_bar: Any, x: Any, *, axes: tuple, keepdims: bool) -> Any:
@@ -80,14 +89,207 @@ def _mean_transpose(y_bar: Any, x: Any, *, axes: tuple, keepdims: bool) -> Any:
 mean_op = defop(
     "mean", lambda x, *, axes, keepdims: np.mean(x, axis=axes, keepdims=keepdims),
     transpose=(_mean_transpose,),
-    domain=_reduce_domain(nonempty=True),
+    domain=_reduce_domain(nonempty=True), method="mean", numpy=np.mean,
     doc="mean(x, axis, keepdims): the average over axes.  Transpose: broadcast back, divide by n.")
 
 
 @public(mean_op)
-def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+def mean(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
+         keepdim: Any = None) -> Any:
     """mean(x, axis=None, keepdims=False): the average over ``axis``."""
-    return _reduction(mean_op, x, axis, keepdims, nonempty=True)
+    return _reduction(mean_op, x, axis, keepdims, dim, keepdim, nonempty=True)
+
+
+# --- var and std (ddof: numpy's name; correction: PyTorch's) --------------------------------
+
+def _count(xs: tuple, axes: tuple) -> int:
+    return math.prod(xs[a] for a in axes)
+
+
+def _centered(x: Any, axes: tuple, ddof: float) -> Any:
+    """(x - mean(x)) / (n - ddof): d var / dx, halved."""
+    mu = bind(mean_op, x, axes=axes, keepdims=True)
+    return mul(sub(x, mu), 1.0 / (_count(shape_of(x), axes) - ddof))
+
+
+def _var_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    (x,), params = _reduce_domain(nonempty=True)(draw)
+    xs = shape_of(x)
+    n = _count(xs, normalize_axes(params["axis"], len(xs), "var"))
+    params["ddof"] = draw.choice([0, 1]) if n > 1 else 0
+    return (x,), params
+
+
+var_op = defop(
+    "var", lambda x, *, axes, keepdims, ddof: np.var(x, axis=axes, keepdims=keepdims, ddof=ddof),
+    jvp=(lambda x_dot, x, out, *, axes, keepdims, ddof:
+         mul(2.0, bind(sum_op, mul(_centered(x, axes, ddof), x_dot), axes=axes,
+                       keepdims=keepdims)),),
+    vjp=(lambda y_bar, x, out, *, axes, keepdims, ddof:
+         mul(mul(2.0, _centered(x, axes, ddof)), _keep(y_bar, shape_of(x), axes, keepdims)),),
+    domain=_var_domain,
+    doc="var(x, axis, keepdims, ddof) = sum((x - mean) ** 2) / (n - ddof).  "
+        "d/dx = 2 (x - mean) / (n - ddof).")
+
+def _std_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    """At least two distinct values in every reduced slice: a positive standard deviation."""
+    xs = draw.shape(min_dims=1, min_side=2)
+    x = draw.separated([xs])[0]
+    axis = draw.choice([None, draw.integers(-len(xs), len(xs) - 1)])
+    return (x,), {"axis": axis, "keepdims": draw.boolean(), "ddof": draw.choice([0, 1])}
+
+
+std_op = defop(
+    "std", lambda x, *, axes, keepdims, ddof: np.std(x, axis=axes, keepdims=keepdims, ddof=ddof),
+    jvp=(lambda x_dot, x, out, *, axes, keepdims, ddof:
+         div(bind(sum_op, mul(_centered(x, axes, ddof), x_dot), axes=axes, keepdims=keepdims),
+             out),),
+    vjp=(lambda y_bar, x, out, *, axes, keepdims, ddof:
+         mul(_centered(x, axes, ddof), _keep(div(y_bar, out), shape_of(x), axes, keepdims)),),
+    domain=_std_domain,
+    doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std).")
+
+
+def _ddof(fn: str, ddof: Any, correction: Any, unbiased: Any, default: int) -> float:
+    given = [v for v in (ddof, correction, unbiased) if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"{fn}: give one of ddof= (numpy), correction= or unbiased= (PyTorch)")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return default if not given else given[0]
+
+
+@public(var_op)
+def var(x: Any, axis: Axis = None, keepdims: Any = None, *, ddof: Any = None,
+        correction: Any = None, unbiased: Any = None, dim: Axis = None, keepdim: Any = None) -> Any:
+    """var(x, axis=None, keepdims=False, ddof=0): the variance over ``axis``, dividing by n - ddof.
+
+    numpy's default (ddof=0); Tensor.var follows PyTorch (correction=1) unless told otherwise.
+    """
+    return _reduction(var_op, x, axis, keepdims, dim, keepdim, nonempty=True,
+                      ddof=_ddof("var", ddof, correction, unbiased, 0))
+
+
+@public(std_op)
+def std(x: Any, axis: Axis = None, keepdims: Any = None, *, ddof: Any = None,
+        correction: Any = None, unbiased: Any = None, dim: Axis = None, keepdim: Any = None) -> Any:
+    """std(x, axis=None, keepdims=False, ddof=0) = sqrt(var(x)).
+
+    numpy's default (ddof=0); Tensor.std follows PyTorch (correction=1) unless told otherwise.
+    """
+    return _reduction(std_op, x, axis, keepdims, dim, keepdim, nonempty=True,
+                      ddof=_ddof("std", ddof, correction, unbiased, 0))
+
+
+# --- prod (exact at zeros: the derivative is the product of the other entries) ---------------
+
+def _prod_partial(x: Any, axes: tuple) -> Any:
+    """d prod / dx_i = the product of the other entries, computed without dividing by zero."""
+    xr = raw(x)
+    zero = xr == 0
+    zeros = np.sum(zero, axis=axes, keepdims=True)
+    nonzero_prod = bind(prod_op, where(zero, 1.0, x), axes=axes, keepdims=True)
+    return where(zero, where(zeros == 1, nonzero_prod, 0.0),
+                 where(zeros == 0, div(nonzero_prod, where(zero, 1.0, x)), 0.0))
+
+
+prod_op = defop(
+    "prod", lambda x, *, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims),
+    jvp=(lambda x_dot, x, out, *, axes, keepdims:
+         bind(sum_op, mul(_prod_partial(x, axes), x_dot), axes=axes, keepdims=keepdims),),
+    vjp=(lambda y_bar, x, out, *, axes, keepdims:
+         mul(_prod_partial(x, axes), _keep(y_bar, shape_of(x), axes, keepdims)),),
+    domain=_reduce_domain(avoid_zero=True),
+    doc="prod(x, axis, keepdims): the product over axes.  d/dx_i = the product of the other "
+        "entries (exact where some are 0; second derivatives assume no entry is 0).")
+
+
+@public(prod_op)
+def prod(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
+         keepdim: Any = None) -> Any:
+    """prod(x, axis=None, keepdims=False): the product over ``axis``."""
+    return _reduction(prod_op, x, axis, keepdims, dim, keepdim)
+
+
+# --- norm (the 2-norm is an op; other orders are compositions) -------------------------------
+
+def _unit(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
+    """x / ||x||, and 0 where the norm is 0 (the subgradient PyTorch uses)."""
+    norm = _keep(out, shape_of(x), axes, keepdims)
+    return div(x, where(equal(norm, 0), 1.0, norm))
+
+
+norm2_op = defop(
+    "norm", lambda x, *, axes, keepdims: np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims)),
+    jvp=(lambda x_dot, x, out, *, axes, keepdims:
+         bind(sum_op, mul(_unit(x, out, axes, keepdims), x_dot), axes=axes, keepdims=keepdims),),
+    vjp=(lambda y_bar, x, out, *, axes, keepdims:
+         mul(_unit(x, out, axes, keepdims), _keep(y_bar, shape_of(x), axes, keepdims)),),
+    domain=_reduce_domain(avoid_zero=True),
+    doc="norm(x, axis, keepdims) = sqrt(sum(x ** 2)), the 2-norm (Frobenius for matrices).  "
+        "d/dx = x / norm (0 where the norm is 0).")
+
+
+@public(norm2_op)
+def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p: Any = None,
+         dim: Axis = None, keepdim: Any = None) -> Any:
+    """norm(x, ord=2, axis=None, keepdims=False): the vector p-norm over ``axis`` (all entries, so
+    Frobenius for a matrix, when None), for ord (PyTorch: p) = 2, 1, inf, -inf or any p > 0.
+
+    >>> float(norm(np.array([3.0, 4.0])))
+    5.0
+    """
+    if p is not None:
+        if ord is not None:
+            raise TypeError("norm: give ord= (numpy) or p= (PyTorch), not both")
+        ord = p
+    if ord in (None, 2, "fro"):
+        return _reduction(norm2_op, x, axis, keepdims, dim, keepdim)
+    axis, keepdims = torch_axis("norm", axis, keepdims, dim, keepdim)
+    if ord == 1:
+        return sum(abs(x), axis, keepdims)
+    if ord == math.inf:
+        return max(abs(x), axis, keepdims)
+    if ord == -math.inf:
+        return min(abs(x), axis, keepdims)
+    if not isinstance(ord, (int, float)) or ord <= 0:
+        raise ValueError(f"norm: ord={ord!r} is not supported; use 2 (default), 1, inf, -inf or "
+                         f"a number > 0")
+    return pow(sum(pow(abs(x), float(ord)), axis, keepdims), 1.0 / ord)
+
+
+# --- cumsum (linear; its transpose is the cumulative sum from the other end) -----------------
+
+def _cumsum_impl(x: Any, *, axis: int, reverse: bool) -> Any:
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+    return np.cumsum(x, axis=axis)
+
+
+def _cumsum_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape(min_dims=1)
+    return (draw.array(xs),), {"axis": draw.integers(-len(xs), -1), "reverse": draw.boolean()}
+
+
+cumsum_op = defop(
+    "cumsum", _cumsum_impl,
+    transpose=(lambda y_bar, x, *, axis, reverse:
+               bind(cumsum_op, y_bar, axis=axis, reverse=not reverse),),
+    domain=_cumsum_domain,
+    method="cumsum", numpy=np.cumsum,
+    doc="cumsum(x, axis): running sums along an axis.  Transpose: running sums from the other end.")
+
+
+@public(cumsum_op)
+def cumsum(x: Any, axis: int | None = None, *, dim: int | None = None,
+           reverse: bool = False) -> Any:
+    """cumsum(x, axis=None): running sums along ``axis`` (over the flattened x when None);
+    ``reverse=True`` sums from the end of the axis."""
+    axis, _ = torch_axis("cumsum", axis, None, dim, None)
+    if axis is None:
+        x, axis = flatten(x), -1
+    return bind(cumsum_op, x, axis=normalize_axis(axis, len(shape_of(x)), "cumsum"),
+                reverse=bool(reverse))
 
 
 # --- max and min (piecewise linear; ties share the gradient evenly, as in JAX) ---------------
@@ -111,6 +313,8 @@ def _extremum(name: str, np_fn: Any) -> Op:
 
     return defop(name, lambda x, *, axes, keepdims: np_fn(x, axis=axes, keepdims=keepdims),
                  jvp=(jvp,), vjp=(vjp,), domain=_reduce_domain(nonempty=True, distinct=True),
+                 method=("amax" if name == "max" else "amin"),
+                 numpy=(np_fn, np.amax if name == "max" else np.amin),
                  doc=f"{name}(x, axis, keepdims): the {name}imum over axes.  d/dx = 1 at the "
                      f"{name}imum (split evenly among ties), 0 elsewhere.")
 
@@ -120,15 +324,17 @@ min_op = _extremum("min", np.min)
 
 
 @public(max_op)
-def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """max(x, axis=None, keepdims=False): the largest value over ``axis`` (torch.amax)."""
-    return _reduction(max_op, x, axis, keepdims, nonempty=True)
+def max(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
+        keepdim: Any = None) -> Any:
+    """max(x, axis=None, keepdims=False): the largest value over ``axis`` (np.max, torch.amax)."""
+    return _reduction(max_op, x, axis, keepdims, dim, keepdim, nonempty=True)
 
 
 @public(min_op)
-def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """min(x, axis=None, keepdims=False): the smallest value over ``axis`` (torch.amin)."""
-    return _reduction(min_op, x, axis, keepdims, nonempty=True)
+def min(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
+        keepdim: Any = None) -> Any:
+    """min(x, axis=None, keepdims=False): the smallest value over ``axis`` (np.min, torch.amin)."""
+    return _reduction(min_op, x, axis, keepdims, dim, keepdim, nonempty=True)
 
 
 # --- logsumexp, softmax, log_softmax ---------------------------------------------------------
@@ -155,15 +361,16 @@ logsumexp_op = defop(
               keepdims=keepdims),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims:
          mul(_softmax_weights(x, out, axes, keepdims), _keep(y_bar, shape_of(x), axes, keepdims)),),
-    domain=_reduce_domain(nonempty=True),
+    domain=_reduce_domain(nonempty=True), method="logsumexp",
     doc="logsumexp(x, axis, keepdims) = log(sum(exp(x))), computed without overflow.  "
         "d/dx = softmax(x).")
 
 
 @public(logsumexp_op)
-def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
+def logsumexp(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
+              keepdim: Any = None) -> Any:
     """logsumexp(x, axis=None, keepdims=False) = log(sum(exp(x), axis)), without overflow."""
-    return _reduction(logsumexp_op, x, axis, keepdims, nonempty=True)
+    return _reduction(logsumexp_op, x, axis, keepdims, dim, keepdim, nonempty=True)
 
 
 def _softmax_impl(x: Any, *, axis: int) -> Any:
@@ -184,7 +391,7 @@ softmax_op = defop(
     "softmax", _softmax_impl,
     jvp=(lambda x_dot, x, out, *, axis: mul(out, sub(x_dot, _sum_keep(mul(out, x_dot), axis))),),
     vjp=(lambda y_bar, x, out, *, axis: mul(out, sub(y_bar, _sum_keep(mul(y_bar, out), axis))),),
-    domain=_normalize_domain,
+    domain=_normalize_domain, method="softmax",
     doc="softmax(x, axis) = exp(x) / sum(exp(x), axis).  "
         "JVP: s * (x_dot - sum(s * x_dot)); VJP: s * (y_bar - sum(s * y_bar)).")
 
@@ -193,12 +400,13 @@ log_softmax_op = defop(
     lambda x, *, axis: x - _logsumexp_impl(x, axes=(axis,), keepdims=True),
     jvp=(lambda x_dot, x, out, *, axis: sub(x_dot, _sum_keep(mul(exp(out), x_dot), axis)),),
     vjp=(lambda y_bar, x, out, *, axis: sub(y_bar, mul(exp(out), _sum_keep(y_bar, axis))),),
-    domain=_normalize_domain,
+    domain=_normalize_domain, method="log_softmax",
     doc="log_softmax(x, axis) = x - logsumexp(x, axis).  "
         "JVP: x_dot - sum(softmax * x_dot); VJP: y_bar - softmax * sum(y_bar).")
 
 
-def _normalization(op: Op, x: Any, axis: int) -> Any:
+def _normalization(op: Op, x: Any, axis: int, dim: int | None) -> Any:
+    axis, _ = torch_axis(op.name, None if dim is not None else axis, None, dim, None)
     xs = shape_of(x)
     if not xs:
         raise ValueError(f"{op.name}: needs an array with at least one axis, got shape ()")
@@ -206,15 +414,16 @@ def _normalization(op: Op, x: Any, axis: int) -> Any:
 
 
 @public(softmax_op)
-def softmax(x: Any, axis: int = -1) -> Any:
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
     """softmax(x, axis=-1) = exp(x) / sum(exp(x), axis), computed without overflow."""
-    return _normalization(softmax_op, x, axis)
+    return _normalization(softmax_op, x, axis, dim)
 
 
 @public(log_softmax_op)
-def log_softmax(x: Any, axis: int = -1) -> Any:
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
     """log_softmax(x, axis=-1) = x - logsumexp(x, axis, keepdims=True)."""
-    return _normalization(log_softmax_op, x, axis)
+    return _normalization(log_softmax_op, x, axis, dim)
 
 
-__all__ = ["sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax"]
+__all__ = ["sum", "mean", "var", "std", "prod", "norm", "cumsum", "max", "min", "logsumexp",
+           "softmax", "log_softmax"]

@@ -7,6 +7,7 @@ cotangent (reshape <-> reshape, broadcast_to <-> sum_to, getitem <-> scatter_add
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 from typing import Any, Sequence
@@ -15,7 +16,7 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw
-from adcore.registry import defop, public
+from adcore.registry import declare, defop, public
 from adcore.shapes import normalize_axis, shape_of
 
 
@@ -43,17 +44,20 @@ reshape_op = defop(
     "reshape", _reshape_impl,
     transpose=(lambda y_bar, x, *, shape, in_shape:
                bind(reshape_op, y_bar, shape=in_shape, in_shape=shape),),
-    domain=_reshape_domain,
+    domain=_reshape_domain, view=True, numpy=np.reshape,
     doc="reshape(x, shape): the same elements in a new shape.  Transpose: reshape back.")
 
 
 @public(reshape_op)
-def reshape(x: Any, shape: int | Sequence[int]) -> Any:
+def reshape(x: Any, shape: int | Sequence[int], order: str = "C") -> Any:
     """reshape(x, shape): x's elements (in C order) in a new shape; one entry may be -1.
 
     >>> reshape(np.arange(6.0), (2, -1)).shape
     (2, 3)
     """
+    if order != "C":
+        raise ValueError(f"reshape: only order='C' is supported, got order={order!r}; transpose "
+                         f"first for Fortran order")
     in_shape = shape_of(x)
     shape = _resolve_shape(in_shape, (shape,) if isinstance(shape, int) else tuple(shape))
     return bind(reshape_op, x, shape=shape, in_shape=in_shape)
@@ -76,13 +80,15 @@ def _resolve_shape(in_shape: tuple, shape: tuple) -> tuple:
     return tuple(int(s) for s in shape)
 
 
+@declare(method=("unsqueeze", "expand_dims"), numpy=np.expand_dims)
 def expand_dims(x: Any, axis: int) -> Any:
-    """Insert an axis of length 1 at ``axis`` (torch.unsqueeze)."""
+    """Insert an axis of length 1 at ``axis`` (torch.unsqueeze, np.expand_dims)."""
     xs = shape_of(x)
     axis = normalize_axis(axis, len(xs) + 1, "expand_dims") + len(xs) + 1
     return reshape(x, xs[:axis] + (1,) + xs[axis:])
 
 
+@declare(method="squeeze", numpy=np.squeeze)
 def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Any:
     """Remove axes of length 1 (all of them, or those in ``axis``, which must have length 1)."""
     xs = shape_of(x)
@@ -97,9 +103,19 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Any:
     return reshape(x, tuple(s for i, s in enumerate(xs) if i not in drop))
 
 
-def flatten(x: Any) -> Any:
-    """All of x's elements in one axis."""
-    return reshape(x, (-1,))
+@declare(method=("flatten", "ravel"), numpy=np.ravel)
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    """The axes from ``start_dim`` to ``end_dim`` (all, by default) merged into one, as
+    torch.flatten; a 0-d input becomes shape (1,)."""
+    xs = shape_of(x)
+    if not xs:
+        return reshape(x, (1,))
+    start = normalize_axis(start_dim, len(xs), "flatten") + len(xs)
+    end = normalize_axis(end_dim, len(xs), "flatten") + len(xs)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape "
+                         f"{xs}")
+    return reshape(x, xs[:start] + (math.prod(xs[start:end + 1]),) + xs[end + 1:])
 
 
 # --- transpose -------------------------------------------------------------------------------
@@ -126,7 +142,7 @@ def _permutations(n: int) -> list[tuple[int, ...]]:
 transpose_op = defop(
     "transpose", _transpose_impl,
     transpose=(lambda y_bar, x, *, axes: bind(transpose_op, y_bar, axes=_inverse(axes)),),
-    domain=_transpose_domain,
+    domain=_transpose_domain, view=True, numpy=np.transpose,
     doc="transpose(x, axes): permute the axes.  Transpose: the inverse permutation.")
 
 
@@ -155,6 +171,7 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
     return bind(transpose_op, x, axes=axes)
 
 
+@declare(method="swapaxes", numpy=np.swapaxes)
 def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
     """Exchange two axes (torch.transpose(x, dim0, dim1))."""
     n = len(shape_of(x))
@@ -210,7 +227,7 @@ broadcast_to_op = defop(
     "broadcast_to", _broadcast_to_impl,
     transpose=(lambda y_bar, x, *, shape, in_shape:
                bind(sum_to_op, y_bar, shape=in_shape, in_shape=shape),),
-    domain=_broadcast_to_domain,
+    domain=_broadcast_to_domain, view=True, numpy=np.broadcast_to,
     doc="broadcast_to(x, shape): x repeated along new or length-1 axes.  Transpose: sum_to.")
 
 sum_to_op = defop(
@@ -329,7 +346,7 @@ getitem_op = defop(
     "getitem", _getitem_impl,
     transpose=(lambda y_bar, x, *, index, in_shape:
                bind(scatter_add_op, y_bar, index=index, shape=in_shape),),
-    domain=_getitem_domain,
+    domain=_getitem_domain, view=True,
     doc="getitem(x, index): x[index] with basic and integer-array indexing.  "
         "Transpose: scatter_add (repeated indices accumulate).")
 
@@ -443,6 +460,121 @@ def scatter_add(y: Any, index: Any, shape: Sequence[int]) -> Any:
     return bind(scatter_add_op, y, index=index, shape=shape)
 
 
+# --- setitem: x with x[index] replaced (PyTorch's CopySlices) --------------------------------
+
+def _indexed_shape(shape: tuple, index: tuple) -> tuple:
+    """The shape of x[index] for an x of ``shape`` (computed on a zero-size broadcast view)."""
+    return np.broadcast_to(np.empty((), dtype=bool), shape)[index].shape
+
+
+def _setitem_impl(x: Any, v: Any, *, index: tuple, shape: tuple, vshape: tuple) -> Any:
+    out = np.array(x, copy=True)
+    nb = out.ndim - len(shape)
+    if nb == 0:
+        out[index] = v
+        return out
+    # A batch of tangents or cotangents: align v's own batch axes (if any) with x's, then put the
+    # batch axes where numpy's indexing puts them for this index.
+    core = _indexed_shape(shape, index)
+    v = np.asarray(v)
+    batch = out.shape[:nb]
+    if v.ndim > len(vshape):
+        v = np.reshape(v, batch + (1,) * (len(core) - len(vshape)) + vshape)
+    v = np.broadcast_to(v, batch + core)
+    separated, k = _layout(index)
+    if separated:
+        v = np.moveaxis(v, tuple(range(nb)), tuple(range(k, k + nb)))
+    out[(Ellipsis,) + index] = v
+    return out
+
+
+def _setitem_value_transpose(y_bar: Any, x: Any, v: Any, *, index: tuple, shape: tuple,
+                             vshape: tuple) -> Any:
+    picked = bind(getitem_op, y_bar, index=index, in_shape=shape)
+    core = _indexed_shape(shape, index)
+    return picked if core == vshape else bind(sum_to_op, picked, shape=vshape, in_shape=core)
+
+
+def _distinct_index(draw: D.Draw, xs: tuple) -> tuple:
+    """Like _random_index, but integer arrays never repeat a position (a repeated write keeps one
+    of the values, so only distinct positions have a well-defined derivative)."""
+    index: list[Any] = []
+    length = draw.integers(0, builtins.min(xs) if xs else 0)
+    for n in xs:
+        kind = draw.choice(["slice", "int", "array", "all"] if n else ["slice", "all"])
+        if kind == "int":
+            index.append(draw.integers(-n, n - 1))
+        elif kind == "array":
+            start = draw.integers(0, n - length)
+            index.append(np.arange(start, start + length, dtype=np.intp)[::draw.choice([1, -1])])
+        elif kind == "slice":
+            start, stop = draw.integers(-n - 1, n + 1), draw.integers(-n - 1, n + 1)
+            index.append(slice(start, stop, draw.choice([1, 2, -1])))
+        else:
+            index.append(slice(None))
+    return tuple(index)
+
+
+def _setitem_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    xs = draw.shape(min_dims=1)
+    index = _canonical_index(_distinct_index(draw, xs), xs, "setitem")
+    core = _indexed_shape(xs, index)
+    vshape = core[draw.integers(0, len(core)):]  # the value may broadcast
+    vshape = tuple(1 if draw.boolean() else s for s in vshape)
+    return (draw.array(xs), index, draw.array(vshape)), {}
+
+
+setitem_op = defop(
+    "setitem", _setitem_impl,
+    transpose=(lambda y_bar, x, v, *, index, shape, vshape:
+               bind(setitem_op, y_bar, 0.0, index=index, shape=shape, vshape=()),
+               _setitem_value_transpose),
+    domain=_setitem_domain,
+    doc="setitem(x, index, v): x with x[index] = v (v broadcast).  Transpose: to x, the cotangent "
+        "with zeros at index; to v, the cotangent at index, summed back to v's shape.")
+
+
+@public(setitem_op)
+def setitem(x: Any, index: Any, value: Any) -> Any:
+    """setitem(x, index, value): a copy of x with ``x[index] = value`` (value broadcasts, and is
+    converted to x's dtype). The functional form of item assignment; ``x[index] = value`` on a
+    tensor records this op. With repeated integer indices one of the values is kept, as in numpy.
+
+    >>> setitem(np.zeros(3), 1, 5.0)
+    array([0., 5., 0.])
+    """
+    in_shape = shape_of(x)
+    if type(value) in (list, tuple):
+        value = np.asarray(value)
+    index = _canonical_index(index, in_shape, "setitem")
+    core = _indexed_shape(in_shape, index)
+    vshape = shape_of(value)
+    try:
+        fits = np.broadcast_shapes(vshape, core) == core
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"setitem: a value of shape {vshape} cannot be written into x[index] of "
+                         f"shape {core} (x has shape {in_shape}); give a value that broadcasts to "
+                         f"{core}")
+    return bind(setitem_op, x, value, index=index, shape=in_shape, vshape=vshape)
+
+
+# --- clone: a copy that gradients pass through unchanged -------------------------------------
+
+clone_op = defop(
+    "clone", lambda x: np.array(x, copy=True),
+    transpose=(lambda y_bar, x: y_bar,),
+    domain=D.unary(), method="clone", numpy=np.copy,
+    doc="clone(x): a copy of x with its own memory.  Transpose: the identity.")
+
+
+@public(clone_op)
+def clone(x: Any) -> Any:
+    """clone(x): a copy of x with its own memory; gradients pass through (torch.clone, np.copy)."""
+    return bind(clone_op, x)
+
+
 def _slice_core(y_bar: Any, out_shape: tuple, axis: int, key: Any) -> Any:
     """y_bar[..., key, ...] with key at the (negative) core ``axis`` of out_shape."""
     index = (slice(None),) * (len(out_shape) + axis) + (key,) + (slice(None),) * (-axis - 1)
@@ -472,7 +604,7 @@ def _concatenate_domain(draw: D.Draw) -> tuple[tuple, dict]:
 concatenate_op = defop(
     "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
     transpose=_concatenate_transpose,
-    domain=_concatenate_domain,
+    domain=_concatenate_domain, numpy=(np.concatenate, np.concat),
     doc="concatenate(xs, axis): the arrays joined along an existing axis.  Transpose: slices.")
 
 
@@ -514,7 +646,7 @@ def _stack_domain(draw: D.Draw) -> tuple[tuple, dict]:
 stack_op = defop(
     "stack", lambda *xs, axis: np.stack(xs, axis=axis),
     transpose=_stack_transpose,
-    domain=_stack_domain,
+    domain=_stack_domain, numpy=np.stack,
     doc="stack(xs, axis): the arrays joined along a new axis.  Transpose: one slice per input.")
 
 

@@ -205,10 +205,11 @@ except RuntimeError as err:
     print(f"  z.backward() -> RuntimeError: {str(err)[:60]}...")
 
 
-@no_grad()
+@no_grad
 def sgd_step(param, lr):
-    """An in-place update must not be recorded: no_grad works as a decorator too."""
-    param.data -= lr * param.grad.numpy()
+    """An in-place update must not be recorded: no_grad works as a decorator too. `-=` updates
+    the tensor in place (it stays the same leaf), and bumps its version counter."""
+    param -= lr * param.grad
     return param * 1
 
 

@@ -99,7 +99,7 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
         if type(a) in value_types and a._level is level:
             view = a._view
             root = a if view is None else view.root
-            entry = (root, root._version)
+            entry = (root, root._count)
             versions = entry if versions is None else versions + entry
     # An elementwise op's inputs are never larger than its output: a small output settles it.
     if unread and (op.kind != "elementwise" or type(out) is not _ndarray
@@ -169,9 +169,9 @@ def check_versions(node: Node) -> None:
         return
     for j in range(0, len(versions), 2):
         root, saved = versions[j], versions[j + 1]
-        if root._version != saved:
+        if root._count != saved:
             raise _modified_error(node, "an input", root.data.shape, root.data.dtype, saved,
-                                  root._version)
+                                  root._count)
 
 
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,

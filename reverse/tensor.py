@@ -1,6 +1,7 @@
 """The reverse-mode Tensor: numpy data, a gradient, and the node of the tape that made it.
 
-Versions and views. Every tensor counts the in-place changes to its memory (``_version``). A tensor
+Versions and views. Every tensor counts the in-place changes to its memory (``_version``, as in
+PyTorch). A tensor
 whose data is a numpy view of another tensor's data (made by reshape, transpose, basic indexing,
 ``detach()``) shares the counter of the tensor that owns the memory (its *root*): a change through
 any of them bumps it for all. A node records the versions of the tensors whose data its rule reads
@@ -49,7 +50,7 @@ class View:
         self.base = base
         self.op = op
         self.params = params
-        self.version = root._version
+        self.version = root._count
 
 
 class TapeLevel(Level):
@@ -65,7 +66,7 @@ class TapeLevel(Level):
         for a in args:
             if type(a) in value_types and a._level is self:
                 view = a._view
-                if view is not None and view.version != view.root._version:
+                if view is not None and view.version != view.root._count:
                     _refresh(a)
                 primals.append(a.data)
                 key = a._node
@@ -126,7 +127,7 @@ class Tensor(ArrayMethods):
             [11., 15.]])
     """
 
-    __slots__ = ("data", "grad", "_node", "_level", "_requires_grad", "_version", "_view",
+    __slots__ = ("data", "grad", "_node", "_level", "_requires_grad", "_count", "_view",
                  "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -138,7 +139,7 @@ class Tensor(ArrayMethods):
         self._node: graph.Node | None = None
         self._level: Level = EAGER
         self._requires_grad = bool(requires_grad)
-        self._version = 0
+        self._count = 0
         self._view: View | None = None
 
     @classmethod
@@ -181,6 +182,11 @@ class Tensor(ArrayMethods):
                             f"got dtype {raw(self).dtype}")
         self._requires_grad = bool(flag)
         return self
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its views)."""
+        return _root(self)._count
 
     @property
     def is_leaf(self) -> bool:
@@ -355,7 +361,7 @@ def _make(data: Any, node: graph.Node | None, level: Level, cls: type = Tensor) 
     t._node = node
     t._level = level
     t._requires_grad = False
-    t._version = 0
+    t._count = 0
     t._view = None
     return t
 
@@ -405,16 +411,16 @@ def _refresh(t: Tensor) -> None:
     if view.base is not None:
         base = view.base
         base_view = base._view
-        if base_view is not None and base_view.version != base_view.root._version:
+        if base_view is not None and base_view.version != base_view.root._count:
             _refresh(base)
         with enable_grad():  # the history must exist whatever the grad mode of the caller
             t._node = bind(view.op, base, **view.params)._node
-    view.version = view.root._version
+    view.version = view.root._count
 
 
 def _fresh(t: Tensor) -> None:
     view = t._view
-    if view is not None and view.version != view.root._version:
+    if view is not None and view.version != view.root._count:
         _refresh(t)
 
 
@@ -426,9 +432,9 @@ def _changed(t: Tensor) -> None:
     node = root._node
     if node is not None and node.out is root.data and node.primals is not None \
             and node.reads_out():
-        node.out = graph.Modified(root.data, root._version, root._version + 1)
+        node.out = graph.Modified(root.data, root._count, root._count + 1)
         node.versions = node.versions or ()
-    root._version += 1
+    root._count += 1
 
 
 def _inplace_name(op: Any) -> str:
@@ -512,7 +518,7 @@ def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
     _changed(t)
     for x in chain:  # their histories are rewritten below: not stale
         if x._view is not None:
-            x._view.version = root._version
+            x._view.version = root._count
     retained = t._node.retain if t._node is not None else None
     t._node = node
     if node is not None and retained is not None:
@@ -545,7 +551,7 @@ def _put(base: Tensor, child: Tensor, view: View) -> Tensor:
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if type(data) in value_types:
         data = raw(data)
-    python_data = isinstance(data, (list, tuple, int, float, bool))
+    python_data = type(data) in (list, tuple, int, float, bool)  # not numpy's float64 (a float)
     try:
         arr = np.array(data, copy=True)
     except (ValueError, TypeError) as exc:

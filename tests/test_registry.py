@@ -5,7 +5,10 @@ For each op in ``adcore.registry`` hypothesis draws arguments from the op's decl
 - the adjoint identity <u, J v> = <J^T u, v> holds between the two engines;
 - a batch of tangents (cotangents) gives what the same directions give one at a time;
 - the rules differentiate again: forward-over-reverse matches finite differences of the VJP, and
-  reverse-over-reverse satisfies the adjoint identity against it.
+  reverse-over-reverse satisfies the adjoint identity against it;
+- outputs, tangents and cotangents keep the inputs' dtype, float32 and float64, in both engines.
+Nodes here keep no value their rule does not read (not even small ones), so a rule that reads a value
+its declaration does not account for fails loudly.
 A registered op without a domain fails here, and so does any op whose rules are off.
 """
 from __future__ import annotations
@@ -21,11 +24,17 @@ from hypothesis import strategies as st
 import forward
 import reverse
 from adcore import GradcheckError, bind, defop, gradcheck, registry
+from reverse import Tensor, graph
 from adcore import domains as D
 from adcore.ops import cos, mul
 from strategies import HypothesisDraw
 
 OPS = sorted(registry)
+
+
+@pytest.fixture(autouse=True)
+def keep_only_what_rules_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph, "KEEP_UNREAD_BELOW", -1)
 
 
 def draw_case(name: str, data: Any) -> tuple[Callable[..., Any], list, HypothesisDraw]:
@@ -119,6 +128,40 @@ def test_rules_differentiate_again(name: str, data: Any) -> None:
     lhs = sum(inner(a, b) for a, b in zip(w, fwd_over_rev))
     rhs = sum(inner(a, b) for a, b in zip(rev_over_rev, v))
     assert abs(lhs - rhs) <= 1e-9 * (abs(lhs) + abs(rhs)) + 1e-10, (name, lhs, rhs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", OPS)
+@given(data=st.data())
+def test_outputs_tangents_and_cotangents_keep_the_dtype(name: str, dtype: Any, data: Any) -> None:
+    op = registry[name]
+    draw = HypothesisDraw(data)
+    args, params = op.domain(draw)
+    args = [a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+            for a in args]
+    wrt = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    want = np.dtype(params.get("dtype", dtype))  # astype's output has the dtype it is given
+
+    def f(*diff: Any) -> Any:
+        full = list(args)
+        for i, v in zip(wrt, diff):
+            full[i] = v
+        return op(*full, **params)
+
+    primals = [args[i] for i in wrt]
+    assert np.result_type(f(*primals)) == want, "plain"
+    out, out_dot = forward.jvp(f, primals, [np.ones_like(p) for p in primals])
+    assert np.result_type(out) == want and np.result_type(out_dot) == want, "forward"
+    tensors = [Tensor(p, requires_grad=True) for p in primals]
+    result = f(*tensors)
+    assert result.dtype == want, "reverse"
+    if result.requires_grad:  # the raw rule: cotangents in the inputs' dtype before any cast
+        node = result.grad_fn
+        y_bar = np.ones(result.shape, want)
+        for ct, p in zip(node.op.vjp(y_bar, node.primals, node.out, node.params, node.needs),
+                         node.primals):
+            if ct is not None:
+                assert np.result_type(ct) == np.result_type(p), "vjp"
 
 
 def test_every_op_declares_a_domain_docs_and_a_kind() -> None:

@@ -20,8 +20,8 @@ import numpy as np
 from adcore import domains as D
 from adcore.dtypes import binary, promote
 from adcore.levels import bind, raw, value_types
-from adcore.ops.compare import (equal, greater, greater_equal, less, less_equal, logical_and,
-                                logical_not, logical_or, share, sign)
+from adcore.ops.compare import (constant_like, equal, greater, greater_equal, less, less_equal,
+                                logical_and, logical_not, logical_or, share, sign)
 from adcore.registry import Op, defop, register
 from adcore.shapes import dtype_of
 
@@ -267,7 +267,10 @@ def where(cond: Any, x: Any, y: Any) -> Any:
     >>> where(np.array([True, False]), np.array([1.0, 2.0]), 0.0)
     array([1., 0.])
     """
-    return bind(_where, raw(cond), x, y)
+    out = bind(_where, raw(cond), x, y)
+    if type(cond) in value_types and type(out) not in value_types:
+        return constant_like((cond,), out)  # constant branches: still the engine's value type
+    return out
 
 
 _named(where, "where", where.__doc__ or "", _where)
@@ -356,7 +359,7 @@ def _clip_domain(draw: D.Draw) -> tuple[tuple, dict]:
         lo, hi = draw.choice([(-1.0, 1.0), (0.0, 2.0)])
         return (draw.array(xs, avoid=(lo, hi), margin=0.1), lo, hi), {}
     # bounds as arrays that broadcast against x, kept apart from x and from each other
-    x, lo, hi = draw.separated([xs, xs, xs], margin=0.1)
+    x, lo, hi = draw.separated([xs, xs, xs], margin=0.05)
     lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
     return (x, None if kind == "upper" else lo, None if kind == "lower" else hi), {}
 

@@ -127,7 +127,7 @@ var_op = defop(
                        keepdims=keepdims)),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims, ddof:
          mul(mul(2.0, _centered(x, axes, ddof)), _keep(y_bar, shape_of(x), axes, keepdims)),),
-    domain=_var_domain,
+    domain=_var_domain, numpy=np.var,
     doc="var(x, axis, keepdims, ddof) = sum((x - mean) ** 2) / (n - ddof).  "
         "d/dx = 2 (x - mean) / (n - ddof).")
 
@@ -146,7 +146,7 @@ std_op = defop(
              out),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims, ddof:
          mul(_centered(x, axes, ddof), _keep(div(y_bar, out), shape_of(x), axes, keepdims)),),
-    domain=_std_domain,
+    domain=_std_domain, numpy=np.std,
     doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std).")
 
 
@@ -199,7 +199,7 @@ prod_op = defop(
          bind(sum_op, mul(_prod_partial(x, axes), x_dot), axes=axes, keepdims=keepdims),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims:
          mul(_prod_partial(x, axes), _keep(y_bar, shape_of(x), axes, keepdims)),),
-    domain=_reduce_domain(avoid_zero=True),
+    domain=_reduce_domain(avoid_zero=True), method="prod", numpy=np.prod,
     doc="prod(x, axis, keepdims): the product over axes.  d/dx_i = the product of the other "
         "entries (exact where some are 0; second derivatives assume no entry is 0).")
 
@@ -256,6 +256,16 @@ def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p:
         raise ValueError(f"norm: ord={ord!r} is not supported; use 2 (default), 1, inf, -inf or "
                          f"a number > 0")
     return pow(sum(pow(abs(x), float(ord)), axis, keepdims), 1.0 / ord)
+
+
+@declare(numpy=np.linalg.norm, name="linalg_norm")
+def _linalg_norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> Any:
+    """np.linalg.norm on engine values: vector norms, and the Frobenius norm of matrices."""
+    vector = (axis is None and len(shape_of(x)) == 1) or isinstance(axis, (int, np.integer))
+    if ord not in (None, "fro") and not vector:
+        raise TypeError(f"np.linalg.norm: the matrix norm ord={ord!r} is not supported on engine "
+                        f"values; use ord=None (Frobenius) or a vector norm over one axis")
+    return norm(x, ord, axis, keepdims)
 
 
 # --- cumsum (linear; its transpose is the cumulative sum from the other end) -----------------

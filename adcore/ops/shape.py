@@ -284,7 +284,10 @@ def _layout(index: tuple) -> tuple[bool, int]:
 def _getitem_impl(x: Any, *, index: tuple, in_shape: tuple) -> Any:
     nb = len(shape_of(x)) - len(in_shape)
     if nb == 0:
-        return x[index]
+        out = x[index]
+        if type(out) is not np.ndarray and type(x) is np.ndarray:
+            out = x[index + (Ellipsis,)]  # a 0-d view, where numpy gives a scalar copy
+        return out
     out = x[(Ellipsis,) + index]
     separated, k = _layout(index)
     if separated:  # numpy put the advanced axes before the batch axes: move the batch back first

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 _PY = (float, int, bool)
+_SEQUENCES = (list, tuple)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 ndarray = np.ndarray
 
@@ -60,8 +61,8 @@ def promote(x: Any, y: Any) -> tuple[Any, Any]:
 
 
 def binary(np_fn: Any, py_fn: Any) -> Any:
-    """A forward rule for two operands: ``py_fn`` on two Python numbers (the scalar engine's fast
-    path), else ``np_fn`` after promotion."""
+    """A forward rule for two operands: ``np_fn`` on arrays after promotion, ``py_fn`` (Python's
+    operator, or an equivalent) on numbers and numpy scalars."""
     def impl(x: Any, y: Any) -> Any:
         tx = type(x)
         ty = type(y)
@@ -71,13 +72,15 @@ def binary(np_fn: Any, py_fn: Any) -> Any:
                     x, y = promote(x, y)
             elif ty is not float and ty is not int:
                 x, y = promote(x, y)
-        elif tx is float or tx is int:
-            if ty is float or ty is int:
-                return py_fn(x, y)
-            if ty is not ndarray:
+            return np_fn(x, y)
+        if ty is ndarray:
+            if tx is not float and tx is not int:
                 x, y = promote(x, y)
-        else:
-            x, y = promote(x, y)
-        return np_fn(x, y)
+            return np_fn(x, y)
+        if tx in _SEQUENCES or ty in _SEQUENCES:
+            return np_fn(*promote(x, y))
+        # numbers and numpy scalars among themselves: numpy's own promotion is the rule, and
+        # Python's operator takes numpy's fast path for scalars (a ufunc call costs ten times more)
+        return py_fn(x, y)
     impl.__name__ = getattr(np_fn, "__name__", "impl")
     return impl

@@ -553,7 +553,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         data = raw(data)
     python_data = type(data) in (list, tuple, int, float, bool)  # not numpy's float64 (a float)
     try:
-        arr = np.array(data, copy=True)
+        arr = np.asarray(data)
+        if not python_data:  # an array (numpy's, PyTorch's, ...): the tensor gets its own copy
+            arr = arr.copy()
     except (ValueError, TypeError) as exc:
         raise ValueError(f"Tensor: cannot make an array from this data ({exc}); nested lists must "
                          f"be rectangular and hold numbers, not tensors (use stack for tensors)") \

@@ -276,7 +276,9 @@ def test_in_place_ops_send_gradients_to_the_other_operand() -> None:
     x = Tensor([1.0, 2.0], requires_grad=True)
     v = Tensor([3.0, 5.0], requires_grad=True)
     h = x * 1
+    before = h
     h *= v  # h = x * v: d/dx = v, d/dv = x (the value of h before the change)
+    assert h is before
     h.sum().backward()
     close(x.grad, [3.0, 5.0])
     close(v.grad, [1.0, 2.0])

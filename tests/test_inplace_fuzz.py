@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import event, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from adcore import numerical_jacobian
@@ -86,6 +86,8 @@ def run(program: list, x: Any, tensors: bool) -> Any:
        x=st.lists(st.floats(-1.5, 1.5), min_size=4, max_size=4))
 def test_in_place_ops_give_the_right_gradient_or_raise(program: list, x: list) -> None:
     x0 = np.array(x)
+    # finite differences need moderate values: chained squares and exponentials can overflow them
+    assume(abs(run(program, x0.copy(), tensors=False)) < 1e4)
     expected = numerical_jacobian(lambda v: run(program, v, tensors=False), x0)
     t = Tensor(x0, requires_grad=True)
     try:

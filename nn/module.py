@@ -1,0 +1,310 @@
+"""Module and Parameter: networks as trees of modules that own parameters.
+
+A ``Module`` registers what is assigned to it: a ``Parameter`` becomes one of its parameters, a
+``Module`` one of its children, so ``parameters()`` finds every learnable tensor of a network. This
+works even when a subclass's ``__init__`` never calls ``super().__init__()``, as the curriculum's MLP
+does: the registries are created on first use.
+
+>>> class MLP(Module):
+...     def __init__(self):
+...         self.fc1 = Linear(4, 3)
+...         self.fc2 = Linear(3, 2)
+...     def forward(self, x):
+...         return self.fc2(self.fc1(x).relu())
+>>> from nn.layers import Linear
+>>> model = MLP()
+>>> [name for name, _ in model.named_parameters()]
+['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from reverse import Tensor, no_grad
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as learnable: a leaf that requires grad by default.
+
+    ``Parameter(data)`` copies ``data`` (a Tensor, an array or a list), as every Tensor constructor
+    does; results of ops on a Parameter are plain Tensors.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = np.empty((0,), np.float32)
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+_REGISTRIES = ("_parameters", "_buffers", "_modules")
+
+
+class Module:
+    """Base class of networks and layers: define ``forward``; call the module to run it.
+
+    Assigning a ``Parameter`` or a ``Module`` to an attribute registers it; ``parameters()``,
+    ``state_dict()``, ``train()``, ``zero_grad()`` then reach the whole tree.
+    """
+
+    training = True  # a class default, so that subclasses need not call super().__init__()
+
+    def __init__(self) -> None:
+        for kind in _REGISTRIES:
+            object.__setattr__(self, kind, OrderedDict())
+
+    # --- registration ---------------------------------------------------------------------------
+    def _registry(self, kind: str) -> "OrderedDict[str, Any]":
+        found = self.__dict__.get(kind)
+        if found is None:
+            found = OrderedDict()
+            object.__setattr__(self, kind, found)
+        return found
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params, modules, buffers = (self._registry(k) for k in
+                                    ("_parameters", "_modules", "_buffers"))
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}.{name} is a parameter: assign a Parameter "
+                                f"or None, not {type(value).__name__} (wrap it: Parameter(value))")
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}.{name} is a submodule: assign a Module or "
+                                f"None, not {type(value).__name__}")
+            modules[name] = None
+        elif name in buffers:
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        for kind in _REGISTRIES:
+            self._registry(kind).pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:  # called only when ordinary lookup fails
+        if name not in _REGISTRIES:
+            for kind in _REGISTRIES:
+                registry = self.__dict__.get(kind)
+                if registry is not None and name in registry:
+                    return registry[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for kind in _REGISTRIES:
+            registry = self.__dict__.get(kind)
+            if registry is not None and name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or None, a parameter slot left empty) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
+                            f"{type(param).__name__}")
+        self._forget(name)
+        self._registry("_parameters")[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """Register a tensor that is state but not learnable (a running mean): it is saved in
+        ``state_dict`` and moves with the module, but ``parameters()`` leaves it out."""
+        self._forget(name)
+        self._registry("_buffers")[name] = tensor
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Register ``module`` as a child under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        self._forget(name)
+        self._registry("_modules")[name] = module
+
+    register_module = add_module
+
+    # --- running --------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward(); a Module "
+                                  f"subclass defines forward(self, x) and is called as module(x)")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.forward(*args, **kwargs)
+        if out is None:
+            raise TypeError(f"{type(self).__name__}.forward returned None; it must return its "
+                            f"output (is a `return` missing at its end?)")
+        return out
+
+    # --- traversal ------------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "", memo: set | None = None
+                      ) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) for this module and every descendant, each once."""
+        memo = set() if memo is None else memo
+        stack = [(prefix, self)]
+        while stack:  # depth first, in registration order, without recursion
+            name, module = stack.pop()
+            if id(module) in memo:
+                continue
+            memo.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m)
+                        for n, m in module._registry("_modules").items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        seen = set()
+        for name, module in self._registry("_modules").items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named(self, kind: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
+        seen: set = set()
+        owners = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for owner_name, owner in owners:
+            for name, value in owner._registry(kind).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{owner_name}.{name}" if owner_name else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True
+                         ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) for every parameter of the tree, each once even if shared."""
+        return self._named("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of the tree, each once even if shared between layers."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
+        return self._named("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Any]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+        """Call ``fn`` on every submodule, then on this module (as PyTorch); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # --- modes and gradients --------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (Dropout active) for the whole tree; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode (Dropout off) for the whole tree; returns self."""
+        return self.train(False)
+
+    def requires_grad_(self, flag: bool = True) -> "Module":
+        for param in self.parameters():
+            param.requires_grad_(flag)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (to None, or to zeros in place)."""
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0
+
+    # --- state ----------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Every parameter and buffer by dotted name, as detached tensors sharing their memory."""
+        state: OrderedDict[str, Tensor] = OrderedDict()
+        for kind in ("_parameters", "_buffers"):
+            for name, value in self._named(kind, "", True):
+                state[name] = value.detach() if isinstance(value, Tensor) else value
+        return state
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy the values of ``state_dict`` into the parameters and buffers, in place.
+
+        Every key, shape and dtype is checked before anything is assigned: on any mismatch the
+        module is left unchanged and a ValueError lists every problem. With ``strict=False``,
+        missing and unexpected keys are reported in the result instead of raised.
+        """
+        own = self.state_dict()
+        targets = dict(self._named("_parameters", "", True))
+        targets.update(self._named("_buffers", "", True))
+        given = dict(state_dict)
+        missing = [k for k in own if k not in given]
+        unexpected = [k for k in given if k not in own]
+        problems = []
+        if strict:
+            problems += [f"missing key {k!r}" for k in missing]
+            problems += [f"unexpected key {k!r}" for k in unexpected]
+        values = {}
+        for key in own:
+            if key not in given:
+                continue
+            value = np.asarray(given[key].data if isinstance(given[key], Tensor) else given[key])
+            want = targets[key]
+            if value.shape != want.shape:
+                problems.append(f"{key!r}: shape {value.shape} in the state dict, {want.shape} in "
+                                f"the model")
+            elif value.dtype != want.dtype:
+                problems.append(f"{key!r}: dtype {value.dtype} in the state dict, {want.dtype} in "
+                                f"the model (convert it with .astype({str(want.dtype)!r}))")
+            else:
+                values[key] = value
+        if problems:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: the state dict does not "
+                             f"fit this model, so nothing was loaded:\n  " + "\n  ".join(problems))
+        with no_grad():
+            for key, value in values.items():
+                targets[key].copy_(value)
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- printing -------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The arguments shown between the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._registry("_modules").items():
+            body = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"{extra}\n" if extra else "\n")
+        return head + "".join(f"  {line}\n" for line in lines) + ")"
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        for kind in _REGISTRIES:
+            names.update(self._registry(kind))
+        return sorted(names)

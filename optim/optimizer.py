@@ -1,0 +1,173 @@
+"""The Optimizer base class: parameter groups, per-parameter state, zero_grad, state dicts.
+
+An optimizer needs of a parameter only its ``.data`` and ``.grad``. It updates parameters in place
+under ``no_grad`` (so they stay the same leaf tensors, and their version counters see the change),
+with its state in arrays allocated once per parameter and updated in place: an update step makes no
+temporary arrays beyond one scratch buffer per parameter.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from reverse import Tensor, enable_grad, no_grad
+
+
+class Optimizer:
+    """Base class: ``param_groups`` (a list of dicts with ``params`` and per-group options such as
+    ``lr``), ``state`` (per parameter), ``step()``, ``zero_grad()``, ``state_dict()``."""
+
+    def __init__(self, params: Any, defaults: dict) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict] = {}
+        self.param_groups: list[dict] = []
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of tensors (model.parameters()), "
+                            f"got a single Tensor; wrap it in a list")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name}: got an empty parameter list. Pass model.parameters() "
+                             f"(a generator can be used once only: call parameters() again, or "
+                             f"make a list of it)")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict) -> None:
+        """Add a group of parameters with its own options (the defaults fill the others)."""
+        name = type(self).__name__
+        group = dict(group)
+        params = group.get("params")
+        params = [params] if isinstance(params, Tensor) else list(params or [])
+        if not params:
+            raise ValueError(f"{name}: a parameter group has no parameters")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Parameter; "
+                                f"pass model.parameters() (a list of lists, or a module, is not "
+                                f"a parameter)")
+            if not p.is_leaf or not p.requires_grad:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is not a leaf that "
+                                 f"requires grad, so it has no gradient to follow; optimize "
+                                 f"Parameters (nn.Parameter) or Tensor(..., requires_grad=True)")
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than one "
+                                 f"group or twice in one; give each parameter once")
+            seen.add(id(p))
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        group["params"] = params
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict) -> None:
+        lr = group.get("lr")
+        if not isinstance(lr, (int, float)) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r}; it must be "
+                             f"a number >= 0")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient: to None (the default, as PyTorch), or to zeros in
+        place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient (parameters whose grad is None are
+        skipped). ``closure``, if given, recomputes the loss first and its value is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        grad = p.grad.data
+                        if grad.shape != p.data.shape:
+                            raise ValueError(f"{type(self).__name__}: a gradient of shape "
+                                             f"{grad.shape} for a parameter of shape "
+                                             f"{p.data.shape}")
+                        self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not define its update")
+
+    @staticmethod
+    def _scratch(state: dict, like: np.ndarray, which: int = 0) -> np.ndarray:
+        """A buffer of the parameter's shape and dtype, allocated once (not part of the state)."""
+        key = f"_scratch{which}"
+        buf = state.get(key)
+        if buf is None:
+            buf = state[key] = np.empty_like(like)
+        return buf
+
+    # --- state dicts ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """{"state": {index: {name: array or number}}, "param_groups": [options with "params" as
+        indices]}: parameters are numbered in group order, as in PyTorch."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                for k, v in s.items() if not k.startswith("_")}
+                 for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict`` returned (from an optimizer over the same parameters)."""
+        name = type(self).__name__
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state dict has {len(groups)} parameter "
+                             f"group(s), this optimizer {len(self.param_groups)}")
+        params = {}
+        for mine, theirs in zip(self.param_groups, groups):
+            if len(mine["params"]) != len(theirs["params"]):
+                raise ValueError(f"{name}.load_state_dict: a group has {len(theirs['params'])} "
+                                 f"parameters in the state dict and {len(mine['params'])} here")
+            params.update(zip(theirs["params"], mine["params"]))
+        new_state = {}
+        for key, saved in state_dict["state"].items():
+            p = params.get(int(key))
+            if p is None:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {key}, which no "
+                                 f"group lists")
+            entry = {}
+            for k, v in saved.items():
+                if isinstance(v, np.ndarray) and v.ndim:
+                    if v.shape != p.data.shape:
+                        raise ValueError(f"{name}.load_state_dict: {k!r} of parameter {key} has "
+                                         f"shape {v.shape}, the parameter {p.data.shape}")
+                    v = v.astype(p.data.dtype, copy=True)
+                elif isinstance(v, np.ndarray):
+                    v = v.item()
+                entry[k] = v
+            new_state[p] = entry
+        for mine, theirs in zip(self.param_groups, groups):
+            for k, v in theirs.items():
+                if k != "params":
+                    mine[k] = tuple(v) if isinstance(mine.get(k), tuple) else v
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+

@@ -4,6 +4,8 @@
 - ``adcore.ops``: the op functions (``ops.exp(x)``, ``ops.sum(x, axis=0)``, ...).
 - ``adcore.bind``: apply an op, dispatching to the engine of the deepest level among its arguments.
 - ``adcore.numerical_jacobian`` and ``adcore.gradcheck``: finite-difference checks.
+- ``adcore.vmap``: a function of one example applied to a batch (a level of its own, so it nests with
+  both engines' transformations); ``adcore.pytree``: the tuples, lists and dicts they accept.
 
 adcore imports neither engine; ``forward`` and ``reverse`` register themselves with it on import.
 """
@@ -13,6 +15,7 @@ from adcore.registry import Op, defop, public, registry  # noqa: I001
 from adcore import ops
 from adcore.levels import Level, bind, new_level, raw, register_value_type
 from adcore.numeric import GradcheckError, gradcheck, numerical_jacobian
+from adcore.batching import vmap
 
 __all__ = ["GradcheckError", "Level", "Op", "bind", "defop", "gradcheck", "new_level",
-           "numerical_jacobian", "ops", "public", "raw", "register_value_type", "registry"]
+           "numerical_jacobian", "ops", "public", "raw", "register_value_type", "registry", "vmap"]

@@ -36,9 +36,15 @@ class Level:
         raise NotImplementedError(f"{type(self).__name__} does not process ops")
 
     def constant(self, value: Any) -> Any:  # pragma: no cover - abstract
-        """``value`` (a plain result of a non-differentiable function) as a value of this level
-        that carries no derivative."""
+        """``value`` (a result of a non-differentiable function, computed one level down) as a
+        value of this level that carries no derivative."""
         raise NotImplementedError(f"{type(self).__name__} makes no constants")
+
+    def nondiff(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        """A function without a derivative on values of this level: ``fn`` runs one level down
+        (where it dispatches again) and its result becomes a constant of this level."""
+        inner = [a._unwrap() if type(a) in value_types and a._level is self else a for a in args]
+        return self.constant(fn(*inner, **kwargs))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} depth={self.depth}>"

@@ -4,10 +4,12 @@
   method per registry op (``.exp()``, ``.sum(axis=0)``, ...).
 - ``jvp(f, primals, tangents)``: f's value and its directional derivative, in one pass.
 - ``jacfwd(f, argnums=0)``: the whole Jacobian in one vectorised pass.
+- ``vmap(f)``: f of one example applied to a batch (adcore's batching level, re-exported).
 
 Every derivative comes from adcore's registry; nothing here knows the rule of any op.
 """
+from adcore.batching import vmap
 from forward.api import jacfwd, jvp
 from forward.dual import Dual, JVPLevel
 
-__all__ = ["Dual", "JVPLevel", "jacfwd", "jvp"]
+__all__ = ["Dual", "JVPLevel", "jacfwd", "jvp", "vmap"]

@@ -1,4 +1,8 @@
-"""Forward mode, functional: jvp and jacfwd. Take and return plain ndarrays and floats."""
+"""Forward mode, functional: jvp and jacfwd.
+
+They take and return plain ndarrays and numbers, or tuples, lists and dicts of them (pytrees);
+inside, ``f`` sees Duals. Both nest with every other transformation.
+"""
 from __future__ import annotations
 
 import functools
@@ -7,107 +11,135 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adcore import ops
-from adcore.arguments import as_input, normalize_argnums, plain, select_inputs
+from adcore.arguments import (Inputs, as_input, check_tree_match, normalize_argnums, plain,
+                              split_aux)
 from adcore.levels import new_level, raw, register_transform
-from adcore.shapes import shape_of
+from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
+from adcore.shapes import dtype_of, shape_of
 from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
 
 
 def _split(out: Any, level: JVPLevel) -> tuple[Any, Any]:
-    """(primal, tangent) of one output, a zero tangent when it does not depend on this level."""
+    """(primal, tangent) of one output, a None tangent when it does not depend on this level."""
     if isinstance(out, Dual) and out._level is level:
-        if out._tangent is not None:
-            return out.primal, out._tangent
-        out = out.primal
+        return out.primal, out._tangent
     return out, None
 
 
 def _zeros_tangent(primal: Any, batch: tuple) -> Any:
-    return np.zeros(batch + shape_of(primal), dtype=np.result_type(raw(primal), np.float32))
+    return np.zeros(batch + shape_of(primal), dtype=np.result_type(dtype_of(raw(primal)),
+                                                                    np.float32))
 
 
-def _jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
-         ) -> tuple[Any, Any, tuple]:
-    """Push tangents (possibly batched) through f at a fresh level; returns (outs, out_tangents,
-    batch) with the tuple structure of f's result preserved."""
-    tangents = [None if t is None else as_input(t, "jvp") for t in tangents]
-    primals = [p if t is None else as_input(p, "jvp") for p, t in zip(primals, tangents)]
+def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs: dict,
+          has_aux: bool, fn: str) -> tuple[Any, list, list, Any, tuple]:
+    """Push ``tangents`` (one per input leaf, possibly with leading batch axes) through f at a
+    fresh level. Returns (output spec, output primals, output tangents, aux, batch shape)."""
     batch = None
-    for p, t in zip(primals, tangents):
-        if t is not None:
-            _check_tangent_shape(p, t)
-            ts = shape_of(t)
-            b = ts[:len(ts) - len(shape_of(p))]
-            if batch is not None and b != batch:
-                raise ValueError(f"jvp: the tangents carry different batch shapes {batch} and {b}; "
-                                 f"give every tangent the same leading batch axes")
-            batch = b
+    for p, t in zip(inputs.leaves, tangents):
+        _check_tangent_shape(p, t)
+        ts = shape_of(t)
+        b = ts[:len(ts) - len(shape_of(p))]
+        if batch is not None and b != batch:
+            raise ValueError(f"{fn}: the tangents carry different batch shapes {batch} and {b}; "
+                             f"give every tangent the same leading batch axes")
+        batch = b
     batch = batch or ()
     with new_level(JVPLevel) as level:
-        duals = [_make(p, t, level) for p, t in zip(primals, tangents)]
-        result = f(*duals)
-        is_tuple = isinstance(result, (tuple, list))
-        pairs = [_split(o, level) for o in (result if is_tuple else (result,))]
-    outs = tuple(p for p, _ in pairs)
-    dots = tuple(_zeros_tangent(p, batch) if t is None else t for p, t in pairs)
-    if is_tuple:
-        return outs, dots, batch
-    return outs[0], dots[0], batch
+        duals = [_make(p, t, level) for p, t in zip(inputs.leaves, tangents)]
+        result = f(*inputs.rebuild(duals), **kwargs)
+        aux = None
+        if has_aux:
+            result, aux = split_aux(result, fn)
+            aux = tree_map(lambda v: _split(v, level)[0], aux)
+        leaves, spec = flatten(result)
+        pairs = [_split(o, level) for o in leaves]
+    outs = [p for p, _ in pairs]
+    dots = [_zeros_tangent(p, batch) if t is None else t for p, t in pairs]
+    return spec, outs, dots, aux, batch
 
 
-def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
+        has_aux: bool = False) -> tuple[Any, ...]:
     """(f(*primals), J_f(primals) @ tangents): one forward pass with dual numbers.
 
-    ``primals`` and ``tangents`` are sequences of equal length; f may return one array or a tuple.
-    A tangent may carry extra leading axes: then it is a batch of directions, all pushed forward in
-    the same pass, and the output tangent carries the same leading axes.
+    ``primals`` and ``tangents`` are tuples (or lists) with one entry per positional argument of f,
+    each an array, a number, or a tuple, list or dict of them; f may return any such tree. A
+    tangent may carry extra leading axes: then it is a batch of directions, all pushed forward in
+    the same pass, and the output tangent carries the same leading axes. With ``has_aux`` f returns
+    (output, aux) and jvp returns (output, output tangent, aux).
 
     >>> out, out_dot = jvp(lambda x: x.sin() * 2, (0.0,), (1.0,))
     >>> float(out), float(out_dot)
     (0.0, 2.0)
     """
+    for name, value in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(value, (tuple, list)):
+            raise TypeError(f"jvp: {name} must be a tuple or list with one entry per positional "
+                            f"argument of f, got {type(value).__name__}; for one argument x write "
+                            f"jvp(f, (x,), (t,))")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; "
                          f"give one tangent per primal")
-    out, out_dot, _ = _jvp(f, primals, tangents)
-    return plain(out), plain(out_dot)
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        check_tree_match(p, t, "jvp", f"tangents of argument {i}")
+    inputs = Inputs(primals, range(len(primals)), "jvp")
+    tangent_leaves = []
+    for i, t in enumerate(tangents):
+        leaves, _ = flatten(t)
+        tangent_leaves += [as_input(leaf, "jvp", f"tangent {i}{path}")
+                           for leaf, path in zip(leaves, leaf_paths(t))]
+    spec, outs, dots, aux, _ = _push(f, inputs, tangent_leaves, {}, has_aux, "jvp")
+    out = unflatten(spec, [plain(o) for o in outs])
+    out_dot = unflatten(spec, [plain(d) for d in dots])
+    return (out, out_dot, plain(aux)) if has_aux else (out, out_dot)
 
 
-def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The Jacobian of f by forward mode: ONE forward pass that carries the identity as a batch.
+def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_aux: bool = False,
+           chunk_size: int | None = None) -> Callable[..., Any]:
+    """The Jacobian of f by forward mode: the identity pushed forward as ONE batch of tangents
+    (or in chunks of ``chunk_size`` columns, to bound memory).
 
-    Returns a function with f's arguments whose result has shape out.shape + in.shape (a tuple over
-    f's outputs when f returns a tuple, and over ``argnums`` when it is a tuple).
+    Returns a function with f's arguments (keyword arguments pass through to f) whose result has
+    shape out.shape + in.shape, arranged as f's outputs (a tree of them when f returns a tuple,
+    list or dict) and, inside, as the differentiated arguments (a tuple when ``argnums`` is a
+    tuple; the argument's own tree when it is a tree). With ``has_aux`` it returns (jacobian, aux).
 
     >>> jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
     """
     @functools.wraps(f)
-    def jac(*args: Any) -> Any:
-        nums = normalize_argnums(argnums, len(args), "jacfwd")
-        args = select_inputs(args, nums, "jacfwd")
-        sizes = [int(np.prod(shape_of(args[i]))) for i in nums]
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        inputs = Inputs(args, normalize_argnums(argnums, len(args), "jacfwd"), "jacfwd")
+        sizes = [int(np.prod(shape_of(leaf))) for leaf in inputs.leaves]
         total = sum(sizes)
-        tangents: list[Any] = [None] * len(args)
-        start = 0
-        for i, n in zip(nums, sizes):  # the identity, split over the inputs we differentiate
-            eye = np.zeros((total, n), dtype=np.result_type(raw(args[i]), np.float32))
-            eye[start:start + n] = np.eye(n)
-            tangents[i] = eye.reshape((total,) + shape_of(args[i]))
-            start += n
-        outs, dots, _ = _jvp(f, args, tangents)
-        is_tuple = isinstance(outs, tuple)
+        step = max(1, chunk_size or total)
+        chunks: list[list] = []
+        spec = aux = outs = None
+        for start in range(0, total, step) if total else [0]:
+            rows = min(step, total - start)
+            eye = np.eye(total, dtype=np.float64)[start:start + rows]
+            tangents, offset = [], 0
+            for leaf, n in zip(inputs.leaves, sizes):
+                block = eye[:, offset:offset + n].astype(np.result_type(dtype_of(raw(leaf)),
+                                                                       np.float32))
+                tangents.append(block.reshape((rows,) + shape_of(leaf)))
+                offset += n
+            spec, outs, dots, aux, _ = _push(f, inputs, tangents, kwargs, has_aux, "jacfwd")
+            chunks.append(dots)
         per_out = []
-        for o, t in zip(outs if is_tuple else (outs,), dots if is_tuple else (dots,)):
-            per_arg = []
-            start = 0
-            for i, n in zip(nums, sizes):
-                block = ops.getitem(t, slice(start, start + n)) if len(nums) > 1 else t
-                per_arg.append(plain(_batch_last(block, shape_of(o), shape_of(args[i]))))
-                start += n
-            per_out.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
-        return tuple(per_out) if is_tuple else per_out[0]
+        for j, out in enumerate(outs):
+            whole = chunks[0][j] if len(chunks) == 1 else ops.concatenate(
+                [c[j] for c in chunks], axis=0)  # (total, *out_shape)
+            per_leaf, offset = [], 0
+            for leaf, n in zip(inputs.leaves, sizes):
+                block = ops.getitem(whole, slice(offset, offset + n)) if len(sizes) > 1 else whole
+                per_leaf.append(plain(_batch_last(block, shape_of(out), shape_of(leaf))))
+                offset += n
+            per_out.append(inputs.arrange(per_leaf, isinstance(argnums, int)))
+        result = unflatten(spec, per_out)
+        return (result, plain(aux)) if has_aux else result
     return jac
 
 
@@ -118,4 +150,10 @@ def _batch_last(t: Any, out_shape: tuple, in_shape: tuple) -> Any:
     return ops.reshape(moved, out_shape + in_shape)
 
 
-register_transform("jvp", lambda f, primals, tangents: _jvp(f, primals, tangents)[:2])
+def _jvp_transform(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+                   ) -> tuple[Any, Any]:
+    """jvp on flat primals for adcore's numerical checks (outputs as a tuple when f's is)."""
+    return jvp(f, tuple(primals), tuple(tangents))
+
+
+register_transform("jvp", _jvp_transform)

@@ -4,14 +4,16 @@
   ``loss.backward()`` fills ``.grad`` of every leaf that requires grad.
 - ``no_grad()`` / ``enable_grad()``: stop or resume recording.
 - ``Function``: custom ops with ``forward(ctx, ...)`` and ``backward(ctx, y_bar)``.
-- ``grad``, ``value_and_grad``, ``vjp``, ``jacrev``, ``hessian``: functional transformations on plain
-  arrays that nest with each other and with forward mode.
+- ``grad``, ``value_and_grad``, ``vjp``, ``jacrev``, ``jacobian`` (auto mode), ``hessian``, ``hvp``,
+  ``vhp``: functional transformations on arrays (or tuples, lists and dicts of them) that nest with
+  each other, with forward mode and with ``vmap``.
 - ``Value``: micrograd's scalar engine, on the same registry rules.
 - ``to_dot`` / ``draw``: pictures of Value and Tensor graphs (Graphviz).
 
 Every derivative comes from adcore's registry; nothing here knows the rule of any op.
 """
-from reverse.api import grad, hessian, jacrev, value_and_grad, vjp
+from adcore.batching import vmap
+from reverse.api import grad, hessian, hvp, jacobian, jacrev, value_and_grad, vhp, vjp
 from reverse.draw import draw, to_dot
 from reverse.function import Function, FunctionCtx
 from reverse.modes import enable_grad, is_grad_enabled, no_grad
@@ -19,4 +21,5 @@ from reverse.tensor import Tensor
 from reverse.value import Value
 
 __all__ = ["Function", "FunctionCtx", "Tensor", "Value", "draw", "enable_grad", "grad", "hessian",
-           "is_grad_enabled", "jacrev", "no_grad", "to_dot", "value_and_grad", "vjp"]
+           "hvp", "is_grad_enabled", "jacobian", "jacrev", "no_grad", "to_dot", "value_and_grad",
+           "vhp", "vjp", "vmap"]

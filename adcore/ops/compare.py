@@ -1,12 +1,14 @@
 """Functions without a derivative: comparisons, logical and bitwise operators, sign, argmax, rounding.
 
-They compute on the innermost numpy values under any engine values and return the result as a
-constant of the deepest engine level among their arguments (a Tensor without a graph, a Dual without a
-tangent), or as a plain value when no argument is an engine value. Derivative rules use them for
-masks (relu, abs, clip), and the engines' comparison operators are built from them.
+They dispatch level by level, as ops do: each engine level unwraps its own values (one level down)
+and returns the result as a constant of its own (a Tensor without a graph, a Dual without a tangent);
+a batching level (``vmap``) also lines up the batch axes of the arguments. On plain values they
+compute at once. Derivative rules use them for masks (relu, abs, clip, the ties of max and min), so
+a mask computed inside a transformation stays a value of that transformation.
 
-Each is declared with ``nondiff``, which records how users reach it (method, operator, NumPy function),
-so that the engines' method and protocol tables include it, as they include the registry's ops.
+Each public one is declared with ``nondiff``, which records how users reach it (method, operator,
+NumPy function), so that the engines' method and protocol tables include it, as they include the
+registry's ops.
 """
 from __future__ import annotations
 
@@ -14,9 +16,26 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adcore.levels import raw, top_level
+from adcore.levels import top_level
 from adcore.registry import declare
-from adcore.shapes import normalize_axis, torch_axis
+from adcore.shapes import normalize_axes, normalize_axis, shape_of, torch_axis
+
+
+class Constant:
+    """A function without a derivative, as the levels see it: ``compute`` on plain values, and
+    whether its arguments combine elementwise (a batching level lines them up by broadcasting) or
+    all carry the batch on their first axis (reductions with negative axes)."""
+
+    __slots__ = ("name", "compute", "elementwise")
+
+    def __init__(self, name: str, compute: Callable[..., Any], elementwise: bool) -> None:
+        self.name, self.compute, self.elementwise = name, compute, elementwise
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        level = top_level(args)
+        if level is None:
+            return self.compute(*args, **kwargs)
+        return level.nondiff(self, args, kwargs)
 
 
 def constant_like(args: Sequence[Any], value: Any) -> Any:
@@ -26,10 +45,13 @@ def constant_like(args: Sequence[Any], value: Any) -> Any:
 
 
 def nondiff(name: str, compute: Callable[..., Any], *, method: str | Sequence[str] = (),
-            operator: str | None = None, numpy: Any = (), doc: str = "") -> Callable[..., Any]:
-    """Declare a function without a derivative; returns its public function."""
+            operator: str | None = None, numpy: Any = (), doc: str = "",
+            elementwise: bool = True) -> Callable[..., Any]:
+    """Declare a public function without a derivative; returns it."""
+    constant = Constant(name, compute, elementwise)
+
     def fn(*args: Any, **kwargs: Any) -> Any:
-        return constant_like(args, compute(*[raw(a) for a in args], **kwargs))
+        return constant(*args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return declare(method=method, operator=operator, numpy=numpy)(fn)
@@ -111,17 +133,31 @@ round = nondiff("round", _round, method="round", numpy=(np.round, np.around),
                     "(not differentiable).")
 
 
+def _index_compute(np_fn: Any) -> Callable[..., Any]:
+    def compute(x: Any, *, axis: int | None, keepdims: bool, ndim: int) -> Any:
+        if axis is None:  # over all of the value's own axes (not a batch in front of them)
+            lead = np.shape(x)[:np.ndim(x) - ndim]
+            flat = np.reshape(x, lead + (-1,))
+            out = np_fn(flat, axis=-1)
+            return np.reshape(out, lead + (1,) * ndim) if keepdims else np.asarray(out)
+        return np.asarray(np_fn(x, axis=axis, keepdims=keepdims))
+    return compute
+
+
 def _index_reduction(name: str, np_fn: Any) -> Callable[..., Any]:
-    def compute(x: Any, axis: Any = None, keepdims: Any = None, *, dim: Any = None,
-                keepdim: Any = None, out: None = None) -> Any:
+    constant = Constant(name, _index_compute(np_fn), elementwise=False)
+
+    def fn(x: Any, axis: Any = None, keepdims: Any = None, *, dim: Any = None,
+           keepdim: Any = None) -> Any:
         axis, keep = torch_axis(name, axis, keepdims, dim, keepdim)
+        ndim = len(shape_of(x))
         if axis is not None:
-            axis = normalize_axis(axis, np.ndim(x), name)
-        result = np_fn(x, axis=axis, keepdims=keep)
-        return np.asarray(result, dtype=np.int64)
-    return nondiff(name, compute, method=name, numpy=np_fn,
-                   doc=f"The index of the {name[3:]}imum over ``axis`` (all axes flattened when "
-                       f"None), as int64 (not differentiable).")
+            axis = normalize_axis(axis, ndim, name)
+        return constant(x, axis=axis, keepdims=keep, ndim=ndim)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"The index of the {name[3:]}imum over ``axis`` (all axes flattened when None), "
+                  f"as int64 (not differentiable).")
+    return declare(method=name, numpy=np_fn)(fn)
 
 
 argmax = _index_reduction("argmax", np.argmax)
@@ -129,36 +165,57 @@ argmin = _index_reduction("argmin", np.argmin)
 
 
 def _truth_reduction(name: str, np_fn: Any) -> Callable[..., Any]:
-    def compute(x: Any, axis: Any = None, keepdims: Any = None, *, dim: Any = None,
-                keepdim: Any = None) -> Any:
+    constant = Constant(name, lambda x, *, axes, keepdims: np.asarray(
+        np_fn(x, axis=axes, keepdims=keepdims)), elementwise=False)
+
+    def fn(x: Any, axis: Any = None, keepdims: Any = None, *, dim: Any = None,
+           keepdim: Any = None) -> Any:
         axis, keep = torch_axis(name, axis, keepdims, dim, keepdim)
-        return np.asarray(np_fn(x, axis=axis, keepdims=keep))
-    return nondiff(name, compute, method=name, numpy=np_fn,
-                   doc=f"Whether {'any' if name == 'any' else 'every'} element over ``axis`` is "
-                       f"true (not differentiable).")
+        return constant(x, axes=normalize_axes(axis, len(shape_of(x)), name), keepdims=keep)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"Whether {'any' if name == 'any' else 'every'} element over ``axis`` is true "
+                  f"(not differentiable).")
+    return declare(method=name, numpy=np_fn)(fn)
 
 
 any = _truth_reduction("any", np.any)
 all = _truth_reduction("all", np.all)
 
-# Plain helpers for the derivative rules (masks in x's floating dtype); not public functions.
+# Masks for the derivative rules (not public functions): they dispatch like the functions above.
 
-
-def share(x: Any, y: Any, cmp: Callable[[Any, Any], Any]) -> Any:
-    """Weights 1 where cmp(x, y), 0.5 on ties, else 0, in the floating dtype of x and y.
-
-    The derivative of maximum (cmp = greater) or minimum (cmp = less) with respect to x: ties split
-    the gradient evenly between the two arguments, as in JAX and PyTorch.
-    """
-    x, y = raw(x), raw(y)
-    if type(x) is float and type(y) is float:
-        return 1.0 if cmp(x, y) else 0.5 if x == y else 0.0
+def _share(x: Any, y: Any, *, larger: bool) -> Any:
+    hit = np.greater(x, y) if larger else np.less(x, y)
     dtype = np.result_type(x, y, np.float32)
-    return np.where(x == y, 0.5, cmp(x, y)).astype(dtype, copy=False)
+    return np.where(np.equal(x, y), 0.5, hit).astype(dtype, copy=False)
+
+
+_share_constant = Constant("share", _share, elementwise=True)
+
+
+def share(x: Any, y: Any, larger: bool) -> Any:
+    """Weights 1 where x > y (x < y when not ``larger``), 0.5 on ties, else 0, in the floating
+    dtype of x and y: the derivative of maximum (or minimum) with respect to x. Ties split the
+    gradient evenly between the two arguments, as in JAX and PyTorch."""
+    if type(x) is float and type(y) is float:  # the scalar Value engine
+        return 1.0 if (x > y if larger else x < y) else 0.5 if x == y else 0.0
+    return _share_constant(x, y, larger=larger)
+
+
+def _extremum_weights(x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
+    hit = x == (out if keepdims else np.expand_dims(out, axes))
+    dtype = np.result_type(x, np.float32)
+    return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(dtype, copy=False)
+
+
+# 1/k at the k positions of x that attain the reduced value ``out`` along ``axes``, 0 elsewhere.
+extremum_weights = Constant("extremum_weights", _extremum_weights, elementwise=False)
+# How many entries of a mask are true along ``axes`` (kept as length-1 axes).
+count_true = Constant("count_true", lambda m, *, axes: np.sum(m, axis=axes, keepdims=True),
+                      elementwise=False)
 
 
 __all__ = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_not",
            "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
            "invert", "sign", "floor_divide", "remainder", "floor", "ceil", "trunc", "round",
-           "isnan", "isinf", "isfinite", "argmax", "argmin", "any", "all", "constant_like",
-           "nondiff"]
+           "isnan", "isinf", "isfinite", "argmax", "argmin", "any", "all", "Constant",
+           "constant_like", "count_true", "extremum_weights", "nondiff", "share"]

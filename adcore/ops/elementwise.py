@@ -20,10 +20,10 @@ import numpy as np
 from adcore import domains as D
 from adcore.dtypes import binary, promote
 from adcore.levels import bind, raw, value_types
-from adcore.ops.compare import (constant_like, equal, greater, greater_equal, less, less_equal,
-                                logical_and, logical_not, logical_or, share, sign)
+from adcore.ops.compare import (equal, greater, greater_equal, less, less_equal, logical_and,
+                                logical_not, logical_or, share, sign)
 from adcore.registry import Op, defop, register
-from adcore.shapes import dtype_of
+from adcore.shapes import dtype_of, shape_of
 
 
 def _scalar_or_array(math_fn: Callable[[float], float], np_fn: Callable[[Any], Any]
@@ -229,15 +229,15 @@ abs = _unary("abs", _scalar_or_array(math.fabs, np.abs), lambda x, out: sign(x),
              method=("abs", "absolute"), operator="abs", numpy=np.absolute)
 
 maximum = _binary("maximum", binary(np.maximum, np.maximum),
-                  (lambda x, y, out: share(x, y, operator.gt),
-                   lambda x, y, out: share(y, x, operator.gt)),
+                  (lambda x, y, out: share(x, y, larger=True),
+                   lambda x, y, out: share(y, x, larger=True)),
                   D.separated_pair,
                   "maximum(x, y), elementwise.  d/dx = 1 where x > y, 0.5 on ties, else 0.",
                   method="maximum", numpy=np.maximum)
 
 minimum = _binary("minimum", binary(np.minimum, np.minimum),
-                  (lambda x, y, out: share(x, y, operator.lt),
-                   lambda x, y, out: share(y, x, operator.lt)),
+                  (lambda x, y, out: share(x, y, larger=False),
+                   lambda x, y, out: share(y, x, larger=False)),
                   D.separated_pair,
                   "minimum(x, y), elementwise.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
                   method="minimum", numpy=np.minimum)
@@ -267,10 +267,9 @@ def where(cond: Any, x: Any, y: Any) -> Any:
     >>> where(np.array([True, False]), np.array([1.0, 2.0]), 0.0)
     array([1., 0.])
     """
-    out = bind(_where, raw(cond), x, y)
-    if type(cond) in value_types and type(out) not in value_types:
-        return constant_like((cond,), out)  # constant branches: still the engine's value type
-    return out
+    if type(cond) in (list, tuple):
+        cond = np.asarray(cond)
+    return bind(_where, cond, x, y)
 
 
 _named(where, "where", where.__doc__ or "", _where)

@@ -1,6 +1,7 @@
 """Matrix multiplication: a bilinear op declared with one transpose per argument."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -29,10 +30,22 @@ def _matmul_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs, -2.0, 2.0), draw.array(ys, -2.0, 2.0)), {}
 
 
+def _matmul_impl(x: Any, y: Any) -> Any:
+    """x @ y; a stack of matrices times one matrix (a batch of tangents through a layer, say) is
+    one matrix product of the stacked rows, not a loop of small ones."""
+    if type(x) is np.ndarray and type(y) is np.ndarray:
+        if y.ndim == 2 and x.ndim > 2:
+            rows = np.matmul(x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), y)
+            return rows.reshape(x.shape[:-1] + (y.shape[-1],))
+        if x.ndim == 2 and y.ndim > 2:
+            return np.moveaxis(np.tensordot(x, y, axes=([1], [-2])), 0, -2)
+    return np.matmul(x, y)
+
+
 # The op itself takes arguments with at least two axes (stacks of matrices that broadcast);
 # ``matmul`` below reshapes vectors into matrices and back, as numpy's matmul defines them.
 matmul_op = defop(
-    "matmul", np.matmul,
+    "matmul", _matmul_impl,
     bilinear=(lambda y_bar, x, y: bind(matmul_op, y_bar, swapaxes(y, -1, -2)),
               lambda y_bar, x, y: bind(matmul_op, swapaxes(x, -1, -2), y_bar)),
     domain=_matmul_domain, method="matmul", operator="matmul", numpy=np.matmul,

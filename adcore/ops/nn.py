@@ -15,12 +15,13 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw
-from adcore.ops.elementwise import _scalar_or_array, _unary, exp, mul, sigmoid, sub
+from adcore.ops.compare import equal
+from adcore.ops.elementwise import _scalar_or_array, _unary, exp, mul, sigmoid, sub, where
 from adcore.ops.linalg import matmul
 from adcore.ops.reduce import log_softmax, sum_op
-from adcore.ops.shape import broadcast_to_op, reshape_op, swapaxes
+from adcore.ops.shape import broadcast_to_op, expand_dims, reshape_op, swapaxes
 from adcore.registry import defop, public
-from adcore.shapes import shape_of
+from adcore.shapes import dtype_of, shape_of
 
 # --- softplus --------------------------------------------------------------------------------
 
@@ -39,64 +40,45 @@ softplus = _unary("softplus", _scalar_or_array(_softplus_scalar, _softplus_array
                   method="softplus")
 
 # --- linear: x @ weight^T + bias ---------------------------------------------------------------
+# The op takes x with two axes of its own, (rows, in); ``linear`` reshapes other inputs around it.
+# Every rule then works as it is on a batch in front (tangents, cotangents, vmap).
 
 
 def _linear_impl(x: Any, w: Any, b: Any) -> Any:
     out = np.matmul(x, np.swapaxes(w, -1, -2))
     if b is None:
         return out
-    if type(out) is np.ndarray and np.result_type(b) == out.dtype:
+    b = np.expand_dims(b, -2)  # (..., out) -> (..., 1, out): one bias per row
+    if type(out) is np.ndarray and np.result_type(b) == out.dtype and out.ndim >= b.ndim:
         np.add(out, b, out=out)  # the product is a fresh array: add the bias in place
         return out
     return out + b
 
 
-def _flat(v: Any, lead: tuple, last: int) -> Any:
-    """v of core shape lead + (last,) as (prod(lead), last), keeping any batch axes in front."""
-    return bind(reshape_op, v, shape=(math.prod(lead), last), in_shape=lead + (last,))
-
-
-def _linear_jvp_w(w_dot: Any, x: Any, w: Any, b: Any, out: Any) -> Any:
-    xs, (o, i) = shape_of(x), shape_of(w)
-    lead = xs[:-1]
-    rows = matmul(_flat(x, lead, i), swapaxes(w_dot, -1, -2))  # batch + (P, O)
-    return bind(reshape_op, rows, shape=lead + (o,), in_shape=(math.prod(lead), o))
-
-
 def _linear_jvp_b(b_dot: Any, x: Any, w: Any, b: Any, out: Any) -> Any:
-    lead, o = shape_of(x)[:-1], shape_of(w)[0]
-    ones = (1,) * len(lead)
-    lifted = bind(reshape_op, b_dot, shape=ones + (o,), in_shape=(o,))
-    return bind(broadcast_to_op, lifted, shape=lead + (o,), in_shape=ones + (o,))
-
-
-def _linear_vjp_w(y_bar: Any, x: Any, w: Any, b: Any, out: Any) -> Any:
-    xs, (o, i) = shape_of(x), shape_of(w)
-    lead = xs[:-1]
-    return matmul(swapaxes(_flat(y_bar, lead, o), -1, -2), _flat(x, lead, i))  # batch + (O, I)
-
-
-def _linear_vjp_b(y_bar: Any, x: Any, w: Any, b: Any, out: Any) -> Any:
-    lead, o = shape_of(x)[:-1], shape_of(w)[0]
-    return bind(sum_op, _flat(y_bar, lead, o), axes=(-2,), keepdims=False)
+    rows, o = shape_of(x)[0], shape_of(w)[0]
+    lifted = bind(reshape_op, b_dot, shape=(1, o), in_shape=(o,))
+    return bind(broadcast_to_op, lifted, shape=(rows, o), in_shape=(1, o))
 
 
 def _linear_domain(draw: D.Draw) -> tuple[tuple, dict]:
-    i, o = draw.integers(1, 3), draw.integers(1, 3)
-    lead = draw.choice([(), (draw.integers(1, 3),), (draw.integers(1, 2), draw.integers(1, 3))])
-    x = draw.array(lead + (i,), -2.0, 2.0)
+    i, o, rows = draw.integers(1, 3), draw.integers(1, 3), draw.integers(1, 3)
+    x = draw.array((rows, i), -2.0, 2.0)
     w = draw.array((o, i), -2.0, 2.0)
     return (x, w, draw.array((o,)) if draw.boolean() else None), {}
 
 
 linear_op = defop(
     "linear", _linear_impl,
-    jvp=(lambda x_dot, x, w, b, out: matmul(x_dot, swapaxes(w, -1, -2)), _linear_jvp_w,
+    jvp=(lambda x_dot, x, w, b, out: matmul(x_dot, swapaxes(w, -1, -2)),
+         lambda w_dot, x, w, b, out: matmul(x, swapaxes(w_dot, -1, -2)),
          _linear_jvp_b),
-    vjp=(lambda y_bar, x, w, b, out: matmul(y_bar, w), _linear_vjp_w, _linear_vjp_b),
+    vjp=(lambda y_bar, x, w, b, out: matmul(y_bar, w),
+         lambda y_bar, x, w, b, out: matmul(swapaxes(y_bar, -1, -2), x),
+         lambda y_bar, x, w, b, out: bind(sum_op, y_bar, axes=(-2,), keepdims=False)),
     domain=_linear_domain,
-    doc="linear(x, weight, bias) = x @ weight^T + bias, weight of shape (out, in).  x_bar = "
-        "y_bar @ weight, weight_bar = y_bar^T x, bias_bar = y_bar summed over the rows.")
+    doc="linear(x, weight, bias) = x @ weight^T + bias, x of shape (rows, in), weight (out, in).  "
+        "x_bar = y_bar @ weight, weight_bar = y_bar^T x, bias_bar = y_bar summed over the rows.")
 
 
 @public(linear_op)
@@ -115,70 +97,65 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     if bias is not None and shape_of(bias) != (ws[0],):
         raise ValueError(f"linear: bias must have shape ({ws[0]},) to match weight {ws}, got "
                          f"{shape_of(bias)}")
-    return bind(linear_op, x, weight, bias)
+    if len(xs) == 2:
+        return bind(linear_op, x, weight, bias)
+    rows = bind(reshape_op, x, shape=(math.prod(xs[:-1]), xs[-1]), in_shape=xs)
+    out = bind(linear_op, rows, weight, bias)
+    return bind(reshape_op, out, shape=xs[:-1] + (ws[0],), in_shape=(math.prod(xs[:-1]), ws[0]))
 
 
 # --- cross_entropy: log-softmax and the negative log-likelihood, reduced ----------------------
+# The target (class indices) is an operand without a derivative, so that it can be batched like the
+# logits (vmap of a per-example loss); ``rows`` says how many of the logits' own axes are rows
+# (1 for (N, C), 0 for (C,)), so that any axes in front of them are a batch.
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _log_probs(x: Any) -> Any:
-    shift = np.max(x, axis=-1, keepdims=True)
-    z = x - shift
+    z = x - np.max(x, axis=-1, keepdims=True)
     return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
 
-def _smoothed_target(x: Any, target: np.ndarray, smoothing: float) -> np.ndarray:
-    """q = (1 - smoothing) * onehot(target) + smoothing / K, in x's dtype."""
-    k = shape_of(x)[-1]
-    dtype = np.result_type(raw(x), np.float32)
-    q = np.full(target.shape + (k,), smoothing / k, dtype=dtype)
-    np.put_along_axis(q, target[..., None], 1.0 - smoothing + smoothing / k, axis=-1)
-    return q
-
-
-def _reduce_losses(losses: Any, reduction: str) -> Any:
-    if reduction == "none":
-        return losses
-    total = np.sum(losses)
-    return total / losses.size if reduction == "mean" else total
-
-
-def _cross_entropy_impl(x: Any, *, target: np.ndarray, reduction: str,
-                        label_smoothing: float) -> Any:
+def _cross_entropy_impl(x: Any, target: Any, *, reduction: str, label_smoothing: float,
+                        rows: int) -> Any:
     logp = _log_probs(x)
-    picked = np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
-    losses = -picked
+    losses = -np.take_along_axis(logp, np.expand_dims(target, -1), axis=-1)[..., 0]
     if label_smoothing:
         losses = (1.0 - label_smoothing) * losses - label_smoothing * np.mean(logp, axis=-1)
-    return np.asarray(_reduce_losses(losses, reduction))
+    if reduction == "none" or not rows:
+        return np.asarray(losses)
+    total = np.sum(losses, axis=-1)
+    return np.asarray(total / losses.shape[-1] if reduction == "mean" else total)
 
 
-def _ce_grad(x: Any, target: np.ndarray, label_smoothing: float) -> Any:
-    """d loss_n / d x_nk = softmax(x)_nk - q_nk, written with ops so it differentiates again
-    (softmax as exp(log_softmax), which is exact for logits of any size)."""
+def _ce_grad(x: Any, target: Any, label_smoothing: float) -> Any:
+    """d loss_n / d x_nk = softmax(x)_nk - q_nk, q = (1 - e) onehot(target) + e / K, written with
+    ops so that it differentiates again (softmax as exp(log_softmax): exact at any size)."""
+    k = shape_of(x)[-1]
     probs = exp(log_softmax(x, axis=-1))
-    return sub(probs, _smoothed_target(x, target, label_smoothing))
+    onehot = equal(np.arange(k), expand_dims(target, -1))
+    low = label_smoothing / k  # q off the target (numbers, so that x's dtype is kept)
+    return where(onehot, sub(probs, 1.0 - label_smoothing + low), sub(probs, low))
 
 
-def _ce_weights(y_bar: Any, x: Any, reduction: str) -> Any:
+def _ce_weights(y_bar: Any, x: Any, reduction: str, rows: int) -> Any:
     """The cotangent of the (reduced) losses, shaped to broadcast against x (batch axes first)."""
     xs = shape_of(x)
-    rows = xs[:-1]
-    if reduction == "none":
-        return bind(reshape_op, y_bar, shape=rows + (1,), in_shape=rows)
-    lifted = bind(reshape_op, y_bar, shape=(1,) * len(xs), in_shape=())
-    return mul(lifted, 1.0 / math.prod(rows)) if reduction == "mean" else lifted
-
-
-def _reduce_core(v: Any, x: Any, reduction: str) -> Any:
-    """Per-row values (core shape rows) reduced as the losses are, batch axes kept."""
-    rows = shape_of(x)[:-1]
     if reduction == "none" or not rows:
-        return v
-    total = bind(sum_op, v, axes=tuple(range(-len(rows), 0)), keepdims=False)
-    return mul(total, 1.0 / math.prod(rows)) if reduction == "mean" else total
+        return bind(reshape_op, y_bar, shape=xs[:-1] + (1,), in_shape=xs[:-1])
+    lifted = bind(reshape_op, y_bar, shape=(1, 1), in_shape=())
+    return mul(lifted, 1.0 / xs[0]) if reduction == "mean" else lifted
+
+
+def _ce_jvp(x_dot: Any, x: Any, target: Any, out: Any, *, reduction: str, label_smoothing: float,
+            rows: int) -> Any:
+    per_row = bind(sum_op, mul(_ce_grad(x, target, label_smoothing), x_dot), axes=(-1,),
+                   keepdims=False)
+    if reduction == "none" or not rows:
+        return per_row
+    total = bind(sum_op, per_row, axes=(-1,), keepdims=False)
+    return mul(total, 1.0 / shape_of(x)[0]) if reduction == "mean" else total
 
 
 def _cross_entropy_domain(draw: D.Draw) -> tuple[tuple, dict]:
@@ -192,33 +169,36 @@ def _cross_entropy_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 cross_entropy_op = defop(
     "cross_entropy", _cross_entropy_impl,
-    jvp=(lambda x_dot, x, out, *, target, reduction, label_smoothing:
-         _reduce_core(bind(sum_op, mul(_ce_grad(x, target, label_smoothing), x_dot), axes=(-1,),
-                           keepdims=False), x, reduction),),
-    vjp=(lambda y_bar, x, out, *, target, reduction, label_smoothing:
-         mul(_ce_weights(y_bar, x, reduction), _ce_grad(x, target, label_smoothing)),),
+    jvp=(_ce_jvp, None),
+    vjp=(lambda y_bar, x, target, out, *, reduction, label_smoothing, rows:
+         mul(_ce_weights(y_bar, x, reduction, rows), _ce_grad(x, target, label_smoothing)),
+         None),
     domain=_cross_entropy_domain,
     doc="cross_entropy(logits, target): -log softmax(logits)[target] (with label smoothing, "
         "(1 - e) times that plus e times the mean of -log softmax), reduced.  d/dlogits = "
         "softmax(logits) - q, q the smoothed one-hot target.")
 
 
-def class_indices(target: Any, logits_shape: tuple, fn: str) -> np.ndarray:
-    """``target`` as an integer array of class indices for logits of ``logits_shape``, checked."""
-    t = np.asarray(raw(target))
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: target has dtype {t.dtype}; it must hold integer class indices "
+def class_indices(target: Any, logits_shape: tuple, fn: str) -> Any:
+    """``target`` checked as integer class indices for logits of ``logits_shape`` (lists and
+    integer arrays become intp arrays; tensors pass through)."""
+    if type(target) in (list, tuple, int) or isinstance(target, np.integer):
+        target = np.asarray(target)
+    dtype = dtype_of(target)
+    if dtype.kind not in "iu":
+        raise TypeError(f"{fn}: target has dtype {dtype}; it must hold integer class indices "
                         f"(a Tensor with dtype=np.int64, or an integer ndarray), one per row of "
                         f"the logits. Class probabilities as targets are not supported")
     rows, k = logits_shape[:-1], logits_shape[-1]
-    if t.shape != rows:
-        raise ValueError(f"{fn}: target has shape {t.shape} but the logits have shape "
+    if shape_of(target) != rows:
+        raise ValueError(f"{fn}: target has shape {shape_of(target)} but the logits have shape "
                          f"{logits_shape}: give one class index per row, shape {rows}")
-    if t.size and (t.min() < 0 or t.max() >= k):
-        bad = int(t.min()) if t.min() < 0 else int(t.max())
+    values = raw(target)
+    if np.size(values) and (np.min(values) < 0 or np.max(values) >= k):
+        bad = int(np.min(values)) if np.min(values) < 0 else int(np.max(values))
         raise IndexError(f"{fn}: target holds the class index {bad}, but the logits have {k} "
                          f"classes (indices 0 to {k - 1})")
-    return t.astype(np.intp, copy=False)
+    return target.astype(np.intp, copy=False) if type(target) is np.ndarray else target
 
 
 @public(cross_entropy_op)
@@ -239,8 +219,8 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
-    return bind(cross_entropy_op, input, target=class_indices(target, xs, "cross_entropy"),
-                reduction=reduction, label_smoothing=float(label_smoothing))
+    return bind(cross_entropy_op, input, class_indices(target, xs, "cross_entropy"),
+                reduction=reduction, label_smoothing=float(label_smoothing), rows=len(xs) - 1)
 
 
 __all__ = ["class_indices", "cross_entropy", "linear", "softplus"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw
-from adcore.ops.compare import equal
+from adcore.ops.compare import count_true, equal, extremum_weights
 from adcore.ops.elementwise import abs, div, exp, mul, pow, sqrt, sub, where
 from adcore.ops.shape import broadcast_to_op, flatten, reshape_op
 from adcore.registry import Op, declare, defop, public
@@ -185,12 +185,11 @@ def std(x: Any, axis: Axis = None, keepdims: Any = None, *, ddof: Any = None,
 
 def _prod_partial(x: Any, axes: tuple) -> Any:
     """d prod / dx_i = the product of the other entries, computed without dividing by zero."""
-    xr = raw(x)
-    zero = xr == 0
-    zeros = np.sum(zero, axis=axes, keepdims=True)
+    zero = equal(x, 0)
+    zeros = count_true(zero, axes=axes)
     nonzero_prod = bind(prod_op, where(zero, 1.0, x), axes=axes, keepdims=True)
-    return where(zero, where(zeros == 1, nonzero_prod, 0.0),
-                 where(zeros == 0, div(nonzero_prod, where(zero, 1.0, x)), 0.0))
+    return where(zero, where(equal(zeros, 1), nonzero_prod, 0.0),
+                 where(equal(zeros, 0), div(nonzero_prod, where(zero, 1.0, x)), 0.0))
 
 
 prod_op = defop(
@@ -304,21 +303,13 @@ def cumsum(x: Any, axis: int | None = None, *, dim: int | None = None,
 
 # --- max and min (piecewise linear; ties share the gradient evenly, as in JAX) ---------------
 
-def _argmax_weights(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
-    """1/k at the k positions that attain the extremum along the reduced axes, 0 elsewhere."""
-    xr, outr = raw(x), raw(out)
-    hit = xr == (outr if keepdims else np.expand_dims(outr, axes))
-    dtype = np.result_type(xr, np.float32)
-    return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(dtype, copy=False)
-
-
 def _extremum(name: str, np_fn: Any) -> Op:
     def jvp(x_dot: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
-        weights = _argmax_weights(x, out, axes, keepdims)
+        weights = extremum_weights(x, out, axes=axes, keepdims=keepdims)
         return bind(sum_op, mul(weights, x_dot), axes=axes, keepdims=keepdims)
 
     def vjp(y_bar: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
-        weights = _argmax_weights(x, out, axes, keepdims)
+        weights = extremum_weights(x, out, axes=axes, keepdims=keepdims)
         return mul(weights, _keep(y_bar, shape_of(x), axes, keepdims))
 
     return defop(name, lambda x, *, axes, keepdims: np_fn(x, axis=axes, keepdims=keepdims),

@@ -374,9 +374,14 @@ def _inspect(np_fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-for _fn in (np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal,
-            np.count_nonzero, np.argsort, np.argwhere, np.nonzero, np.result_type):
+for _fn in (np.allclose, np.isclose, np.array_equal, np.count_nonzero, np.argsort, np.argwhere,
+            np.nonzero, np.result_type):
     FUNCTIONS[_fn] = _inspect(_fn)
+# Shapes are the value's own (inside vmap, one example's), not those of the data underneath.
+FUNCTIONS[np.shape] = shape_of
+FUNCTIONS[np.ndim] = lambda x: len(shape_of(x))
+FUNCTIONS[np.size] = lambda x, axis=None: (int(np.prod(shape_of(x))) if axis is None
+                                           else shape_of(x)[axis])
 
 
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:

@@ -7,12 +7,15 @@ from hypothesis import HealthCheck, settings
 import forward  # noqa: F401  (registers forward mode with adcore's checks)
 import reverse  # noqa: F401  (registers reverse mode with adcore's checks)
 
-# "ci" keeps the whole suite within a few minutes on 2 cores; "thorough" is for local runs:
-# HYPOTHESIS_PROFILE=thorough pytest tests/test_registry.py
+# "ci" keeps the whole suite within a few minutes on 2 cores; "thorough" and "long" are for local
+# runs: pytest tests/test_programs.py --hypothesis-profile=long (or HYPOTHESIS_PROFILE=long).
+_SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=20, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+                          suppress_health_check=_SLOW_IS_FINE)
 settings.register_profile("thorough", max_examples=300, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+                          suppress_health_check=_SLOW_IS_FINE)
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=_SLOW_IS_FINE)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -62,7 +62,7 @@ class Op:
     """
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
-                 "_keeps", "methods", "operator", "inplace", "numpy", "view")
+                 "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -83,6 +83,7 @@ class Op:
         self.inplace: tuple[str, ...] = ()
         self.numpy: tuple = ()
         self.view = False
+        self.partials: tuple | None = None  # an elementwise op's declared partials, for display
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -165,7 +166,8 @@ def defop(name: str, impl: Callable[..., Any], *,
     op = Op(name, impl, _no_rule, _no_rule, domain=domain, doc=doc, variadic=callable(transpose))
     if partials is not None:
         op.kind = "elementwise"
-        op.jvp, op.vjp = _elementwise_rules(tuple(partials))
+        op.partials = tuple(partials)
+        op.jvp, op.vjp = _elementwise_rules(op.partials)
         n = len(partials)
         op.reads = tuple(_reads(p, 0, n + 1) if callable(p) else frozenset() for p in partials)
     elif transpose is not None:

@@ -8,18 +8,21 @@
   ``vhp``: functional transformations on arrays (or tuples, lists and dicts of them) that nest with
   each other, with forward mode and with ``vmap``.
 - ``Value``: micrograd's scalar engine, on the same registry rules.
-- ``to_dot`` / ``draw``: pictures of Value and Tensor graphs (Graphviz).
+- ``to_dot`` / ``draw``: pictures of Value and Tensor graphs (Graphviz), with ``grads=True`` each
+  edge labelled with the cotangent it carries; ``explain``: the backward pass printed node by node.
 
 Every derivative comes from adcore's registry; nothing here knows the rule of any op.
 """
 from adcore.batching import vmap
 from reverse.api import grad, hessian, hvp, jacobian, jacrev, value_and_grad, vhp, vjp
 from reverse.draw import draw, to_dot
+from reverse.explain import explain
 from reverse.function import Function, FunctionCtx
 from reverse.modes import enable_grad, is_grad_enabled, no_grad
 from reverse.tensor import Tensor
 from reverse.value import Value
 
-__all__ = ["Function", "FunctionCtx", "Tensor", "Value", "draw", "enable_grad", "grad", "hessian",
+__all__ = ["Function", "FunctionCtx", "Tensor", "Value", "draw", "enable_grad", "explain", "grad",
+           "hessian",
            "hvp", "is_grad_enabled", "jacobian", "jacrev", "no_grad", "to_dot", "value_and_grad",
            "vhp", "vjp", "vmap"]

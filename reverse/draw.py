@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from adcore.shapes import Meta
-from reverse.graph import Node, toposort
+from reverse.graph import Node, backward, toposort
 from reverse.tensor import Tensor
 from reverse.value import Value
 
@@ -44,7 +44,15 @@ def _array_text(value: Any) -> str:
     return f"shape {arr.shape} {arr.dtype}"
 
 
-def _value_dot(root: Value) -> list[str]:
+def _edge(source: str, target: str, cotangent: Any = None) -> str:
+    """An edge; with a cotangent, labelled with what backward sends along it."""
+    if cotangent is None:
+        return f"  {source} -> {target};"
+    label = f"grad {_array_text(cotangent)}".replace("\\", "\\\\").replace('"', '\\"')
+    return f'  {source} -> {target} [label="{label}", fontsize=10, fontcolor="#b03030"];'
+
+
+def _value_dot(root: Value, grads: bool) -> list[str]:
     lines = []
     for v in toposort([root], Value, "_inputs"):
         vid = f"v{id(v)}"
@@ -54,16 +62,39 @@ def _value_dot(root: Value) -> list[str]:
         if v._op:
             lines.append(_op(vid + "op", v._op))
             lines.append(f"  {vid}op -> {vid};")
-            for child in v._inputs:
+            sent: list = [None] * len(v._inputs)
+            if grads and v._fn is not None:  # what v passed to each input: its grad times a partial
+                primals = [a.data if type(a) is Value else a for a in v._inputs]
+                sent = v._fn.vjp(v.grad, primals, v.data, {}, v._needs)
+            for child, ct in zip(v._inputs, sent):
                 if type(child) is Value:
-                    lines.append(f"  v{id(child)} -> {vid}op;")
+                    lines.append(_edge(f"v{id(child)}", f"{vid}op", ct))
     return lines
 
 
-def _tensor_dot(root: Tensor) -> list[str]:
+def _edge_cotangents(root: Tensor) -> dict:
+    """(node id, input position) -> the cotangent backward sends along that edge, from a backward
+    pass that keeps the graph and writes no .grad."""
+    sent: dict = {}
+
+    def trace(node: Node, y_bar: Any, x_bars: list) -> None:
+        for i, x_bar in enumerate(x_bars):
+            sent[(id(node), i)] = x_bar
+
+    try:
+        backward([(root._node, np.ones(np.shape(root.data), np.result_type(root.data)))],
+                 retain_graph=True, trace=trace)
+    except RuntimeError as exc:
+        raise RuntimeError("draw(grads=True): the graph was already freed by backward; draw it "
+                           "before calling backward, or call backward(retain_graph=True)") from exc
+    return sent
+
+
+def _tensor_dot(root: Tensor, grads: bool) -> list[str]:
     lines = []
     if root._node is None:
         return [_record(f"t{id(root)}", ["leaf", _array_text(root.data)], "#fff4d6")]
+    sent = _edge_cotangents(root) if grads else {}
     seen_leaves: set[int] = set()
     for node in toposort([root._node]):
         nid = f"n{id(node)}"
@@ -74,7 +105,7 @@ def _tensor_dot(root: Tensor) -> list[str]:
         lines.append(f"  {nid}op -> {nid};")
         for i, parent in enumerate(node.parents):
             if type(parent) is Node:
-                lines.append(f"  n{id(parent)} -> {nid}op;")
+                lines.append(_edge(f"n{id(parent)}", f"{nid}op", sent.get((id(node), i))))
             elif isinstance(parent, Tensor):
                 pid = f"t{id(parent)}"
                 if id(parent) not in seen_leaves:
@@ -83,7 +114,7 @@ def _tensor_dot(root: Tensor) -> list[str]:
                     if parent.grad is not None:
                         fields.append("grad " + _array_text(parent.grad.data))
                     lines.append(_record(pid, fields, "#fff4d6"))
-                lines.append(f"  {pid} -> {nid}op;")
+                lines.append(_edge(pid, f"{nid}op", sent.get((id(node), i))))
             elif not freed:
                 cid = f"{nid}c{i}"
                 lines.append(_record(cid, ["constant", _array_text(node.primals[i])], "#eeeeee"))
@@ -91,20 +122,22 @@ def _tensor_dot(root: Tensor) -> list[str]:
     return lines
 
 
-def to_dot(root: Value | Tensor, rankdir: str = "LR") -> str:
+def to_dot(root: Value | Tensor, rankdir: str = "LR", grads: bool = False) -> str:
     """Graphviz DOT source for the graph that produced ``root`` (a Value or a Tensor).
 
     Values show their label, data and grad; tensors show their numbers (or shape and dtype when
-    larger than 4 elements); each op is an ellipse with its name.
+    larger than 4 elements); each op is an ellipse with its name. With ``grads=True`` each edge is
+    labelled with the cotangent backward sends along it (for Values, after ``backward()``; for a
+    Tensor, computed from its graph, which must not have been freed yet).
 
     >>> a, b = Value(2.0, label="a"), Value(3.0, label="b")
     >>> print(to_dot(a * b).splitlines()[0])
     digraph {
     """
     if type(root) is Value:
-        body = _value_dot(root)
+        body = _value_dot(root, grads)
     elif isinstance(root, Tensor):
-        body = _tensor_dot(root)
+        body = _tensor_dot(root, grads)
     else:
         raise TypeError(f"to_dot: expected a Value or a Tensor, got {type(root).__name__}")
     return "\n".join(["digraph {", f"  rankdir={rankdir};", '  node [fontname="Helvetica"];',
@@ -116,8 +149,10 @@ INSTALL_DOT = ("draw: Graphviz's `dot` program was not found on PATH. Install Gr
                "or call to_dot(root) and paste the text into any Graphviz viewer")
 
 
-def draw(root: Value | Tensor, path: str | Path = "graph.svg", rankdir: str = "LR") -> Path:
-    """Render the graph of ``root`` to ``path`` (.svg, .png or .pdf) with Graphviz's ``dot``."""
+def draw(root: Value | Tensor, path: str | Path = "graph.svg", rankdir: str = "LR",
+         grads: bool = False) -> Path:
+    """Render the graph of ``root`` to ``path`` (.svg, .png or .pdf) with Graphviz's ``dot``;
+    ``grads=True`` labels the edges with their cotangents (see ``to_dot``)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "svg"
     if fmt not in {"svg", "png", "pdf"}:
@@ -125,6 +160,6 @@ def draw(root: Value | Tensor, path: str | Path = "graph.svg", rankdir: str = "L
     dot = shutil.which("dot")
     if dot is None:
         raise RuntimeError(INSTALL_DOT)
-    subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=to_dot(root, rankdir), text=True,
-                   check=True, capture_output=True)
+    subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=to_dot(root, rankdir, grads),
+                   text=True, check=True, capture_output=True)
     return path

@@ -175,12 +175,15 @@ def check_versions(node: Node) -> None:
 
 
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
-             rebuild: Callable[[Any, Any], Any] | None = None) -> dict:
+             rebuild: Callable[[Any, Any], Any] | None = None,
+             trace: Callable[[Node, Any, list], None] | None = None) -> dict:
     """Pull the cotangents ``roots`` = [(key, y_bar), ...] back to the leaves.
 
     Returns {leaf tensor: cotangent}. With ``rebuild`` (create_graph), each rule sees engine values
     rebuilt from the nodes by ``rebuild(key, primal)``, so the engine records the backward pass too;
-    without it, rules run on the primal values and record nothing at this level.
+    without it, rules run on the primal values and record nothing at this level. ``trace``, if
+    given, sees each node as it runs, with its incoming cotangent and what it sends to each input
+    (reverse.explain prints them).
     """
     cts: dict = {}
     for key, y_bar in roots:
@@ -204,6 +207,8 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
         else:
             x_bars = node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(node, primals)],
                                  rebuild(node, node.out), node.params, node.needs)
+        if trace is not None:
+            trace(node, y_bar, x_bars)
         for key, x_bar in zip(node, x_bars):
             if x_bar is None or key is None:
                 continue

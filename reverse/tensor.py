@@ -269,14 +269,20 @@ class Tensor(ArrayMethods):
 
     # --- backward -----------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+                 create_graph: bool = False, explain: bool = False,
+                 _trace: Any = None) -> None:
         """Accumulate d self / d leaf into ``leaf.grad`` for every leaf that requires grad.
 
         ``gradient`` (same shape as self) weights the outputs; it may be left out for a tensor
         with one element. The graph is freed afterwards unless ``retain_graph`` (which defaults to
         ``create_graph``); with ``create_graph`` the backward pass is itself recorded, so that the
-        gradients can be differentiated again.
+        gradients can be differentiated again. ``explain=True`` also prints the pass node by node
+        (see ``reverse.explain``).
         """
+        if explain:
+            from reverse.explain import explain as explain_pass  # explain builds on backward
+            explain_pass(self, gradient, retain_graph)
+            return
         _fresh(self)
         if not self.requires_grad:
             raise RuntimeError(
@@ -305,9 +311,10 @@ class Tensor(ArrayMethods):
             level = self._level
             with enable_grad():
                 cts = graph.backward([(key, gradient)], retain_graph=retain,
-                                     rebuild=lambda k, value: _rebuild(k, value, level))
+                                     rebuild=lambda k, value: _rebuild(k, value, level),
+                                     trace=_trace)
         else:
-            cts = graph.backward([(key, gradient)], retain_graph=retain)
+            cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace)
         for leaf, ct in cts.items():
             leaf._accumulate(ct)
 

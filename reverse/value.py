@@ -91,17 +91,20 @@ class Value:
     def _backward(self, fn: Callable[[], None]) -> None:
         self._custom_backward = fn  # for ops written by hand, micrograd style
 
-    def _propagate(self) -> None:
+    def _propagate(self, trace: Callable[["Value", list], None] | None = None) -> None:
         inputs = self._inputs
         primals = [a.data if type(a) is Value else a for a in inputs]
         x_bars = self._fn.vjp(self.grad, primals, self.data, _NO_PARAMS, self._needs)
+        if trace is not None:
+            trace(self, x_bars)
         for a, x_bar in zip(inputs, x_bars):
             if x_bar is not None:
                 a.grad += x_bar
 
-    def backward(self) -> None:
+    def backward(self, trace: Callable[["Value", list], None] | None = None) -> None:
         """Add d self / d v to v.grad for every leaf v this one depends on (as PyTorch: call it
-        again and leaves accumulate; intermediate Values hold this pass's gradient)."""
+        again and leaves accumulate; intermediate Values hold this pass's gradient). ``trace``, if
+        given, sees each Value as it passes its gradient on (reverse.explain prints them)."""
         order = toposort([self], Value, "_inputs")
         for v in order:  # intermediate results start from zero; leaves accumulate across calls
             if v._inputs:
@@ -111,7 +114,7 @@ class Value:
             if v._custom_backward is not None:
                 v._custom_backward()
             elif v._fn is not None:
-                v._propagate()
+                v._propagate(trace)
 
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"

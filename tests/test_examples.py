@@ -1,8 +1,9 @@
 """Every example script runs to the end: each one checks its own claims with assert.
 
-micrograd_demo.py and mnist.py are left out here (tests/test_value.py trains the demo's MLP,
-tests/test_mnist_training.py runs mnist.py on a subset of the real data); any new script in
-examples/ is picked up automatically.
+micrograd_demo.py, mnist.py and compare_modes.py are left out here (tests/test_value.py trains the
+demo's MLP, tests/test_mnist_training.py runs mnist.py on a subset of the real data,
+tests/test_compare_modes.py runs the Day 5 tool on a tiny grid); any new script in examples/ is
+picked up automatically.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(p for p in EXAMPLES.glob("*.py")
-                 if p.name not in ("micrograd_demo.py", "mnist.py"))
+                 if p.name not in ("micrograd_demo.py", "mnist.py", "compare_modes.py",
+                                   "__init__.py"))
 
 
 def test_the_curriculum_examples_are_present() -> None:

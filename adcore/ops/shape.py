@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from adcore import domains as D
-from adcore.levels import bind, raw
+from adcore.levels import bind, is_engine_value, raw
 from adcore.registry import declare, defop, public
 from adcore.shapes import normalize_axis, shape_of
 
@@ -372,6 +372,10 @@ scatter_add_op = defop(
 
 def _index_item(ix: Any, fn: str) -> Any:
     """One index entry as an int, slice, None, Ellipsis, integer array or boolean mask."""
+    if is_engine_value(ix) and np.shape(raw(ix)) != shape_of(ix):
+        raise IndexError(f"{fn}: an index array whose values differ from example to example "
+                         f"(a value mapped by vmap) is not supported; index with a fixed array, or "
+                         f"select with where() or a one-hot product")
     ix = raw(ix)
     if isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__array__") and not np.isscalar(ix)):
         arr = np.asarray(ix)

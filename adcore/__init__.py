@@ -9,6 +9,14 @@
 
 adcore imports neither engine; ``forward`` and ``reverse`` register themselves with it on import.
 """
+import warnings
+
+# numpy's floating-point warnings raised inside adcore's forward rules and derivative rules (log(0),
+# 1/0, 0 * inf) are silenced, as PyTorch is silent: the values are inf and nan either way. The filter
+# names adcore's modules only; numpy's warnings in the user's own code are untouched, and an error
+# setting (np.errstate(all="raise"), or detect_anomaly) still stops at the first such value.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"adcore(\.|$)")
+
 # The registry must load before the op modules (their declarations call defop, and the rules that
 # defop derives are written with ops declared in those modules).
 from adcore.registry import Op, defop, public, registry  # noqa: I001

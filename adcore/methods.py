@@ -22,7 +22,7 @@ from adcore import ops
 from adcore.levels import FIRST_TRANSFORM_DEPTH, raw, register_value_type
 from adcore.ops.compare import constant_like
 from adcore.registry import registry, subscribe
-from adcore.shapes import shape_of
+from adcore.shapes import normalize_axis, shape_of
 
 # Python's operators: the name an op declares -> (method, reflected method, in-place method).
 OPERATORS: dict[str, tuple[str, str | None, str | None]] = {
@@ -227,10 +227,21 @@ class ArrayMethods:
     def _extremum(self, name: str, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Any:
         reduce, arg = (ops.max, ops.argmax) if name == "max" else (ops.min, ops.argmin)
         if dim is None:
-            return reduce(self, axis, keepdims)
+            return reduce(self, axis, keepdims)  # ties share the gradient, as torch.amax
         if not isinstance(dim, (int, np.integer)):  # x.max(other): the elementwise maximum
             return (ops.maximum if name == "max" else ops.minimum)(self, dim)
-        return MaxResult(reduce(self, dim=dim, keepdim=keepdim), arg(self, dim=dim, keepdim=keepdim))
+        # As PyTorch: the values are the entries at the returned indices, so the gradient goes to
+        # those entries only (the first of any ties), not shared among ties.
+        shape = self.shape
+        d = normalize_axis(dim, len(shape), name) + len(shape)
+        indices = arg(self, dim=d, keepdim=True)
+        index = tuple(raw(indices) if j == d else
+                      np.arange(s).reshape([s if k == j else 1 for k in range(len(shape))])
+                      for j, s in enumerate(shape))
+        values = ops.getitem(self, index)
+        if not keepdim:
+            values, indices = ops.squeeze(values, d), ops.squeeze(indices, d)
+        return MaxResult(values, indices)
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: Any = None) -> Any:

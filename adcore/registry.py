@@ -414,6 +414,9 @@ def _elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
                     cts[i] = partial * y_bar  # Python floats (the Value engine): no shapes
                     continue
                 ct = mul(partial, y_bar)
+            if type(ct) is float:  # a number has no shape to sum back to
+                cts[i] = ct
+                continue
             if out_shape is None:
                 out_shape = shape_of(out)
             x_shape = shape_of(primals[i])

@@ -24,6 +24,8 @@ import numpy as np
 from adcore.levels import value_types
 from adcore.ops import add
 from adcore.shapes import Meta
+from reverse import anomaly
+from reverse.modes import mode
 
 # Values a rule does not read are kept by reference up to this many elements: a placeholder would
 # cost more time than the memory it frees. Larger ones are kept as their shape and dtype only.
@@ -50,9 +52,10 @@ class Node(list):
     object, not two: on long graphs that halves its work); the op, its parameters, the values its
     rule reads (``primals``, ``out``; the others as ``Meta``), which inputs need a cotangent, the
     versions of the tensors whose data it keeps, and an optional retained tensor are attributes.
+    ``origin`` (the user's code that recorded it) is set only under detect_anomaly.
     """
 
-    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain")
+    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin")
     __hash__ = object.__hash__  # identity, not list equality: nodes are dictionary keys
     __eq__ = object.__eq__
     __ne__ = object.__ne__
@@ -186,12 +189,16 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
     (reverse.explain prints them).
     """
     cts: dict = {}
+    checking = mode.anomaly
     for key, y_bar in roots:
         prev = cts.get(key)
         cts[key] = y_bar if prev is None else add(prev, y_bar)
     for node in reversed(toposort([key for key, _ in roots])):
         y_bar = cts.pop(node, None)
-        if y_bar is None:
+        if y_bar is None:  # nothing flows through this node: free it all the same
+            if not retain_graph:
+                node.primals = node.out = node.versions = None
+                node.clear()
             continue
         primals = node.primals
         if primals is None:
@@ -209,6 +216,8 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
                                  rebuild(node, node.out), node.params, node.needs)
         if trace is not None:
             trace(node, y_bar, x_bars)
+        if checking:
+            anomaly.check_backward(node, y_bar, x_bars)
         for key, x_bar in zip(node, x_bars):
             if x_bar is None or key is None:
                 continue

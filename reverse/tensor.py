@@ -29,7 +29,7 @@ from adcore.levels import (EAGER_TAPE_DEPTH, FIRST_TRANSFORM_DEPTH, Level, bind,
 from adcore.methods import ArrayMethods
 from adcore.registry import registry
 from adcore.shapes import Meta, dtype_of, shape_of
-from reverse import graph
+from reverse import anomaly, graph
 from reverse.modes import enable_grad, mode
 
 DEFAULT_DTYPE = np.float32
@@ -91,6 +91,9 @@ class TapeLevel(Level):
         node = None
         if record and self.depth > mode.floor:
             node = graph.record(op, params, parents, primals, out, tuple(needs), args, self)
+            if mode.anomaly:
+                node.origin = anomaly.origin()
+                anomaly.check_forward(op, primals, out, node.origin)
         t = _make(out, node, self)
         if op.view:
             _link_view(t, args[0], op, params, self)

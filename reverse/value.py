@@ -154,9 +154,16 @@ def _members(op: Any) -> dict[str, Callable[..., Any]]:
     if not isinstance(op, Op) or op.kind != "elementwise":
         return {}
     symbol = _SYMBOLS.get(op.name, op.name)
-
-    def method(self: Value, *others: Any) -> Value:
-        return self._apply(op, (self, *[_operand(o) for o in others]), symbol)
+    if len(op.partials) == 1:
+        def method(self: Value) -> Value:
+            return self._apply(op, (self,), symbol)
+    elif len(op.partials) == 2:
+        def method(self: Value, other: Any) -> Value:  # type: ignore[misc]
+            return self._apply(op, (self, other if type(other) is Value else _value(other)),
+                               symbol)
+    else:
+        def method(self: Value, *others: Any) -> Value:  # type: ignore[misc]
+            return self._apply(op, (self, *[_operand(o) for o in others]), symbol)
 
     def reflected(self: Value, other: Any) -> Value:
         return self._apply(op, (_value(other), self), symbol)

@@ -26,15 +26,13 @@ from adcore.registry import Op, defop, register
 from adcore.shapes import dtype_of, shape_of
 
 
-def _scalar_or_array(math_fn: Callable[[float], float], np_fn: Callable[[Any], Any]
-                     ) -> Callable[[Any], Any]:
-    """A forward rule that uses ``math`` on Python floats and numpy on everything else."""
+def _scalar_or_array(np_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A forward rule on numpy's ufunc. A Python float goes through the same ufunc (and comes back
+    a float): Python's math module rounds some functions differently in the last place, and a
+    number must give exactly what a 0-d array gives."""
     def impl(x: Any) -> Any:
         if type(x) is float:
-            try:
-                return math_fn(x)
-            except (OverflowError, ValueError, ZeroDivisionError):
-                return float(np_fn(np.float64(x)))
+            return float(np_fn(x))
         return np_fn(x)
     impl.__name__ = np_fn.__name__
     return impl
@@ -49,12 +47,13 @@ def _py_div(x: Any, y: Any) -> Any:
 
 
 def _py_pow(x: Any, y: Any) -> Any:
-    """x ** y on Python numbers, with numpy's inf and nan instead of OverflowError and complex."""
-    try:
-        out = x ** y
-    except (ZeroDivisionError, OverflowError):
-        return float(np.power(np.float64(x), np.float64(y)))
-    return out if type(out) is not complex else math.nan
+    """x ** y on Python and numpy numbers, exactly as numpy computes it (Python's own ** differs at
+    signed zeros and raises on overflow); integers to non-negative integer powers stay integers."""
+    if type(x) is int and type(y) is int and y >= 0:
+        return x ** y
+    if type(x) in (int, float) and type(y) in (int, float):
+        return float(np.power(float(x), float(y)))
+    return x ** y
 
 
 # The op functions below run the forward rule at once when no argument is an engine value (the
@@ -165,48 +164,42 @@ pow = _binary("pow", binary(np.power, _py_pow), (_dpow_dx, _dpow_dy), _pow_domai
 
 # --- transcendental functions ----------------------------------------------------------------
 
-exp = _unary("exp", _scalar_or_array(math.exp, np.exp), lambda x, out: out,
+exp = _unary("exp", _scalar_or_array(np.exp), lambda x, out: out,
              D.unary(), "exp(x) = e ** x.  d/dx = exp(x).", method="exp", numpy=np.exp)
 
-expm1 = _unary("expm1", _scalar_or_array(math.expm1, np.expm1), lambda x, out: add(out, 1),
+expm1 = _unary("expm1", _scalar_or_array(np.expm1), lambda x, out: add(out, 1),
                D.unary(), "expm1(x) = e ** x - 1, exact near 0.  d/dx = exp(x) = out + 1.",
                method="expm1", numpy=np.expm1)
 
-log = _unary("log", _scalar_or_array(math.log, np.log), lambda x, out: div(1, x),
+log = _unary("log", _scalar_or_array(np.log), lambda x, out: div(1, x),
              D.unary(0.2, 4.0), "log(x), natural logarithm.  d/dx = 1 / x.",
              method="log", numpy=np.log)
 
-log1p = _unary("log1p", _scalar_or_array(math.log1p, np.log1p), lambda x, out: div(1, add(x, 1)),
+log1p = _unary("log1p", _scalar_or_array(np.log1p), lambda x, out: div(1, add(x, 1)),
                D.unary(-0.8, 4.0), "log1p(x) = log(1 + x), exact near 0.  d/dx = 1 / (1 + x).",
                method="log1p", numpy=np.log1p)
 
-sqrt = _unary("sqrt", _scalar_or_array(math.sqrt, np.sqrt), lambda x, out: div(0.5, out),
+sqrt = _unary("sqrt", _scalar_or_array(np.sqrt), lambda x, out: div(0.5, out),
               D.unary(0.2, 4.0), "sqrt(x) = x ** 0.5.  d/dx = 0.5 / sqrt(x).",
               method="sqrt", numpy=np.sqrt)
 
-sin = _unary("sin", _scalar_or_array(math.sin, np.sin), lambda x, out: cos(x),
+sin = _unary("sin", _scalar_or_array(np.sin), lambda x, out: cos(x),
              D.unary(), "sin(x).  d/dx = cos(x).", method="sin", numpy=np.sin)
 
-cos = _unary("cos", _scalar_or_array(math.cos, np.cos), lambda x, out: neg(sin(x)),
+cos = _unary("cos", _scalar_or_array(np.cos), lambda x, out: neg(sin(x)),
              D.unary(), "cos(x).  d/dx = -sin(x).", method="cos", numpy=np.cos)
 
-tanh = _unary("tanh", _scalar_or_array(math.tanh, np.tanh),
+tanh = _unary("tanh", _scalar_or_array(np.tanh),
               lambda x, out: sub(1, mul(out, out)),
               D.unary(), "tanh(x).  d/dx = 1 - tanh(x) ** 2.", method="tanh", numpy=np.tanh)
 
 
-def _sigmoid_scalar(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 def _sigmoid_array(x: Any) -> Any:
-    return np.exp(-np.logaddexp(0, -x))  # 1 / (1 + e**-x) without overflow for either sign
+    z = np.exp(-np.abs(x))  # never overflows: 1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
-sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_scalar, _sigmoid_array),
+sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_array),
                  lambda x, out: mul(out, sub(1, out)),
                  D.unary(), "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).",
                  method="sigmoid")
@@ -216,7 +209,7 @@ sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_scalar, _sigmoid_array),
 
 def _relu_impl(x: Any) -> Any:
     if type(x) is float:
-        return 0.0 if x <= 0.0 else x  # nan stays nan, as np.maximum(nan, 0)
+        return 0.0 if x <= 0.0 else x  # nan stays nan and -0.0 becomes 0.0, as np.maximum(x, 0)
     return np.maximum(x, 0)
 
 
@@ -224,7 +217,7 @@ relu = _unary("relu", _relu_impl, lambda x, out: greater(x, 0),
               D.unary(avoid=(0.0,)), "relu(x) = max(x, 0).  d/dx = 1 where x > 0, else 0.",
               method="relu")
 
-abs = _unary("abs", _scalar_or_array(math.fabs, np.abs), lambda x, out: sign(x),
+abs = _unary("abs", _scalar_or_array(np.abs), lambda x, out: sign(x),
              D.unary(avoid=(0.0,)), "abs(x) = |x|.  d/dx = sign(x) (0 at 0).",
              method=("abs", "absolute"), operator="abs", numpy=np.absolute)
 

@@ -26,15 +26,11 @@ from adcore.shapes import dtype_of, shape_of
 # --- softplus --------------------------------------------------------------------------------
 
 
-def _softplus_scalar(x: float) -> float:
-    return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-abs(x)))
-
-
 def _softplus_array(x: Any) -> Any:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))  # no overflow for either sign
 
 
-softplus = _unary("softplus", _scalar_or_array(_softplus_scalar, _softplus_array),
+softplus = _unary("softplus", _scalar_or_array(_softplus_array),
                   lambda x, out: sigmoid(x), D.unary(),
                   "softplus(x) = log(1 + e ** x), computed without overflow.  d/dx = sigmoid(x).",
                   method="softplus")

@@ -14,8 +14,8 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, raw
-from adcore.ops.compare import count_true, equal, extremum_weights
-from adcore.ops.elementwise import abs, div, exp, mul, pow, sqrt, sub, where
+from adcore.ops.compare import Constant, count_true, equal, extremum_weights
+from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sqrt, sub, where
 from adcore.ops.shape import broadcast_to_op, flatten, reshape_op
 from adcore.registry import Op, declare, defop, public
 from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
@@ -38,6 +38,8 @@ def _unreduce(y_bar: Any, in_shape: tuple, axes: tuple, keepdims: bool) -> Any:
 
 
 def _reduce_domain(nonempty: bool = False, distinct: bool = False, avoid_zero: bool = False):
+    """Draws for a reduction; ``nonempty`` keeps every axis non-empty (the value over an empty axis,
+    nan or -inf, is checked in tests/test_numerics.py rather than by finite differences)."""
     def sample(draw: D.Draw) -> tuple[tuple, dict]:
         xs = draw.shape(min_side=1 if nonempty else 0)
         if distinct:
@@ -83,11 +85,17 @@ def sum(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
 def _mean_transpose(y_bar: Any, x: Any, *, axes: tuple, keepdims: bool) -> Any:
     xs = shape_of(x)
     count = math.prod(xs[a] for a in axes)
-    return mul(_unreduce(y_bar, xs, axes, keepdims), 1.0 / count)
+    return mul(_unreduce(y_bar, xs, axes, keepdims), 1.0 / count if count else 0.0)
+
+
+def _mean_impl(x: Any, *, axes: tuple, keepdims: bool) -> Any:
+    """The sum divided by the count: nan over an empty axis (0 / 0), as numpy and PyTorch."""
+    count = math.prod(np.shape(x)[a] for a in axes)
+    return np.sum(x, axis=axes, keepdims=keepdims) / count
 
 
 mean_op = defop(
-    "mean", lambda x, *, axes, keepdims: np.mean(x, axis=axes, keepdims=keepdims),
+    "mean", _mean_impl,
     transpose=(_mean_transpose,),
     domain=_reduce_domain(nonempty=True), method="mean", numpy=np.mean,
     doc="mean(x, axis, keepdims): the average over axes.  Transpose: broadcast back, divide by n.")
@@ -96,8 +104,8 @@ mean_op = defop(
 @public(mean_op)
 def mean(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
          keepdim: Any = None) -> Any:
-    """mean(x, axis=None, keepdims=False): the average over ``axis``."""
-    return _reduction(mean_op, x, axis, keepdims, dim, keepdim, nonempty=True)
+    """mean(x, axis=None, keepdims=False): the average over ``axis`` (nan over an empty axis)."""
+    return _reduction(mean_op, x, axis, keepdims, dim, keepdim)
 
 
 # --- var and std (ddof: numpy's name; correction: PyTorch's) --------------------------------
@@ -350,9 +358,22 @@ def _logsumexp_impl(x: Any, *, axes: tuple, keepdims: bool) -> Any:
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
+def _max_shift(x: Any, *, axes: tuple) -> Any:
+    shift = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+    return np.where(np.isfinite(shift), shift, 0)
+
+
+# The largest entry over the axes (0 where it is not finite), kept as length-1 axes: a constant
+# that keeps exp() in range. It has no derivative, and needs none: the result does not depend on it.
+max_shift = Constant("max_shift", _max_shift, elementwise=False)
+
+
 def _softmax_weights(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
-    """exp(x - logsumexp(x)): d logsumexp / dx, written with ops so it differentiates again."""
-    return exp(sub(x, _keep(out, shape_of(x), axes, keepdims)))
+    """softmax over ``axes``: d logsumexp / dx, written with ops so it differentiates again, and
+    exact for entries of any size (exp(x - logsumexp(x)) cancels: x = 1e4 in float32 keeps three
+    digits). ``out`` is not needed: the shifted sum is recomputed."""
+    z = sub(x, max_shift(x, axes=axes))
+    return exp(sub(z, log(bind(sum_op, exp(z), axes=axes, keepdims=True))))
 
 
 logsumexp_op = defop(
@@ -370,8 +391,9 @@ logsumexp_op = defop(
 @public(logsumexp_op)
 def logsumexp(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
               keepdim: Any = None) -> Any:
-    """logsumexp(x, axis=None, keepdims=False) = log(sum(exp(x), axis)), without overflow."""
-    return _reduction(logsumexp_op, x, axis, keepdims, dim, keepdim, nonempty=True)
+    """logsumexp(x, axis=None, keepdims=False) = log(sum(exp(x), axis)), without overflow; -inf
+    over an empty axis."""
+    return _reduction(logsumexp_op, x, axis, keepdims, dim, keepdim)
 
 
 def _softmax_impl(x: Any, *, axis: int) -> Any:

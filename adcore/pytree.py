@@ -28,61 +28,61 @@ def _children(x: Any) -> tuple[Any, tuple, list] | None:
     return None
 
 
+def _flatten(x: Any, leaves: list, leaf_none: bool) -> Any:
+    if x is None and not leaf_none:
+        return None
+    found = _children(x)
+    if found is None:
+        leaves.append(x)
+        return LEAF
+    node, _, children = found
+    return (node, tuple(_flatten(c, leaves, leaf_none) for c in children))
+
+
 def flatten(tree: Any, *, leaf_none: bool = False) -> tuple[list, Any]:
     """The leaves of ``tree`` in order, and the spec of its nesting. With ``leaf_none``, None is a
     leaf (as in in_axes specifications) rather than an empty container."""
     leaves: list = []
+    spec = _flatten(tree, leaves, leaf_none)
+    return leaves, spec
 
-    def go(x: Any) -> Any:
-        if x is None and not leaf_none:
-            return None
-        found = _children(x)
-        if found is None:
-            leaves.append(x)
-            return LEAF
-        node, _, children = found
-        return (node, tuple(go(c) for c in children))
 
-    return leaves, go(tree)
+def _build(spec: Any, it: Any) -> Any:
+    if spec is None:
+        return None
+    if spec == LEAF:
+        return next(it)
+    (kind, keys), children = spec
+    values = [_build(c, it) for c in children]
+    if keys is not None:
+        return kind(zip(keys, values))
+    if kind is tuple or kind is list:
+        return kind(values)
+    return kind(*values) if hasattr(kind, "_fields") else kind(values)  # named tuples
 
 
 def unflatten(spec: Any, leaves: list) -> Any:
     """The tree with the nesting ``spec`` around ``leaves`` (in flatten's order)."""
-    it = iter(leaves)
+    return _build(spec, iter(leaves))
 
-    def build(s: Any) -> Any:
-        if s is None:
-            return None
-        if s == LEAF:
-            return next(it)
-        (kind, keys), children = s
-        values = [build(c) for c in children]
-        if keys is not None:
-            return kind(zip(keys, values))
-        if kind is tuple or kind is list:
-            return kind(values)
-        return kind(*values) if hasattr(kind, "_fields") else kind(values)  # named tuples
 
-    return build(spec)
+def _paths(x: Any, path: str, paths: list) -> None:
+    if x is None:
+        return
+    found = _children(x)
+    if found is None:
+        paths.append(path)
+        return
+    _, keys, children = found
+    for key, child in zip(keys, children):
+        _paths(child, f"{path}[{key!r}]", paths)
 
 
 def leaf_paths(tree: Any) -> list[str]:
     """For each leaf, in flatten's order, where it sits: ``[0]``, ``['w'][1]``; ``''`` for a tree
     that is itself a leaf."""
     paths: list[str] = []
-
-    def go(x: Any, path: str) -> None:
-        if x is None:
-            return
-        found = _children(x)
-        if found is None:
-            paths.append(path)
-            return
-        _, keys, children = found
-        for key, child in zip(keys, children):
-            go(child, f"{path}[{key!r}]")
-
-    go(tree, "")
+    _paths(tree, "", paths)
     return paths
 
 

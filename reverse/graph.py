@@ -177,6 +177,14 @@ def check_versions(node: Node) -> None:
                                   root._count)
 
 
+def _run_rule(node: Node, y_bar: Any, primals: tuple, rebuild: Callable | None) -> list:
+    """The node's VJP: on the saved values, or (create_graph) on engine values rebuilt from them."""
+    if rebuild is None:
+        return node.op.vjp(y_bar, primals, node.out, node.params, node.needs)
+    return node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(node, primals)],
+                       rebuild(node, node.out), node.params, node.needs)
+
+
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
              rebuild: Callable[[Any, Any], Any] | None = None,
              trace: Callable[[Node, Any, list], None] | None = None) -> dict:
@@ -209,11 +217,11 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
                 kept = node.retain()
                 if kept is not None:
                     kept._accumulate(y_bar)
-        if rebuild is None:
-            x_bars = node.op.vjp(y_bar, primals, node.out, node.params, node.needs)
+        if checking:  # let NaN and inf appear, to name the op that made them
+            with np.errstate(all="ignore"):
+                x_bars = _run_rule(node, y_bar, primals, rebuild)
         else:
-            x_bars = node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(node, primals)],
-                                 rebuild(node, node.out), node.params, node.needs)
+            x_bars = _run_rule(node, y_bar, primals, rebuild)
         if trace is not None:
             trace(node, y_bar, x_bars)
         if checking:

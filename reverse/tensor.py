@@ -84,6 +84,13 @@ class TapeLevel(Level):
                 out = op.impl(*primals, **params)
             except (ValueError, IndexError, TypeError) as exc:
                 raise op.error(exc, tuple(primals), params) from exc
+            except FloatingPointError:  # numpy set to raise: under detect_anomaly, say which op
+                if not mode.anomaly:
+                    raise
+                with np.errstate(all="ignore"):
+                    out = op.impl(*primals, **params)
+                anomaly.check_forward(op, primals, out, anomaly.origin())
+                raise
             if type(out) is not _ndarray:
                 out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
         else:

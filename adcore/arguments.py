@@ -27,8 +27,8 @@ def as_input(x: Any, fn: str, where: str = "an input") -> Any:
         return arr.astype(np.float64)
     if arr.dtype.kind != "f":
         raise TypeError(f"{fn}: {where} is a {type(x).__name__} ({x!r:.40}) of dtype {arr.dtype}; "
-                        f"differentiated arguments must hold real numbers: arrays or numbers, or "
-                        f"tuples, lists and dicts of them")
+                        f"it must hold real numbers: an array or a number (or tuples, lists and "
+                        f"dicts of them)")
     return arr
 
 

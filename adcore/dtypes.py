@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from adcore.shapes import refuse_tensors_in
+
 _PY = (float, int, bool)
 _SEQUENCES = (list, tuple)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -40,7 +42,11 @@ def _weak(s: Any, other: np.ndarray) -> Any:
 
 
 def _as_operand(x: Any) -> Any:
-    return x if type(x) in _PY or isinstance(x, (ndarray, np.generic)) else np.asarray(x)
+    if type(x) in _PY or isinstance(x, (ndarray, np.generic)):
+        return x
+    if isinstance(x, (list, tuple)):
+        refuse_tensors_in(x, "an op")
+    return np.asarray(x)
 
 
 def promote(x: Any, y: Any) -> tuple[Any, Any]:

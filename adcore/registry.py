@@ -120,17 +120,23 @@ class Op:
             if isinstance(a, (int, float, np.ndarray, np.generic)):
                 return f"{shape_of(a)} {dtype_of(a)}" if isinstance(a, np.ndarray) else str(a)
             return f"{type(a).__name__} {a!r:.40}"
+        if "broadcast" in str(exc):
+            shapes = " and ".join(str(shape_of(raw(a))) for a in args if _has_shape(raw(a)))
+            return ValueError(f"{self.name}: shapes {shapes} do not broadcast together: counting "
+                              f"from the last axis, each pair of lengths must be equal or one of "
+                              f"them 1; reshape or expand one argument")
         message = f"{self.name}: {exc} (arguments: {', '.join(describe(a) for a in args)}"
         if params:
             message += "; " + ", ".join(f"{k}={v!r}" for k, v in params.items())
         message += ")"
-        if "broadcast" in str(exc):
-            message += ("; the shapes must be equal or broadcastable under numpy's rules: "
-                        "reshape or expand one argument")
-        elif isinstance(exc, TypeError):
+        if isinstance(exc, TypeError):
             message += "; pass numbers, numpy arrays or tensors of a numeric dtype"
         kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(exc, k))
         return kind(message)
+
+
+def _has_shape(a: Any) -> bool:
+    return isinstance(a, (np.ndarray, np.generic, int, float))
 
 
 def defop(name: str, impl: Callable[..., Any], *,

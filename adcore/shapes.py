@@ -44,7 +44,22 @@ def shape_of(x: Any) -> tuple:
     try:
         return x.shape
     except AttributeError:  # lists and other array-likes, as numpy reads them
+        if isinstance(x, (list, tuple)):
+            refuse_tensors_in(x, "an op")
         return np.shape(x)
+
+
+def refuse_tensors_in(seq: Any, fn: str) -> None:
+    """Raise if a (nested) list or tuple holds engine values: numpy would turn them into plain
+    numbers, and their derivatives would be lost without a word."""
+    for v in seq:
+        if isinstance(v, (list, tuple)):
+            refuse_tensors_in(v, fn)
+        elif hasattr(v, "_level") and hasattr(v, "_unwrap"):
+            raise TypeError(f"{fn}: got a Python list that holds a {type(v).__name__} where an "
+                            f"array was expected; numpy would make it a plain array and its "
+                            f"gradient would be lost. Join tensors with stack([...]) or "
+                            f"concatenate([...]) instead")
 
 
 def ndim_of(x: Any) -> int:

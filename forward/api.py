@@ -13,7 +13,7 @@ import numpy as np
 from adcore import ops
 from adcore.arguments import (Inputs, as_input, check_tree_match, normalize_argnums, plain,
                               split_aux)
-from adcore.levels import new_level, raw, register_transform
+from adcore.levels import is_engine_value, new_level, raw, register_transform
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
 from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
@@ -53,6 +53,9 @@ def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs
             result, aux = split_aux(result, fn)
             aux = tree_map(lambda v: _split(v, level)[0], aux)
         leaves, spec = flatten(result)
+        for path, leaf in zip(leaf_paths(result), leaves):
+            if not is_engine_value(leaf):
+                as_input(leaf, fn, f"the output{path}")  # a number or an array, or say so
         pairs = [_split(o, level) for o in leaves]
     outs = [p for p, _ in pairs]
     dots = [_zeros_tangent(p, batch) if t is None else t for p, t in pairs]

@@ -28,7 +28,7 @@ from adcore.levels import (EAGER_TAPE_DEPTH, FIRST_TRANSFORM_DEPTH, Level, bind,
                            value_types)
 from adcore.methods import ArrayMethods
 from adcore.registry import registry
-from adcore.shapes import Meta, dtype_of, shape_of
+from adcore.shapes import Meta, dtype_of, refuse_tensors_in, shape_of
 from reverse import anomaly, graph
 from reverse.modes import enable_grad, mode
 
@@ -481,6 +481,9 @@ def _write_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
 
 def _inplace_error(t: Tensor, op: Any, exc: Exception) -> Exception:
     name, message = _inplace_name(op), str(exc)
+    if op is _SETITEM and "broadcast" in message:
+        return ValueError(f"x[index] = value: {message}; the value must broadcast to the shape of "
+                          f"x[index] (x has shape {shape_of(t.data)})")
     if "read-only" in message:
         return ValueError(f"{name}: this tensor's data is read-only (a broadcast view made by "
                           f"expand or broadcast_to shares one element among many positions); "
@@ -569,6 +572,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if type(data) in value_types:
         data = raw(data)
     python_data = type(data) in (list, tuple, int, float, bool)  # not numpy's float64 (a float)
+    if type(data) in (list, tuple):
+        refuse_tensors_in(data, "Tensor")
     try:
         arr = np.asarray(data)
         if not python_data:  # an array (numpy's, PyTorch's, ...): the tensor gets its own copy

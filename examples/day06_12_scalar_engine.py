@@ -115,8 +115,10 @@ leaves = [Value(v) for v in vals]
 out = expression(*leaves)
 out.backward()
 fd = numerical_grad(expression, *vals)
-print(f"  e = a*b + c; out = e*e/(a - c) + b**2: grads {[round(v.grad, 6) for v in leaves]}")
-print(f"  finite differences:                         {[round(g, 6) for g in fd]}")
+print("  e = a*b + c; out = e*e/(a - c) + b**2")
+for name, v, g in zip("abc", leaves, fd):
+    print(f"    {name} = {v.data:5.2f}   d out/d{name} = {v.grad:11.6f}   finite differences "
+          f"{g:11.6f}")
 assert all(close(v.grad, g, 1e-5) for v, g in zip(leaves, fd))
 assert out.grad == 1.0
 

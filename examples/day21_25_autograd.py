@@ -106,6 +106,8 @@ m = Tensor(m0, requires_grad=True)
 w = Tensor(w0)                                     # a constant: no gradient wanted
 (ScaledSum.apply(m, w, 1) ** 2).sum().backward()
 print(f"  ScaledSum kept ctx.axis = 1; ctx.needs_input_grad = {seen[0]}; w.grad = {w.grad}")
+print("  (w was made without requires_grad=True: it is a constant, so backward computes no "
+      "gradient for it and w.grad stays None; needs_input_grad told backward to skip it)")
 assert seen == [(True, False, False)] and w.grad is None
 want = numerical_jacobian(lambda v: np.sum(np.sum(v * w0, axis=1) ** 2), m0)
 assert close(m.grad.numpy(), want)
@@ -164,6 +166,8 @@ y.backward(retain_graph=True)   # keep the graph to go through it a second time
 y.backward()
 print(f"  two backward calls through x*x: x.grad = {x.grad.item()} (4 + 4); set x.grad = None "
       f"to reset")
+print("  (the first call passes retain_graph=True because backward frees the graph's saved "
+      "values as it goes; without it the second call would find them gone and raise)")
 assert x.grad.item() == 8.0
 x.grad = None
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import time
 
 import numpy as np
 
 from reverse import Value, draw
+from reverse.draw import INSTALL_DOT
 
 
 class Neuron:
@@ -109,6 +111,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--draw", metavar="PATH", help="draw a small Value graph to PATH (.svg/.png)")
     args = parser.parse_args()
+    if args.draw and shutil.which("dot") is None:  # say so now, not after training
+        parser.error(INSTALL_DOT.removeprefix("draw: "))
 
     random.seed(1337)
     X, y = make_moons()

@@ -1,7 +1,7 @@
 """Tests for nn.mnist: reading IDX files, and finding, downloading and checking MNIST.
 
 The tests that need the real files read them from the folder named by MNIST_DIR (CI sets it;
-locally: ``MNIST_DIR=../shared/data/mnist pytest tests/test_mnist_data.py``) and are skipped
+locally: ``MNIST_DIR=/path/to/mnist pytest tests/test_mnist_data.py``) and are skipped
 without it. No test touches the internet: every download comes from an HTTP server on 127.0.0.1
 that serves the files from memory.
 """
@@ -68,7 +68,7 @@ def real_dir() -> Path:
     """The folder holding the real MNIST files; skips the test when there is none."""
     if not _REAL_DIR:
         pytest.skip("MNIST_DIR is unset: set it to the folder holding the four MNIST files "
-                    "(e.g. MNIST_DIR=../shared/data/mnist) to run the tests on real data")
+                    "(e.g. MNIST_DIR=/path/to/mnist) to run the tests on real data")
     folder = Path(_REAL_DIR).expanduser().resolve()
     missing = [f.name for f in FILES if _real_path(folder, f.name) is None]
     if missing:

@@ -4,17 +4,17 @@
 - ``adcore.ops``: the op functions (``ops.exp(x)``, ``ops.sum(x, axis=0)``, ...).
 - ``adcore.bind``: apply an op, dispatching to the engine of the deepest level among its arguments.
 - ``adcore.numerical_jacobian`` and ``adcore.gradcheck``: finite-difference checks.
-- ``adcore.vmap``: a function of one example applied to a batch (a level of its own, so it nests with
-  both engines' transformations); ``adcore.pytree``: the tuples, lists and dicts they accept.
+- ``adcore.vmap``: a function of one example applied to a batch (a level of its own, so it nests
+  with both engines' transformations); ``adcore.pytree``: the tuples, lists and dicts they accept.
 
 adcore imports neither engine; ``forward`` and ``reverse`` register themselves with it on import.
 """
 import warnings
 
 # numpy's floating-point warnings raised inside adcore's forward rules and derivative rules (log(0),
-# 1/0, 0 * inf) are silenced, as PyTorch is silent: the values are inf and nan either way. The filter
-# names adcore's modules only; numpy's warnings in the user's own code are untouched, and an error
-# setting (np.errstate(all="raise"), or detect_anomaly) still stops at the first such value.
+# 1/0, 0 * inf) are silenced, as PyTorch is silent: the values are inf and nan either way. The
+# filter names adcore's modules only; numpy's warnings in the user's own code are untouched, and an
+# error setting (np.errstate(all="raise"), or detect_anomaly) still stops at the first such value.
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"adcore(\.|$)")
 
 # The registry must load before the op modules (their declarations call defop, and the rules that

@@ -6,7 +6,8 @@ back around engine values, and turns results into plain numpy values.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -1,22 +1,23 @@
 """vmap: a function of one example, applied to a batch, as a level of its own.
 
 ``vmap(f)(xs)`` runs ``f`` once on values that stand for the whole batch (``Batched``: the data of
-every example, the batch on its first axis) while ``f`` sees the shape of one example. A ``BatchLevel``
-processes each op by lining up its arguments' batch axes and running the op's forward rule one level
-down, with the parameters the op's public function computed from one example's shapes. Nothing per
-op is written for it: an op's forward rule already accepts axes in front of the ones its parameters
-describe (that is what lets tangents and cotangents come in batches), so vmap is those rules applied
-to the examples' own values.
+every example, the batch on its first axis) while ``f`` sees the shape of one example. A
+``BatchLevel`` processes each op by lining up its arguments' batch axes and running the op's forward
+rule one level down, with the parameters the op's public function computed from one example's
+shapes. Nothing per op is written for it: an op's forward rule already accepts axes in front of the
+ones its parameters describe (that is what lets tangents and cotangents come in batches), so vmap is
+those rules applied to the examples' own values.
 
-Lining up: for elementwise and bilinear ops (broadcasting), a batched argument with fewer axes of its
-own than the others gets length-1 axes after its batch axis; for other ops, an argument without a batch
-is broadcast to have one. Functions without a derivative (comparisons, masks) are lined up the same
-way. vmap is a level like grad's and jvp's, so it nests with them in any order: per-example gradients
-are ``vmap(grad(loss), in_axes=(None, 0, 0))(params, xs, ys)``.
+Lining up: for elementwise and bilinear ops (broadcasting), a batched argument with fewer axes of
+its own than the others gets length-1 axes after its batch axis; for other ops, an argument without
+a batch is broadcast to have one. Functions without a derivative (comparisons, masks) are lined up
+the same way. vmap is a level like grad's and jvp's, so it nests with them in any order: per-example
+gradients are ``vmap(grad(loss), in_axes=(None, 0, 0))(params, xs, ys)``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,17 +73,17 @@ class BatchLevel(Level):
                                      in_shape=shape)
         return values
 
-    def process(self, op: Any, args: tuple, params: dict) -> "Batched":
+    def process(self, op: Any, args: tuple, params: dict) -> Batched:
         values, batched = self._unwrap_args(args)
         values = self._line_up(values, batched, op.kind in _BROADCASTING_KINDS)
         return _make(bind(op, *values, **params), self)
 
-    def nondiff(self, fn: Any, args: tuple, kwargs: dict) -> "Batched":
+    def nondiff(self, fn: Any, args: tuple, kwargs: dict) -> Batched:
         values, batched = self._unwrap_args(args)
         values = self._line_up(values, batched, getattr(fn, "elementwise", True))
         return _make(fn(*values, **kwargs), self)
 
-    def constant(self, value: Any) -> "Batched":  # pragma: no cover - results always carry a batch
+    def constant(self, value: Any) -> Batched:  # pragma: no cover - results always carry a batch
         shape = shape_of(value)
         return _make(bind(_BROADCAST, value, shape=(self.size,) + shape, in_shape=shape), self)
 
@@ -96,6 +97,8 @@ class Batched(ArrayMethods):
     ``value`` holds every example (the batch on its first axis)."""
 
     __slots__ = ("value", "_level", "__weakref__")
+    value: Any
+    _level: BatchLevel
 
     @property
     def shape(self) -> tuple:
@@ -107,7 +110,7 @@ class Batched(ArrayMethods):
     def _traced(self) -> bool:
         return True  # one example's number does not exist: each example has its own
 
-    def _inplace(self, op: Any, args: tuple, params: dict) -> "Batched":
+    def _inplace(self, op: Any, args: tuple, params: dict) -> Batched:
         result = op.fn(self, *args, **params)
         if type(result) not in value_types or result._level is not self._level:
             raise RuntimeError(f"{op.name} in place inside vmap: the result depends on a value of "
@@ -161,8 +164,8 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
     ``in_axes`` gives, per argument, the axis that holds the batch (None: the argument is the same
     for every example); an int applies to all arguments, a tuple holds one entry per argument (or a
     tree of entries for an argument that is a tuple, list or dict). ``out_axes`` says where the
-    batch axis goes in the outputs. Arguments may be arrays, numbers and tensors, or tuples, lists and
-    dicts of them.
+    batch axis goes in the outputs. Arguments may be arrays, numbers and tensors, or tuples, lists
+    and dicts of them.
 
     >>> vmap(lambda x: x @ x)(np.arange(6.0).reshape(3, 2))  # a dot product per row
     array([ 1., 13., 41.])

@@ -1,13 +1,14 @@
 """Test domains: where each op's inputs are drawn from when its rules are checked.
 
-Every registered op declares a domain: a function ``sample(draw) -> (args, params)`` that draws valid
-arguments (values away from kinks and poles, shapes that the op accepts, empty axes where legal). The
-``draw`` object follows the ``Draw`` protocol below; the test suite implements it on hypothesis, so that
-adcore itself needs no test dependency.
+Every registered op declares a domain: a function ``sample(draw) -> (args, params)`` that draws
+valid arguments (values away from kinks and poles, shapes that the op accepts, empty axes where
+legal). The ``draw`` object follows the ``Draw`` protocol below; the test suite implements it on
+hypothesis, so that adcore itself needs no test dependency.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

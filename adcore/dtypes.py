@@ -1,15 +1,16 @@
 """Type promotion: PyTorch's rule, wherever the library combines arrays elementwise.
 
-numpy 2 (NEP 50) lets a numpy scalar or a 0-d array set the result's precision: a float32 array times
-``np.float64(2)`` is float64. PyTorch does not, and neither does this library: **within a category
-(bool < integer < floating), a value without dimensions (a Python or numpy scalar, a 0-d array or
-tensor) never promotes an operand that has dimensions.** A float32 Tensor times a float64 constant stays
-float32, in both engines, in the derivative rules and on plain arrays passed to ``adcore.ops``.
+numpy 2 (NEP 50) lets a numpy scalar or a 0-d array set the result's precision: a float32 array
+times ``np.float64(2)`` is float64. PyTorch does not, and neither does this library: **within a
+category (bool < integer < floating), a value without dimensions (a Python or numpy scalar, a 0-d
+array or tensor) never promotes an operand that has dimensions.** A float32 Tensor times a float64
+constant stays float32, in both engines, in the derivative rules and on plain arrays passed to
+``adcore.ops``.
 
-Operands with dimensions promote among themselves as numpy does (float32 with float64 gives float64),
-and so do operands that are all 0-d. A scalar of a higher category than every operand with dimensions
-promotes under numpy's rule (an integer array times 2.5 is float64, where PyTorch gives its default
-float32). Lists become arrays, as numpy makes them.
+Operands with dimensions promote among themselves as numpy does (float32 with float64 gives
+float64), and so do operands that are all 0-d. A scalar of a higher category than every operand with
+dimensions promotes under numpy's rule (an integer array times 2.5 is float64, where PyTorch gives
+its default float32). Lists become arrays, as numpy makes them.
 
 >>> import numpy as np
 >>> from adcore import ops

@@ -1,10 +1,10 @@
 """Levels and dispatch: which engine processes an op.
 
-Every engine value (a forward-mode ``Dual``, a reverse-mode ``Tensor``) belongs to a *level*. ``bind``
-finds the argument with the deepest level and lets that level's engine process the op; values of lower
-levels, and plain numbers and ndarrays, are constants to it. Each transformation (``jvp``, ``grad``,
-``vjp``, ...) opens a fresh level with ``new_level`` so that nested transformations never mix up their
-perturbations: d/dx [x * (d/dy (x + y))] at x = 1 is 1, not 2.
+Every engine value (a forward-mode ``Dual``, a reverse-mode ``Tensor``) belongs to a *level*.
+``bind`` finds the argument with the deepest level and lets that level's engine process the op;
+values of lower levels, and plain numbers and ndarrays, are constants to it. Each transformation
+(``jvp``, ``grad``, ``vjp``, ...) opens a fresh level with ``new_level`` so that nested
+transformations never mix up their perturbations: d/dx [x * (d/dy (x + y))] at x = 1 is 1, not 2.
 
 adcore knows no engine. Engines subclass ``Level`` and register the classes of their values with
 ``register_value_type``.
@@ -12,12 +12,13 @@ adcore knows no engine. Engines subclass ``Level`` and register the classes of t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol, TypeVar
 
 # The eager levels live below every transformation: reverse mode's base tape (Tensors created with
-# requires_grad=True), then forward mode's base level (Duals created by hand). A transformation opened
-# while n others are open gets depth FIRST_TRANSFORM_DEPTH + n.
+# requires_grad=True), then forward mode's base level (Duals created by hand). A transformation
+# opened while n others are open gets depth FIRST_TRANSFORM_DEPTH + n.
 EAGER_TAPE_DEPTH = 0
 EAGER_DUAL_DEPTH = 1
 FIRST_TRANSFORM_DEPTH = 2
@@ -60,8 +61,8 @@ class EngineValue(Protocol):
 
 
 # The set is shared (never rebound): op functions test membership in it on their fast path. It holds
-# every engine value class and every subclass of one (a Parameter is a Tensor), so that the test is an
-# exact-type lookup and still covers subclasses.
+# every engine value class and every subclass of one (a Parameter is a Tensor), so that the test is
+# an exact-type lookup and still covers subclasses.
 value_types: set[type] = set()
 
 
@@ -84,7 +85,8 @@ def raw(x: Any) -> Any:
 
 
 def bind(op: Any, *args: Any, **params: Any) -> Any:
-    """Apply ``op`` to ``args``: at once on plain values, else through the deepest level's engine."""
+    """Apply ``op`` to ``args``: at once on plain values, else through the deepest level's
+    engine."""
     top = None
     for a in args:
         if type(a) in value_types:
@@ -116,10 +118,10 @@ def top_level(args: Any) -> Level | None:
 
 def _escaped(op: Any, level: Level) -> RuntimeError:
     return RuntimeError(
-        f"{op.name}: an argument belongs to a transformation (jvp, grad, vjp, jacfwd, ...) that has "
-        f"already returned ({type(level).__name__} at depth {level.depth}); it escaped, for example "
-        f"by being stored in a list or a global inside the function. Return values from the "
-        f"function instead of storing them")
+        f"{op.name}: an argument belongs to a transformation (jvp, grad, vjp, jacfwd, ...) that "
+        f"has already returned ({type(level).__name__} at depth {level.depth}); it escaped, for "
+        f"example by being stored in a list or a global inside the function. Return values from "
+        f"the function instead of storing them")
 
 
 class _State(threading.local):
@@ -136,8 +138,11 @@ def current_depth() -> int:
     return stack[-1].depth if stack else EAGER_DUAL_DEPTH
 
 
+_L = TypeVar("_L", bound="Level")
+
+
 @contextmanager
-def new_level(make: Callable[[int], Level]) -> Iterator[Level]:
+def new_level(make: Callable[[int], _L]) -> Iterator[_L]:
     """Open a transformation level above every open one; it is closed even when the body raises."""
     stack = _state.stack
     level = make(FIRST_TRANSFORM_DEPTH + len(stack))

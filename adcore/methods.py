@@ -1,8 +1,8 @@
 """Operators, methods and NumPy protocols shared by the engines' value types (``Dual``, ``Tensor``).
 
 Most of the surface is generated from the registry: each op (and each public function that is not an
-op, such as ``squeeze`` or ``argmax``) names its methods, its Python operator, its in-place method and
-the NumPy ufuncs or functions it answers to, and a listener installs them here when the op is
+op, such as ``squeeze`` or ``argmax``) names its methods, its Python operator, its in-place method
+and the NumPy ufuncs or functions it answers to, and a listener installs them here when the op is
 registered. What is written by hand below is what no single op describes: Python's protocols
 (``len``, ``float``, ``format``), and methods whose PyTorch signature differs from the op's
 (``x.reshape(2, 3)``, ``x.max(dim)`` returning values and indices, ``x.var()`` with PyTorch's
@@ -14,7 +14,8 @@ defines what updating one of its values in place means.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,11 +56,88 @@ def _shape_args(shape: tuple) -> tuple:
     return shape
 
 
+_Method = Callable[..., Any]
+
+
 class ArrayMethods:
     """Mixin: Python protocols, PyTorch-style methods, and (installed from the registry) one method
-    per op, the operators, in-place methods and NumPy's ``__array_ufunc__``/``__array_function__``."""
+    per op, the operators, in-place methods and NumPy's
+    ``__array_ufunc__``/``__array_function__``."""
 
     __slots__ = ()
+
+    # The methods that _install generates from the registry, named for type checkers and editors
+    # (tests/test_tensor_api.py checks that each one exists).
+    if TYPE_CHECKING:
+        abs: _Method
+        absolute: _Method
+        add: _Method
+        all: _Method
+        amax: _Method
+        amin: _Method
+        any: _Method
+        argmax: _Method
+        argmin: _Method
+        astype: _Method
+        ceil: _Method
+        clamp: _Method
+        clamp_: _Method
+        clip: _Method
+        clip_: _Method
+        clone: _Method
+        cos: _Method
+        cumsum: _Method
+        div: _Method
+        div_: _Method
+        divide: _Method
+        exp: _Method
+        expand_dims: _Method
+        expm1: _Method
+        flatten: _Method
+        floor: _Method
+        isfinite: _Method
+        isinf: _Method
+        isnan: _Method
+        log: _Method
+        log1p: _Method
+        log_softmax: _Method
+        logical_and: _Method
+        logical_not: _Method
+        logical_or: _Method
+        logical_xor: _Method
+        logsumexp: _Method
+        masked_fill: _Method
+        masked_fill_: _Method
+        matmul: _Method
+        maximum: _Method
+        mean: _Method
+        minimum: _Method
+        mul: _Method
+        mul_: _Method
+        multiply: _Method
+        neg: _Method
+        negative: _Method
+        pow: _Method
+        pow_: _Method
+        prod: _Method
+        ravel: _Method
+        relu: _Method
+        round: _Method
+        sigmoid: _Method
+        sign: _Method
+        sin: _Method
+        softmax: _Method
+        softplus: _Method
+        sqrt: _Method
+        squeeze: _Method
+        sub: _Method
+        subtract: _Method
+        sum: _Method
+        swapaxes: _Method
+        tanh: _Method
+        true_divide: _Method
+        trunc: _Method
+        unsqueeze: _Method
 
     def _unwrap(self) -> Any:  # pragma: no cover - every engine value defines it
         raise NotImplementedError
@@ -233,7 +311,7 @@ class ArrayMethods:
         # As PyTorch: the values are the entries at the returned indices, so the gradient goes to
         # those entries only (the first of any ties), not shared among ties.
         shape = self.shape
-        d = normalize_axis(dim, len(shape), name) + len(shape)
+        d = normalize_axis(int(dim), len(shape), name) + len(shape)
         indices = arg(self, dim=d, keepdim=True)
         index = tuple(raw(indices) if j == d else
                       np.arange(s).reshape([s if k == j else 1 for k in range(len(shape))])
@@ -439,4 +517,4 @@ def is_traced_depth(depth: int) -> bool:
     return depth >= FIRST_TRANSFORM_DEPTH
 
 
-__all__ = ["ArrayMethods", "FUNCTIONS", "MaxResult", "OPERATORS", "UFUNCS", "is_traced_depth"]
+__all__ = ["FUNCTIONS", "OPERATORS", "UFUNCS", "ArrayMethods", "MaxResult", "is_traced_depth"]

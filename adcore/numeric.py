@@ -1,7 +1,8 @@
 """Numerical checks: central finite differences, and gradcheck across both engines."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -9,7 +10,8 @@ from adcore.levels import transforms
 
 
 class GradcheckError(AssertionError):
-    """Two ways of computing a Jacobian disagree (forward mode, reverse mode, finite differences)."""
+    """Two ways of computing a Jacobian disagree (forward mode, reverse mode, finite
+    differences)."""
 
 
 def _as_tuple(out: Any) -> tuple:
@@ -42,8 +44,9 @@ def numerical_jacobian(f: Callable[..., Any], x: Any, eps: float = 1e-6) -> np.n
 
 def _engine(name: str) -> Callable[..., Any]:
     if name not in transforms:
-        raise RuntimeError(f"gradcheck needs the {'forward' if name == 'jvp' else 'reverse'} engine: "
-                           f"`import forward, reverse` before calling it")
+        engine = "forward" if name == "jvp" else "reverse"
+        raise RuntimeError(f"gradcheck needs the {engine} engine: `import forward, reverse` "
+                           f"before calling it")
     return transforms[name]
 
 
@@ -104,7 +107,8 @@ def _replace(seq: Sequence[Any], k: int, v: Any) -> list:
 
 
 def _worst(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[float, tuple] | None:
-    """The largest violation of |a - b| <= atol + rtol |b| (and where), or None when there is none."""
+    """The largest violation of |a - b| <= atol + rtol |b| (and where), or None when there is
+    none."""
     excess = np.abs(a - b) - (atol + rtol * np.abs(b))
     excess = np.where(np.isnan(a) != np.isnan(b), np.inf, np.nan_to_num(excess, nan=-1.0))
     if excess.size == 0 or excess.max() <= 0:
@@ -115,12 +119,13 @@ def _worst(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[floa
 
 def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-5, mode_rtol: float = 1e-9) -> bool:
-    """Check f's derivatives three ways: forward mode, reverse mode and finite differences (float64).
+    """Check f's derivatives three ways: forward mode, reverse mode and finite differences
+    (float64).
 
-    Raises ``GradcheckError`` naming the function, the output and input, the two methods that disagree
-    and the worst entry. Finite differences are compared with ``atol + rtol * |fd|``; forward and
-    reverse mode, both exact, with ``atol * 1e-3 + mode_rtol * |reverse|``. Non-floating inputs (masks,
-    indices) are held constant. Returns True when everything agrees.
+    Raises ``GradcheckError`` naming the function, the output and input, the two methods that
+    disagree and the worst entry. Finite differences are compared with ``atol + rtol * |fd|``;
+    forward and reverse mode, both exact, with ``atol * 1e-3 + mode_rtol * |reverse|``. Non-floating
+    inputs (masks, indices) are held constant. Returns True when everything agrees.
 
     >>> import forward, reverse  # the engines register themselves with adcore
     >>> from adcore import ops

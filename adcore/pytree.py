@@ -13,7 +13,8 @@ leaf. Specs compare equal when two trees have the same nesting.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 LEAF = "*"
 

@@ -3,17 +3,17 @@
 An op is declared once, with its forward rule (``impl``) and *one* derivative description chosen by
 its kind; ``defop`` derives the pair of rules the engines call:
 
-| kind        | you declare                   | JVP (forward mode)         | VJP (reverse mode)      |
-| ----------- | ----------------------------- | -------------------------- | ----------------------- |
-| elementwise | ``partials``: d out / d x_i   | sum_i partial_i * x_dot_i  | partial_i * y_bar,      |
-|             |                               |                            | summed back to x_i      |
-| linear      | ``transpose``: rule per input | the op applied to tangents | the transpose rules     |
-| bilinear    | ``bilinear``: transpose each  | product rule with the op   | transposes, summed back |
-| explicit    | ``jvp``, ``vjp``: per input   | sum of per-input rules     | the per-input rules     |
+| kind        | you declare                  | JVP (forward mode)        | VJP (reverse mode)      |
+| ----------- | ---------------------------- | ------------------------- | ----------------------- |
+| elementwise | ``partials``: d out / d x_i  | sum_i partial_i * x_dot_i | partial_i * y_bar,      |
+|             |                              |                           | summed back to x_i      |
+| linear      | ``transpose``: one per input | the op on the tangents    | the transpose rules     |
+| bilinear    | ``bilinear``: transpose each | product rule with the op  | transposes, summed back |
+| explicit    | ``jvp``, ``vjp``: per input  | sum of per-input rules    | the per-input rules     |
 
 Rule signatures (``primals`` are the op's inputs, ``out`` its primal output, params keyword-only):
 
-- partial:      ``p(*primals, out, **params)``, or the numbers 1 / -1, or None (input not differentiable)
+- partial:      ``p(*primals, out, **params)``, the number 1 or -1, or None (not differentiable)
 - transpose:    ``t(y_bar, *primals, **params)`` (linear and bilinear ops); a variadic op, which
                 takes any number of inputs (concatenate, stack), gives one rule
                 ``t(y_bar, i, *primals, **params)`` for its input i
@@ -21,13 +21,13 @@ Rule signatures (``primals`` are the op's inputs, ``out`` its primal output, par
 - explicit vjp: ``v(y_bar, *primals, out, **params)``
 
 Rules are written with adcore's op functions, never with numpy on raw data, so that an engine can
-trace them again: that is what makes higher derivatives work. Tangents and cotangents may carry extra
-*leading* batch axes; the derived rules and the ops' parameters (negative axes, core shapes) keep every
-rule correct on a batch.
+trace them again: that is what makes higher derivatives work. Tangents and cotangents may carry
+extra *leading* batch axes; the derived rules and the ops' parameters (negative axes, core shapes)
+keep every rule correct on a batch.
 
-The engines call ``op.jvp(tangents, primals, out, params)`` (tangents hold None where an input has no
-tangent) and ``op.vjp(y_bar, primals, out, params, needs)`` (a list with None where ``needs[i]`` is
-false or input i is not differentiable).
+The engines call ``op.jvp(tangents, primals, out, params)`` (tangents hold None where an input has
+no tangent) and ``op.vjp(y_bar, primals, out, params, needs)`` (a list with None where ``needs[i]``
+is false or input i is not differentiable).
 
 What a VJP reads is derived, not declared: a linear op's transpose reads only shapes and dtypes; any
 other rule reads the parameters its code names (``lambda x, out: sub(1, mul(out, out))`` reads
@@ -39,7 +39,8 @@ from __future__ import annotations
 import dis
 import functools
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ from adcore.shapes import dtype_of, shape_of
 
 Rule = Callable[..., Any]
 
-registry: dict[str, "Op"] = {}
+registry: dict[str, Op] = {}
 
 
 class Op:
@@ -141,7 +142,7 @@ def _has_shape(a: Any) -> bool:
 
 def defop(name: str, impl: Callable[..., Any], *,
           partials: Sequence[Any] | None = None,
-          transpose: Sequence[Rule | None] | None = None,
+          transpose: Sequence[Rule | None] | Rule | None = None,
           bilinear: Sequence[Rule] | None = None,
           jvp: Sequence[Rule | None] | None = None,
           vjp: Sequence[Rule | None] | None = None,
@@ -186,7 +187,8 @@ def defop(name: str, impl: Callable[..., Any], *,
         op.reads = tuple(_reads(t, 1, len(bilinear)) for t in bilinear)
     else:
         if jvp is None or vjp is None or len(jvp) != len(vjp):
-            raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per input")
+            raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per "
+                            f"input")
         op.kind = "explicit"
         op.jvp, op.vjp = _explicit_rules(tuple(jvp), tuple(vjp))
         op.reads = tuple(_reads(v, 1, len(vjp) + 1) if v is not None else frozenset()

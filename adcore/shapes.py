@@ -1,7 +1,9 @@
-"""Shape helpers shared by the op declarations: shapes and dtypes of any value, axis normalisation."""
+"""Shape helpers shared by the op declarations: shapes and dtypes of any value, axis
+normalisation."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +117,7 @@ def torch_axis(fn: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tup
         axis = dim
     if keepdim is not None:
         if keepdims is not None and keepdims != keepdim:
-            raise TypeError(f"{fn}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; pass one")
+            raise TypeError(f"{fn}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; pass "
+                            f"one")
         keepdims = keepdim
     return axis, bool(keepdims)

@@ -30,21 +30,22 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy loads its BLAS (no effect if it already has)
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adcore import ops  # noqa: E402
-from forward import Dual, jacfwd, jvp  # noqa: E402
-from reverse import Value, draw, explain, jacrev, vjp  # noqa: E402
+from adcore import ops
+from forward import Dual, jacfwd, jvp
+from reverse import Value, draw, explain, jacrev, vjp
 
 HIDDEN = 64
 
@@ -165,7 +166,7 @@ def plot(rows: list[dict], path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     sizes = sorted({row["n"] * row["m"] for row in rows})
     styles = ["-", "--", ":", "-."]
-    for k, (name, color) in enumerate(zip(METHODS, ["C0", "C1", "C2", "C3"])):
+    for name, color in zip(METHODS, ["C0", "C1", "C2", "C3"]):
         for s, size in enumerate(sizes):  # a line through the points of equal n * m
             group = sorted((r["n"] / r["m"], r["results"][name][0] * 1e3) for r in rows
                            if r["n"] * r["m"] == size)

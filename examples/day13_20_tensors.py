@@ -148,7 +148,7 @@ print("\nDay 19: broadcasting")
 cases = [((3, 1), (1, 4)), ((2, 3), (3,)), ((5, 1, 4), (3, 1)), ((), (2, 2))]
 for s1, s2 in cases:
     out = Tensor(np.ones(s1)) + Tensor(np.ones(s2))
-    print(f"  {str(s1):>9} + {str(s2):<7} -> {out.shape}")
+    print(f"  {s1!s:>9} + {s2!s:<7} -> {out.shape}")
     assert out.shape == np.broadcast_shapes(s1, s2)
 col = Tensor([[10.0], [20.0], [30.0]])
 row = Tensor([1.0, 2.0, 3.0, 4.0])

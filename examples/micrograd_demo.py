@@ -1,10 +1,10 @@
 """A 2-16-16-1 MLP built from scalar Values, trained on two moons (micrograd's demo).
 
-Every number is a ``reverse.Value``; every derivative comes from the same registry rules that drive the
-Tensor engine. Run:
+Every number is a ``reverse.Value``; every derivative comes from the same registry rules that drive
+the Tensor engine. Run:
 
     python examples/micrograd_demo.py                 # trains to 100% training accuracy
-    python examples/micrograd_demo.py --draw graph.svg    # also draws a small Value graph (Graphviz)
+    python examples/micrograd_demo.py --draw graph.svg  # also draws a small Value graph (Graphviz)
 """
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ def curriculum_graph() -> Value:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train a Value MLP on two moons")
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--draw", metavar="PATH", help="draw a small Value graph to PATH (.svg/.png)")
+    parser.add_argument("--draw", metavar="PATH",
+                        help="draw a small Value graph to PATH (.svg/.png)")
     args = parser.parse_args()
     if args.draw and shutil.which("dot") is None:  # say so now, not after training
         parser.error(INSTALL_DOT.removeprefix("draw: "))

@@ -6,13 +6,13 @@ inside, ``f`` sees Duals. Both nest with every other transformation.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from adcore import ops
-from adcore.arguments import (Inputs, as_input, check_tree_match, normalize_argnums, plain,
-                              split_aux)
+from adcore.arguments import Inputs, as_input, check_tree_match, normalize_argnums, plain, split_aux
 from adcore.levels import is_engine_value, new_level, raw, register_transform
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
@@ -119,7 +119,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_aux: 
         total = sum(sizes)
         step = max(1, chunk_size or total)
         chunks: list[list] = []
-        spec = aux = outs = None
+        spec = aux = None
+        outs: list = []
         for start in range(0, total, step) if total else [0]:
             rows = min(step, total - start)
             eye = np.eye(total, dtype=np.float64)[start:start + rows]

@@ -10,18 +10,25 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import (EAGER_DUAL_DEPTH, FIRST_TRANSFORM_DEPTH, Level, bind, is_engine_value,
-                           value_types)
+from adcore.levels import (
+    EAGER_DUAL_DEPTH,
+    FIRST_TRANSFORM_DEPTH,
+    Level,
+    bind,
+    is_engine_value,
+    value_types,
+)
 from adcore.methods import ArrayMethods
 from adcore.shapes import shape_of
 
 
 class JVPLevel(Level):
-    """Forward mode at one level: Duals of this level carry tangents; everything else is constant."""
+    """Forward mode at one level: Duals of this level carry tangents; everything else is
+    constant."""
 
     __slots__ = ()
 
-    def process(self, op: Any, args: tuple, params: dict) -> "Dual":
+    def process(self, op: Any, args: tuple, params: dict) -> Dual:
         primals = []
         tangents = []
         for a in args:
@@ -34,7 +41,7 @@ class JVPLevel(Level):
         out = bind(op, *primals, **params)
         return _make(out, op.jvp(tangents, primals, out, params), self)
 
-    def constant(self, value: Any) -> "Dual":
+    def constant(self, value: Any) -> Dual:
         return _make(value, None, self)
 
 
@@ -80,7 +87,7 @@ class Dual(ArrayMethods):
     def _traced(self) -> bool:
         return self._tangent is not None and self._level.depth >= FIRST_TRANSFORM_DEPTH
 
-    def _inplace(self, op: Any, args: tuple, params: dict) -> "Dual":
+    def _inplace(self, op: Any, args: tuple, params: dict) -> Dual:
         result = op.fn(self, *args, **params)
         if type(result) not in value_types or result._level is not self._level:
             raise RuntimeError(

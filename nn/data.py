@@ -7,7 +7,8 @@ other Dataset is read item by item and its items are stacked.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

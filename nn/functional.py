@@ -1,7 +1,8 @@
 """The functional API (torch.nn.functional): layers and losses as functions of tensors.
 
 Each function is a registry op or a short composition of registry ops; nothing here knows a
-derivative. ``linear`` and ``cross_entropy`` are fused ops of adcore (one node each); the rest compose.
+derivative. ``linear`` and ``cross_entropy`` are fused ops of adcore (one node each); the rest
+compose.
 
 >>> from reverse import Tensor
 >>> logits = Tensor([[2.0, 0.5, -1.0]], requires_grad=True)

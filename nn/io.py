@@ -1,10 +1,10 @@
 """Saving and loading state dicts: ``nn.save(model.state_dict(), "model.npz")``, ``nn.load(path)``.
 
 The file is a numpy ``.npz`` archive: one array per tensor, and the nesting (dicts with string or
-integer keys, lists, tuples, numbers, strings, None) described in a JSON entry. Loading reads it with
-``allow_pickle=False``, so a file can never make Python execute code. Writing is atomic: the archive
-is written under a temporary name in the same folder, flushed to disk and then renamed, so a crash
-never leaves a half-written file under the final name.
+integer keys, lists, tuples, numbers, strings, None) described in a JSON entry. Loading reads it
+with ``allow_pickle=False``, so a file can never make Python execute code. Writing is atomic: the
+archive is written under a temporary name in the same folder, flushed to disk and then renamed, so a
+crash never leaves a half-written file under the final name.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_STRUCTURE: np.array(structure)}, **arrays)
+            np.savez(f, **{_STRUCTURE: np.array(structure)}, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

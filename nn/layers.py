@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -165,6 +166,6 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {index} is out of range for {len(items)} "
                              f"modules") from None
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self

@@ -80,7 +80,7 @@ MIRRORS = (
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # IDX type codes; the format stores every multi-byte number big-endian.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

@@ -2,8 +2,8 @@
 
 A ``Module`` registers what is assigned to it: a ``Parameter`` becomes one of its parameters, a
 ``Module`` one of its children, so ``parameters()`` finds every learnable tensor of a network. This
-works even when a subclass's ``__init__`` never calls ``super().__init__()``, as the curriculum's MLP
-does: the registries are created on first use.
+works even when a subclass's ``__init__`` never calls ``super().__init__()``, as the curriculum's
+MLP does: the registries are created on first use.
 
 >>> class MLP(Module):
 ...     def __init__(self):
@@ -19,7 +19,8 @@ does: the registries are created on first use.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class Module:
             object.__setattr__(self, kind, OrderedDict())
 
     # --- registration ---------------------------------------------------------------------------
-    def _registry(self, kind: str) -> "OrderedDict[str, Any]":
+    def _registry(self, kind: str) -> OrderedDict[str, Any]:
         found = self.__dict__.get(kind)
         if found is None:
             found = OrderedDict()
@@ -129,7 +130,7 @@ class Module:
         self._forget(name)
         self._registry("_buffers")[name] = tensor
 
-    def add_module(self, name: str, module: "Module | None") -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
@@ -152,7 +153,7 @@ class Module:
 
     # --- traversal ------------------------------------------------------------------------------
     def named_modules(self, prefix: str = "", memo: set | None = None
-                      ) -> Iterator[tuple[str, "Module"]]:
+                      ) -> Iterator[tuple[str, Module]]:
         """(name, module) for this module and every descendant, each once."""
         memo = set() if memo is None else memo
         stack = [(prefix, self)]
@@ -166,18 +167,18 @@ class Module:
                         for n, m in module._registry("_modules").items() if m is not None]
             stack.extend(reversed(children))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, module in self._registry("_modules").items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
@@ -208,7 +209,7 @@ class Module:
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
-    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+    def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule, then on this module (as PyTorch); returns self."""
         for child in self.children():
             child.apply(fn)
@@ -216,17 +217,17 @@ class Module:
         return self
 
     # --- modes and gradients --------------------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (Dropout active) for the whole tree; returns self."""
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode (Dropout off) for the whole tree; returns self."""
         return self.train(False)
 
-    def requires_grad_(self, flag: bool = True) -> "Module":
+    def requires_grad_(self, flag: bool = True) -> Module:
         for param in self.parameters():
             param.requires_grad_(flag)
         return self
@@ -240,7 +241,7 @@ class Module:
                 param.grad.data[...] = 0
 
     # --- state ----------------------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, Tensor]":
+    def state_dict(self) -> OrderedDict[str, Tensor]:
         """Every parameter and buffer by dotted name, as detached tensors sharing their memory."""
         state: OrderedDict[str, Tensor] = OrderedDict()
         for kind in ("_parameters", "_buffers"):

@@ -7,7 +7,8 @@ temporary arrays beyond one scratch buffer per parameter.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,8 +56,8 @@ class Optimizer:
                                  f"requires grad, so it has no gradient to follow; optimize "
                                  f"Parameters (nn.Parameter) or Tensor(..., requires_grad=True)")
             if id(p) in seen:
-                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than one "
-                                 f"group or twice in one; give each parameter once")
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than "
+                                 f"one group or twice in one; give each parameter once")
             seen.add(id(p))
         for key, value in self.defaults.items():
             group.setdefault(key, value)
@@ -115,7 +116,7 @@ class Optimizer:
     def state_dict(self) -> dict:
         """{"state": {index: {name: array or number}}, "param_groups": [options with "params" as
         indices]}: parameters are numbered in group order, as in PyTorch."""
-        index = {}
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             ids = []
@@ -135,7 +136,7 @@ class Optimizer:
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(groups)} parameter "
                              f"group(s), this optimizer {len(self.param_groups)}")
-        params = {}
+        params: dict[int, Any] = {}
         for mine, theirs in zip(self.param_groups, groups):
             if len(mine["params"]) != len(theirs["params"]):
                 raise ValueError(f"{name}.load_state_dict: a group has {len(theirs['params'])} "

@@ -2,8 +2,8 @@
 
 - ``Tensor(data, requires_grad=False, dtype=None)``: numpy data that records the ops applied to it;
   ``loss.backward()`` fills ``.grad`` of every leaf that requires grad.
-- ``no_grad()`` / ``enable_grad()``: stop or resume recording; ``detect_anomaly()``: raise at the first
-  op whose forward or backward produces NaN or inf, naming the line that recorded it.
+- ``no_grad()`` / ``enable_grad()``: stop or resume recording; ``detect_anomaly()``: raise at the
+  first op whose forward or backward produces NaN or inf, naming the line that recorded it.
 - ``Function``: custom ops with ``forward(ctx, ...)`` and ``backward(ctx, y_bar)``.
 - ``grad``, ``value_and_grad``, ``vjp``, ``jacrev``, ``jacobian`` (auto mode), ``hessian``, ``hvp``,
   ``vhp``: functional transformations on arrays (or tuples, lists and dicts of them) that nest with
@@ -19,12 +19,30 @@ from reverse.api import grad, hessian, hvp, jacobian, jacrev, value_and_grad, vh
 from reverse.draw import draw, to_dot
 from reverse.explain import explain
 from reverse.function import Function, FunctionCtx
-from reverse.modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
-                           no_grad)
+from reverse.modes import detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
 from reverse.tensor import Tensor
 from reverse.value import Value
 
-__all__ = ["Function", "FunctionCtx", "Tensor", "Value", "detect_anomaly", "draw", "enable_grad",
-           "explain", "grad", "hessian", "is_anomaly_enabled",
-           "hvp", "is_grad_enabled", "jacobian", "jacrev", "no_grad", "to_dot", "value_and_grad",
-           "vhp", "vjp", "vmap"]
+__all__ = [
+                           "Function",
+                           "FunctionCtx",
+                           "Tensor",
+                           "Value",
+                           "detect_anomaly",
+                           "draw",
+                           "enable_grad",
+                           "explain",
+                           "grad",
+                           "hessian",
+                           "hvp",
+                           "is_anomaly_enabled",
+                           "is_grad_enabled",
+                           "jacobian",
+                           "jacrev",
+                           "no_grad",
+                           "to_dot",
+                           "value_and_grad",
+                           "vhp",
+                           "vjp",
+                           "vmap",
+]

@@ -1,14 +1,15 @@
 """Checks made while ``detect_anomaly`` is on: NaN and inf in an op's output or in a gradient.
 
-While it is on, each recorded node keeps the lines of the user's code that recorded it (the library's
-own frames left out), so that an anomaly found during backward can point at the forward line that
-made the op, as PyTorch prints it.
+While it is on, each recorded node keeps the lines of the user's code that recorded it (the
+library's own frames left out), so that an anomaly found during backward can point at the forward
+line that made the op, as PyTorch prints it.
 """
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def check_backward(node: Any, y_bar: Any, x_bars: Sequence[Any]) -> None:
             continue
         incoming = _bad(y_bar)
         cause = (f" (the gradient coming in already held {incoming})" if incoming else
-                 f" from a finite incoming gradient")
+                 " from a finite incoming gradient")
         raise RuntimeError(
             f"detect_anomaly: the backward of {node.op.name} (inputs of shape "
             f"{_shapes([p for p in node.primals])}) produced {kind} in the gradient for input "

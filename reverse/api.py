@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from adcore import ops
-from adcore.arguments import (Inputs, as_input, check_tree_match, normalize_argnums, plain,
-                              split_aux)
+from adcore.arguments import Inputs, as_input, check_tree_match, normalize_argnums, plain, split_aux
 from adcore.levels import new_level, raw, register_transform
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
 from forward.api import jacfwd, jvp
 from reverse import graph
-from reverse.tensor import Tensor, TapeLevel, leaf, like_leaf
+from reverse.tensor import TapeLevel, Tensor, leaf, like_leaf
 
 
 class _Recording:

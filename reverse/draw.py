@@ -1,7 +1,7 @@
 """Pictures of computation graphs: Graphviz DOT source for a Value or Tensor graph, and rendering.
 
-``to_dot(root)`` needs nothing but Python. ``draw(root, path)`` runs Graphviz's ``dot`` program, which
-is optional: without it, ``draw`` says how to install it (and ``to_dot`` still works).
+``to_dot(root)`` needs nothing but Python. ``draw(root, path)`` runs Graphviz's ``dot`` program,
+which is optional: without it, ``draw`` says how to install it (and ``to_dot`` still works).
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _record(node_id: str, fields: list[str], fill: str = "white") -> str:
 
 
 def _op(node_id: str, name: str) -> str:
-    return f'  {node_id} [shape=ellipse, style=filled, fillcolor="#dde8f7", label="{_escape(name)}"];'
+    return (f'  {node_id} [shape=ellipse, style=filled, fillcolor="#dde8f7", '
+            f'label="{_escape(name)}"];')
 
 
 def _array_text(value: Any) -> str:
@@ -144,8 +145,9 @@ def to_dot(root: Value | Tensor, rankdir: str = "LR", grads: bool = False) -> st
                       *body, "}"]) + "\n"
 
 
-INSTALL_DOT = ("draw: Graphviz's `dot` program was not found on PATH. Install Graphviz (Debian/Ubuntu: "
-               "apt install graphviz; macOS: brew install graphviz; conda: conda install graphviz), "
+INSTALL_DOT = ("draw: Graphviz's `dot` program was not found on PATH. Install Graphviz "
+               "(Debian/Ubuntu: apt install graphviz; macOS: brew install graphviz; conda: "
+               "conda install graphviz), "
                "or call to_dot(root) and paste the text into any Graphviz viewer")
 
 

@@ -7,13 +7,14 @@ Each subclass becomes an adcore ``Op`` whose forward rule calls ``forward`` and 
 ``forward`` receives the inputs' values one level down (numpy arrays, for tensors made by hand) and
 returns one array; ``backward`` receives the output's cotangent and returns one gradient per input
 (None where there is none). Inside ``backward``, saved inputs and the saved output are the values of
-the level being differentiated: a backward written with operators and ``adcore.ops`` (rather than numpy
-functions) can be differentiated again (double backward, ``grad(grad(...))``, Hessians).
+the level being differentiated: a backward written with operators and ``adcore.ops`` (rather than
+numpy functions) can be differentiated again (double backward, ``grad(grad(...))``, Hessians).
 """
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from adcore.levels import bind, is_engine_value
 from adcore.ops.shape import sum_to_op
@@ -35,7 +36,7 @@ class FunctionCtx:
         """Keep values (inputs, outputs or intermediates) for backward, as ``ctx.saved_tensors``."""
         self.saved_tensors = values
 
-    def _at_level(self, primals: Sequence[Any], out: Any) -> "FunctionCtx":
+    def _at_level(self, primals: Sequence[Any], out: Any) -> FunctionCtx:
         """This ctx as a rule sees it: saved inputs and output replaced by the values of the level
         the rule runs at, so that a backward written with tensor operations differentiates again
         (saved intermediates stay constants, as in PyTorch)."""
@@ -91,12 +92,12 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         """Run the op on tensors (or any values), recording it for backward."""
         ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(a.requires_grad if isinstance(a, Tensor) else is_engine_value(a)
-                                     for a in args)
+        ctx.needs_input_grad = tuple(
+            a.requires_grad if isinstance(a, Tensor) else is_engine_value(a) for a in args)
         return bind(cls._op, *args, ctx=ctx)
 
 
-def _forward_rule(cls: type) -> Any:
+def _forward_rule(cls: type[Function]) -> Any:
     def impl(*args: Any, ctx: FunctionCtx) -> Any:
         ctx._inputs = args
         ctx._output = cls.forward(ctx, *args)
@@ -104,7 +105,7 @@ def _forward_rule(cls: type) -> Any:
     return impl
 
 
-def _vjp_rule(cls: type) -> Any:
+def _vjp_rule(cls: type[Function]) -> Any:
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
         ctx = params["ctx"]._at_level(primals, out)

@@ -5,19 +5,21 @@ flow to (the input's node, the leaf tensor itself, or None for a constant), and 
 reads. Which values those are comes from the op's declaration (``op.keep(needs)``): a node keeps
 them, and keeps large values that the rule does not read only as a ``Meta`` (shape and dtype), so
 that memory is freed as soon as the forward pass drops them. For each tensor whose data it keeps, a
-node remembers the tensor's version; ``backward`` compares before running the rule, so a value changed
-in place since it was recorded raises an error instead of giving a wrong gradient.
+node remembers the tensor's version; ``backward`` compares before running the rule, so a value
+changed in place since it was recorded raises an error instead of giving a wrong gradient.
 
 Nodes never refer to the tensors they produced, so a graph has no reference cycles and is freed by
 reference counting alone.
 
 ``backward`` orders the nodes with an iterative depth-first search (no recursion: a chain of 100,000
-ops is fine), pulls cotangents through each op's VJP from adcore, accumulates them with adcore's ``add``
-(so that accumulation is differentiable too) and returns the cotangents that reach the leaves.
+ops is fine), pulls cotangents through each op's VJP from adcore, accumulates them with adcore's
+``add`` (so that accumulation is differentiable too) and returns the cotangents that reach the
+leaves.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,9 @@ class Node(list):
     """
 
     __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin")
-    __hash__ = object.__hash__  # identity, not list equality: nodes are dictionary keys
+    retain: Any
+    origin: Any
+    __hash__ = object.__hash__  # type: ignore[assignment]  # identity, not list equality: keys
     __eq__ = object.__eq__
     __ne__ = object.__ne__
 
@@ -126,7 +130,7 @@ def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -
     kind = kind or Node
     order: list = []
     placed: dict = {}  # object -> True once placed, False while its inputs are being placed
-    stack = [r for r in roots if type(r) is kind]
+    stack: list[Any] = [r for r in roots if type(r) is kind]
     while stack:
         node = stack[-1]
         state = placed.get(node)
@@ -162,8 +166,8 @@ def _modified_error(node: Node, what: str, shape: tuple, dtype: Any, saved: int,
 
 
 def check_versions(node: Node) -> None:
-    """Raise if a value the node's rule reads was modified in place since it was recorded; hand
-    the cotangent to a retained tensor. (Nodes with neither have ``versions`` None and skip this.)"""
+    """Raise if a value the node's rule reads was modified in place since it was recorded; hand the
+    cotangent to a retained tensor. (Nodes with neither have ``versions`` None and skip this.)"""
     out = node.out
     if type(out) is Modified:
         raise _modified_error(node, "the output", out.shape, out.dtype, out.saved, out.now)

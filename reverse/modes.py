@@ -5,9 +5,9 @@ re-entrant, usable as decorators).
 transformation already open), like ``torch.no_grad``; a transformation opened inside it (``grad``,
 ``vjp``, ...) still records, as ``torch.func.grad`` does.
 
-``detect_anomaly`` makes the first op whose forward or backward produces NaN or inf raise, naming the
-op, the shapes and the line of the user's code that recorded it. Off, it costs one attribute test per
-recorded op.
+``detect_anomaly`` makes the first op whose forward or backward produces NaN or inf raise, naming
+the op, the shapes and the line of the user's code that recorded it. Off, it costs one attribute
+test per recorded op.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class _GradModeContext(contextlib.ContextDecorator):
     def _floor(self) -> int:  # pragma: no cover - subclasses define it
         raise NotImplementedError
 
-    def __enter__(self) -> "_GradModeContext":
+    def __enter__(self) -> _GradModeContext:
         mode.saved.append(mode.floor)
         mode.floor = self._floor()
         return self
@@ -93,13 +93,14 @@ class detect_anomaly(contextlib.ContextDecorator):
     >>> with detect_anomaly():
     ...     y = x * 2  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    RuntimeError: detect_anomaly: the forward of mul ... produced nan ... (input 0 already held nan: look at the data or an earlier step); it was recorded at: ...
+    RuntimeError: detect_anomaly: the forward of mul ... produced nan ... (input 0 already held nan:
+    look at the data or an earlier step); it was recorded at: ...
     """
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
 
-    def __enter__(self) -> "detect_anomaly":
+    def __enter__(self) -> detect_anomaly:
         mode.saved_anomaly.append(mode.anomaly)
         mode.anomaly = self.check_nan
         return self

@@ -9,23 +9,30 @@ and ``backward`` checks them, so a value changed in place after it was used rais
 of giving a wrong gradient.
 
 In-place operations are recorded as the out-of-place op followed by a rebinding (PyTorch's
-approach), so their derivatives still come from the registry: ``x.mul_(y)`` computes ``x * y`` on the
-tape, writes the result into x's memory and makes that node x's history. Gradients then reach x's
-earlier value and ``y``. Through a view, the base's history is rewritten too: after ``x[0] = v`` (or
-``x[0].add_(v)``), x's history is ``setitem(x_before, 0, ...)``, PyTorch's CopySlices. Other views of
-the same memory notice that their root changed and rebuild their own history from their base the next
-time they are used.
+approach), so their derivatives still come from the registry: ``x.mul_(y)`` computes ``x * y`` on
+the tape, writes the result into x's memory and makes that node x's history. Gradients then reach
+x's earlier value and ``y``. Through a view, the base's history is rewritten too: after ``x[0] = v``
+(or ``x[0].add_(v)``), x's history is ``setitem(x_before, 0, ...)``, PyTorch's CopySlices. Other
+views of the same memory notice that their root changed and rebuild their own history from their
+base the next time they are used.
 """
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from adcore import ops
-from adcore.levels import (EAGER_TAPE_DEPTH, FIRST_TRANSFORM_DEPTH, Level, bind, raw, top_level,
-                           value_types)
+from adcore.levels import (
+    EAGER_TAPE_DEPTH,
+    FIRST_TRANSFORM_DEPTH,
+    Level,
+    bind,
+    raw,
+    top_level,
+    value_types,
+)
 from adcore.methods import ArrayMethods
 from adcore.registry import registry
 from adcore.shapes import Meta, dtype_of, refuse_tensors_in, shape_of
@@ -45,7 +52,7 @@ class View:
 
     __slots__ = ("root", "base", "op", "params", "version")
 
-    def __init__(self, root: "Tensor", base: "Tensor | None", op: Any, params: dict) -> None:
+    def __init__(self, root: Tensor, base: Tensor | None, op: Any, params: dict) -> None:
         self.root = root
         self.base = base
         self.op = op
@@ -58,7 +65,7 @@ class TapeLevel(Level):
 
     __slots__ = ()
 
-    def process(self, op: Any, args: tuple, params: dict) -> "Tensor":
+    def process(self, op: Any, args: tuple, params: dict) -> Tensor:
         primals = []
         parents = []
         needs = []
@@ -106,7 +113,7 @@ class TapeLevel(Level):
             _link_view(t, args[0], op, params, self)
         return t
 
-    def constant(self, value: Any) -> "Tensor":
+    def constant(self, value: Any) -> Tensor:
         return _make(value if type(value) is _ndarray else np.asarray(value), None, self)
 
 
@@ -153,7 +160,7 @@ class Tensor(ArrayMethods):
         self._view: View | None = None
 
     @classmethod
-    def from_numpy(cls, array: np.ndarray, requires_grad: bool = False) -> "Tensor":
+    def from_numpy(cls, array: np.ndarray, requires_grad: bool = False) -> Tensor:
         """A tensor that shares ``array``'s memory (torch.from_numpy): changes to either show in
         the other, and the dtype is kept as it is. Changes made through the ndarray are not seen by
         the version counter."""
@@ -180,7 +187,7 @@ class Tensor(ArrayMethods):
     def requires_grad(self, flag: bool) -> None:
         self.requires_grad_(flag)
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         """Start (or stop) recording ops on this leaf tensor; returns the tensor."""
         if self._node is not None:
             if flag:
@@ -227,7 +234,7 @@ class Tensor(ArrayMethods):
         node = self._node
         return node is not None and node.retain is not None and node.retain() is self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same data, cut off from the graph (a leaf that does not require grad). It shares
         memory and the version counter with this tensor, as in PyTorch."""
         t = _make(self.data, None, self._level)
@@ -259,7 +266,7 @@ class Tensor(ArrayMethods):
         return f"Tensor({body}{extra})"
 
     # --- in place -----------------------------------------------------------------------------
-    def _inplace(self, op: Any, args: tuple, params: dict) -> "Tensor":
+    def _inplace(self, op: Any, args: tuple, params: dict) -> Tensor:
         """self = op(self, *args): recorded when gradients are involved, else numpy in place."""
         level = self._level
         deeper = top_level(args)
@@ -313,8 +320,8 @@ class Tensor(ArrayMethods):
             elif type(gradient) not in value_types:
                 gradient = np.asarray(gradient, dtype=raw(self).dtype)
             if shape_of(gradient) != shape:
-                raise ValueError(f"backward: gradient has shape {shape_of(gradient)} but the output "
-                                 f"has shape {shape}; they must match")
+                raise ValueError(f"backward: gradient has shape {shape_of(gradient)} but the "
+                                 f"output has shape {shape}; they must match")
         retain = create_graph if retain_graph is None else retain_graph
         key = self._node if self._node is not None else self
         if create_graph:
@@ -372,7 +379,7 @@ _new = object.__new__
 
 def _make(data: Any, node: graph.Node | None, level: Level, cls: type = Tensor) -> Tensor:
     """A tensor without the constructor's checks (the engine's fast path)."""
-    t = _new(cls)
+    t: Tensor = _new(cls)
     t.data = data
     t.grad = None
     t._node = node
@@ -425,6 +432,7 @@ def _link_view(t: Tensor, source: Any, op: Any, params: dict, level: TapeLevel) 
 def _refresh(t: Tensor) -> None:
     """Rebuild a view's history from its base after their memory was changed in place."""
     view = t._view
+    assert view is not None, "only a view is refreshed"
     if view.base is not None:
         base = view.base
         base_view = base._view
@@ -546,7 +554,7 @@ def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
         node.versions = node.versions or ()
     child = t
     for base in chain[1:]:  # the bases' histories, rewritten around the change (CopySlices)
-        base._node = _put(base, child, child._view)._node
+        base._node = _put(base, child, cast(View, child._view))._node
         child = base
 
 
@@ -588,7 +596,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             raise TypeError(f"Tensor: dtype {target} is not supported; use a real numeric dtype "
                             f"such as np.float32")
         if arr.dtype.kind not in "biuf":
-            raise TypeError(f"Tensor: data of dtype {arr.dtype} cannot become {target}; pass numbers")
+            raise TypeError(f"Tensor: data of dtype {arr.dtype} cannot become {target}; pass "
+                            f"numbers")
         return arr.astype(target, copy=False)
     kind = arr.dtype.kind
     if kind == "f":

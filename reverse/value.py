@@ -1,11 +1,11 @@
 """The scalar ``Value`` engine (micrograd's API) on the registry's rules.
 
-A Value holds a Python float, its gradient, and the op that made it. Forward, it runs the op's forward
-rule from adcore on floats; backward, each Value hands its gradient to the op's VJP rule from adcore
-(evaluated on floats: the same declarations that drive the Tensor engine, so no derivative is written
-here). ``_backward`` is computed on demand rather than stored as a closure over the output, so a
-graph of Values has no reference cycles and is freed as soon as it is dropped; ``_prev`` too is made
-on demand from the ordered inputs.
+A Value holds a Python float, its gradient, and the op that made it. Forward, it runs the op's
+forward rule from adcore on floats; backward, each Value hands its gradient to the op's VJP rule
+from adcore (evaluated on floats: the same declarations that drive the Tensor engine, so no
+derivative is written here). ``_backward`` is computed on demand rather than stored as a closure
+over the output, so a graph of Values has no reference cycles and is freed as soon as it is dropped;
+``_prev`` too is made on demand from the ordered inputs.
 
 Its operators and methods are generated from the registry: every elementwise op reaches Value under
 the names and operator it declares (``a + b``, ``a.tanh()``, ``a.sin()``), including ops declared
@@ -14,7 +14,8 @@ after this module was imported.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, cast
 
 from adcore.methods import OPERATORS
 from adcore.registry import Op, registry, subscribe
@@ -56,7 +57,7 @@ class Value:
         self._custom_backward: Callable[[], None] | None = None
 
     # --- the graph ----------------------------------------------------------------------------
-    def _apply(self, op: Op, inputs: tuple, symbol: str) -> "Value":
+    def _apply(self, op: Op, inputs: tuple, symbol: str) -> Value:
         """The Value of op(inputs); inputs are Values, or floats held constant (an exponent)."""
         out = _new(Value)
         if len(inputs) == 2 and type(inputs[1]) is Value:  # the common case, without loops
@@ -76,7 +77,7 @@ class Value:
         return out
 
     @property
-    def _prev(self) -> set["Value"]:
+    def _prev(self) -> set[Value]:
         """The Values this one was computed from (its children in the graph)."""
         return {a for a in self._inputs if type(a) is Value}
 
@@ -91,17 +92,17 @@ class Value:
     def _backward(self, fn: Callable[[], None]) -> None:
         self._custom_backward = fn  # for ops written by hand, micrograd style
 
-    def _propagate(self, trace: Callable[["Value", list], None] | None = None) -> None:
+    def _propagate(self, trace: Callable[[Value, list], None] | None = None) -> None:
         inputs = self._inputs
         primals = [a.data if type(a) is Value else a for a in inputs]
-        x_bars = self._fn.vjp(self.grad, primals, self.data, _NO_PARAMS, self._needs)
+        x_bars = cast(Op, self._fn).vjp(self.grad, primals, self.data, _NO_PARAMS, self._needs)
         if trace is not None:
             trace(self, x_bars)
         for a, x_bar in zip(inputs, x_bars):
             if x_bar is not None:
                 a.grad += x_bar
 
-    def backward(self, trace: Callable[["Value", list], None] | None = None) -> None:
+    def backward(self, trace: Callable[[Value, list], None] | None = None) -> None:
         """Add d self / d v to v.grad for every leaf v this one depends on (as PyTorch: call it
         again and leaves accumulate; intermediate Values hold this pass's gradient). ``trace``, if
         given, sees each Value as it passes its gradient on (reverse.explain prints them)."""
@@ -120,7 +121,7 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
     # --- arithmetic (the rest is generated from the registry below) ---------------------------
-    def __pow__(self, other: Any) -> "Value":
+    def __pow__(self, other: Any) -> Value:
         if type(other) is Value:
             return self._apply(_POW, (self, other), "**")
         if not isinstance(other, numbers.Real):
@@ -136,7 +137,7 @@ def _value(x: Any) -> Value:
     if type(x) is Value:
         return x
     if isinstance(x, numbers.Real):
-        return Value(x)
+        return Value(float(x))
     raise TypeError(f"Value: cannot combine a Value with {type(x).__name__} {x!r}; use numbers "
                     f"or Values")
 
@@ -154,10 +155,11 @@ def _members(op: Any) -> dict[str, Callable[..., Any]]:
     if not isinstance(op, Op) or op.kind != "elementwise":
         return {}
     symbol = _SYMBOLS.get(op.name, op.name)
-    if len(op.partials) == 1:
+    arity = len(op.partials or ())
+    if arity == 1:
         def method(self: Value) -> Value:
             return self._apply(op, (self,), symbol)
-    elif len(op.partials) == 2:
+    elif arity == 2:
         def method(self: Value, other: Any) -> Value:  # type: ignore[misc]
             return self._apply(op, (self, other if type(other) is Value else _value(other)),
                                symbol)

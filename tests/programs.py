@@ -11,7 +11,8 @@ arrays, tensors, duals, batched values) using adcore's ops.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import hypothesis.extra.numpy as hnp
 import numpy as np

@@ -1,7 +1,8 @@
 """adcore's ``Draw`` protocol on hypothesis: every value an op's domain draws is shrinkable."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import hypothesis.extra.numpy as hnp
 import numpy as np

@@ -1,4 +1,4 @@
-"""Graph drawings: DOT source for Value and Tensor graphs, rendering through Graphviz when present."""
+"""Graph drawings: DOT source for Value and Tensor graphs, rendered through Graphviz if present."""
 from __future__ import annotations
 
 import importlib
@@ -45,7 +45,7 @@ def test_to_dot_rejects_other_objects() -> None:
 
 def test_draw_without_graphviz_says_how_to_install_it(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(draw_module.shutil, "which", lambda name: None)
-    with pytest.raises(RuntimeError, match="apt install graphviz.*to_dot"):
+    with pytest.raises(RuntimeError, match=r"apt install graphviz.*to_dot"):
         draw(Value(1.0) * 2, tmp_path / "g.svg")
 
 

@@ -16,9 +16,11 @@ def test_matmul_shape_mismatch_names_both_shapes() -> None:
 
 
 def test_broadcast_mismatch_names_the_op_and_shapes() -> None:
-    with pytest.raises(ValueError, match=r"^add: .*\(2, 3\) float64, \(4,\) float64.*broadcastable"):
+    with pytest.raises(ValueError, match=r"^add: shapes \(2, 3\) and \(4,\) do not broadcast "
+                       r"together.*reshape or expand one argument"):
         Tensor(np.ones((2, 3))) + Tensor(np.ones(4))
-    with pytest.raises(ValueError, match=r"broadcast_to: shape \(3,\) does not broadcast to \(2, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"broadcast_to: shape \(3,\) does not broadcast to \(2, 4\)"):
         ops.broadcast_to(np.ones(3), (2, 4))
 
 
@@ -38,7 +40,8 @@ def test_reshape_axis_and_index_errors() -> None:
         Tensor(np.ones((2, 3))).reshape(4)
     with pytest.raises(ValueError, match=r"sum: axis 2 is out of range .* 2 dimension"):
         Tensor(np.ones((2, 3))).sum(axis=2)
-    with pytest.raises(IndexError, match=r"getitem: index 5 is out of bounds for axis 0 with size 3"):
+    with pytest.raises(IndexError,
+                       match=r"getitem: index 5 is out of bounds for axis 0 with size 3"):
         Tensor(np.ones(3))[5]
     with pytest.raises(ValueError, match=r"concatenate: array 1 has shape \(2, 2\)"):
         ops.concatenate([np.ones((2, 3)), np.ones((2, 2))], axis=0)

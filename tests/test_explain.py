@@ -52,7 +52,7 @@ def test_draw_labels_each_edge_with_its_cotangent() -> None:
     assert dot.count("label=\"grad 2.\"") == 1 and dot.count("label=\"grad 1.\"") == 1
     assert x.grad is None  # drawing does not accumulate gradients
     f.backward()
-    with pytest.raises(RuntimeError, match="already freed by backward.*retain_graph"):
+    with pytest.raises(RuntimeError, match=r"already freed by backward.*retain_graph"):
         to_dot(f, grads=True)
     a = Value(2.0, label="a")
     y = a * a

@@ -43,6 +43,7 @@ def test_jvp_of_several_inputs_and_outputs() -> None:
 
 def test_jvp_of_a_constant_output_is_zero() -> None:
     out, dot = jvp(lambda x: np.ones(3), (np.array([1.0]),), (np.array([1.0]),))
+    np.testing.assert_array_equal(out, np.ones(3))
     np.testing.assert_array_equal(dot, np.zeros(3))
 
 

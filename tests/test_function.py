@@ -79,13 +79,13 @@ def test_backward_returning_the_wrong_number_of_gradients() -> None:
             return y_bar
 
     x = Tensor([1.0], requires_grad=True)
-    with pytest.raises(ValueError, match="Broken.backward returned 1 gradient.*2 input"):
+    with pytest.raises(ValueError, match=r"Broken.backward returned 1 gradient.*2 input"):
         Broken.apply(x, x).sum().backward()
 
 
 def test_function_backward_differentiates_again() -> None:
-    from reverse import hessian
     from forward import jacfwd
+    from reverse import hessian
     x0 = np.array([2.0])
     assert grad(grad(lambda v: Cube.apply(v).sum()))(x0)[0] == 12.0
     assert hessian(lambda v: Cube.apply(v).sum())(x0)[0, 0] == 12.0
@@ -139,5 +139,6 @@ def test_gradient_of_an_incompatible_shape_is_an_error() -> None:
         def backward(ctx, y_bar):
             return np.ones(5)
 
-    with pytest.raises(ValueError, match=r"Wrong.backward: the gradient for input 0 has shape \(5,\)"):
+    with pytest.raises(ValueError,
+                       match=r"Wrong.backward: the gradient for input 0 has shape \(5,\)"):
         Wrong.apply(Tensor([1.0, 2.0], requires_grad=True)).sum().backward()

@@ -1,6 +1,6 @@
-"""Memory: graphs are freed by reference counting alone (no cycles, create_graph included), nodes that
-receive no cotangent are freed too, a long training loop keeps flat memory, grad mode is re-entrant
-and per thread, and detect_anomaly finds the first NaN."""
+"""Memory: graphs are freed by reference counting alone (no cycles, create_graph included), nodes
+that receive no cotangent are freed too, a long training loop keeps flat memory, grad mode is
+re-entrant and per thread, and detect_anomaly finds the first NaN."""
 from __future__ import annotations
 
 import gc
@@ -15,8 +15,7 @@ import pytest
 import nn
 from adcore import ops
 from optim import SGD
-from reverse import (Function, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled,
-                     no_grad)
+from reverse import Function, Tensor, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 
 
 @pytest.fixture

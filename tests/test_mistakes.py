@@ -176,7 +176,7 @@ def run(mistake: Mistake) -> str:
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 exec(code, namespace)
-        except Exception as exc:  # noqa: BLE001 - the point is to show any error
+        except Exception as exc:
             return _only_your_code(f"{type(exc).__name__}: {exc}")
     return out.getvalue().strip()
 

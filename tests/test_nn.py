@@ -11,9 +11,27 @@ import pytest
 import nn
 import nn.functional as F
 from adcore import gradcheck
-from nn import (BCEWithLogitsLoss, CrossEntropyLoss, DataLoader, Dataset, Dropout, Flatten,
-                Identity, Linear, LogSoftmax, Module, MSELoss, NLLLoss, Parameter, ReLU, Sequential,
-                Sigmoid, Softmax, Tanh, TensorDataset)
+from nn import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    DataLoader,
+    Dataset,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    LogSoftmax,
+    Module,
+    MSELoss,
+    NLLLoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    TensorDataset,
+)
 from reverse import Tensor, grad, no_grad
 
 
@@ -45,7 +63,7 @@ def test_registration_without_super_init() -> None:
     assert all(isinstance(p, Parameter) and p.requires_grad and p.is_leaf
                for p in net.parameters())
     with pytest.raises(AttributeError, match="'Net' object has no attribute 'fc3'"):
-        net.fc3
+        _ = net.fc3
 
 
 def test_shared_parameters_are_listed_once() -> None:
@@ -105,7 +123,7 @@ def test_state_dict_round_trip_and_checks_before_assigning() -> None:
     for p, q in zip(before, b.parameters()):
         np.testing.assert_array_equal(p, q.data)  # unchanged
     partial = OrderedDict(list(a.state_dict().items())[:2])
-    with pytest.raises(ValueError, match="missing key 'fc2.weight'"):
+    with pytest.raises(ValueError, match=r"missing key 'fc2.weight'"):
         b.load_state_dict(partial)
     result = b.load_state_dict(partial, strict=False)
     assert result.missing_keys == ["fc2.weight", "fc2.bias"]
@@ -353,16 +371,16 @@ def test_a_crash_while_saving_leaves_no_file_under_the_final_name(tmp_path, monk
 def test_load_never_unpickles_and_names_corrupt_files(tmp_path) -> None:
     evil = tmp_path / "evil.npz"
     np.savez(evil, __structure__=np.array('{"array": "a0"}'), a0=np.array([object()]))
-    with pytest.raises(ValueError, match="evil.npz is not a state dict written by nn.save"):
+    with pytest.raises(ValueError, match=r"evil.npz is not a state dict written by nn.save"):
         nn.load(evil)
     good = nn.save({"w": np.arange(1000.0)}, tmp_path / "good.npz")
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[:300])
-    with pytest.raises(ValueError, match="truncated.npz .*truncated or corrupt"):
+    with pytest.raises(ValueError, match=r"truncated.npz .*truncated or corrupt"):
         nn.load(truncated)
     with zipfile.ZipFile(tmp_path / "other.npz", "w") as z:
         z.writestr("x.npy", b"not an array")
-    with pytest.raises(ValueError, match="other.npz"):
+    with pytest.raises(ValueError, match=r"other.npz"):
         nn.load(tmp_path / "other.npz")
 
 
@@ -371,7 +389,7 @@ def test_a_corrupt_checkpoint_leaves_the_model_unchanged(tmp_path) -> None:
     before = [p.data.copy() for p in model.parameters()]
     state = {k: v.data for k, v in Net().state_dict().items()}
     state["fc1.weight"] = state["fc1.weight"][:, :2]
-    with pytest.raises(ValueError, match="fc1.weight"):
+    with pytest.raises(ValueError, match=r"fc1.weight"):
         model.load_state_dict(nn.load(nn.save(state, tmp_path / "m.npz")))
     for p, q in zip(before, model.parameters()):
         np.testing.assert_array_equal(p, q.data)

@@ -3,7 +3,8 @@
 what the registry does not support raises TypeError naming it."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

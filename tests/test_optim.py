@@ -84,7 +84,8 @@ def test_against_pytorch_when_installed() -> None:
                           lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True)),
                          (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
                           lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True)),
-                         (lambda ps: AdamW(ps, lr=0.01), lambda ps: torch.optim.AdamW(ps, lr=0.01))]:
+                         (lambda ps: AdamW(ps, lr=0.01),
+                          lambda ps: torch.optim.AdamW(ps, lr=0.01))]:
         t = torch.tensor(W0.copy(), requires_grad=True)
         opt = theirs([t])
         for g in GRADS:
@@ -159,11 +160,11 @@ def test_zero_grad_to_none_or_zeros() -> None:
 
 def test_optimizer_mistakes_are_named() -> None:
     layer = Linear(3, 2)
-    with pytest.raises(ValueError, match="invalid learning rate lr=-0.1"):
+    with pytest.raises(ValueError, match=r"invalid learning rate lr=-0.1"):
         SGD(layer.parameters(), lr=-0.1)
     params = layer.parameters()
     list(params)
-    with pytest.raises(ValueError, match="empty parameter list.*generator can be used once"):
+    with pytest.raises(ValueError, match=r"empty parameter list.*generator can be used once"):
         Adam(params)
     with pytest.raises(TypeError, match="parameter 0 is a Linear, not a Parameter"):
         SGD([layer], lr=0.1)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 from hypothesis import given
+from programs import programs
 
 from adcore import gradcheck
 from forward import jacfwd
-from programs import programs
 from reverse import jacobian, jacrev, vmap
 
 

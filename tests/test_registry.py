@@ -7,27 +7,28 @@ For each op in ``adcore.registry`` hypothesis draws arguments from the op's decl
 - the rules differentiate again: forward-over-reverse matches finite differences of the VJP, and
   reverse-over-reverse satisfies the adjoint identity against it;
 - outputs, tangents and cotangents keep the inputs' dtype, float32 and float64, in both engines.
-Nodes here keep no value their rule does not read (not even small ones), so a rule that reads a value
-its declaration does not account for fails loudly.
+Nodes here keep no value their rule does not read (not even small ones), so a rule that reads a
+value its declaration does not account for fails loudly.
 A registered op without a domain fails here, and so does any op whose rules are off.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import HypothesisDraw
 
 import forward
 import reverse
 from adcore import GradcheckError, bind, defop, gradcheck, registry
-from reverse import Tensor, graph
 from adcore import domains as D
 from adcore.ops import cos, mul
-from strategies import HypothesisDraw
+from reverse import Tensor, graph
 
 OPS = sorted(registry)
 
@@ -200,7 +201,7 @@ def test_checker_catches_a_rule_off_by_a_factor_of_1_001(x: float) -> None:
     assert gradcheck(good, np.array([x, 0.5]))
 
     off = _sin_with(lambda x, out: mul(1.001, cos(x)))  # both modes wrong: finite differences tell
-    with pytest.raises(GradcheckError, match="bad_sin.*finite differences"):
+    with pytest.raises(GradcheckError, match=r"bad_sin.*finite differences"):
         gradcheck(off, np.array([x, 0.5]))
 
     vjp_off = _sin_with(jvp=lambda x_dot, x, out: mul(cos(x), x_dot),

@@ -212,7 +212,7 @@ def test_create_graph_gives_second_derivatives() -> None:
     x.grad = None
     g.sum().backward()
     xs = np.array([0.3, 1.2])
-    first = lambda v: np.cos(v) * v ** 3 + 3 * v ** 2 * np.sin(v)  # noqa: E731
+    first = lambda v: np.cos(v) * v ** 3 + 3 * v ** 2 * np.sin(v)
     np.testing.assert_allclose(x.grad.data, np.diag(numerical_jacobian(first, xs)), rtol=1e-6)
 
 

@@ -181,3 +181,23 @@ def test_a_new_op_is_one_stanza_and_appears_everywhere() -> None:
         unregister(op)
     assert not hasattr(Tensor, "cube") and not hasattr(Value, "cube")
     assert np.cbrt not in UFUNCS
+
+
+def test_methods_named_for_type_checkers_exist_on_tensor_and_dual() -> None:
+    """The generated methods that adcore/methods.py names under TYPE_CHECKING (what editors and
+    mypy see) are methods of Tensor and Dual at run time, so the names cannot drift."""
+    import ast
+    import inspect
+
+    import adcore.methods
+
+    tree = ast.parse(inspect.getsource(adcore.methods))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ArrayMethods")
+    block = next(n for n in cls.body if isinstance(n, ast.If)
+                 and getattr(n.test, "id", None) == "TYPE_CHECKING")
+    named = [s.target.id for s in block.body if isinstance(s, ast.AnnAssign)]
+    assert len(named) > 50
+    x = Tensor([1.0, 2.0])
+    for name in named:
+        assert callable(getattr(x, name)), name
+        assert callable(getattr(Dual(np.ones(2), np.ones(2)), name)), name

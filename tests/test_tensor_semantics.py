@@ -1,5 +1,6 @@
-"""Tensor semantics that nn and the optimizers stand on: subclasses, copies, dtypes, owned gradients,
-in-place operations with version counters, views, and the conversions that would drop a derivative.
+"""Tensor semantics that nn and the optimizers stand on: subclasses, copies, dtypes, owned
+gradients, in-place operations with version counters, views, and the conversions that would drop a
+derivative.
 
 Expected gradients are written out from the formulas (or, where noted, PyTorch's numbers for the
 same program).
@@ -215,7 +216,8 @@ def test_augmented_assignment_under_no_grad_updates_in_place() -> None:
 
 def test_in_place_on_a_leaf_that_requires_grad_is_refused_with_grad_mode_on() -> None:
     w = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"add_: this tensor is a leaf that requires grad.*no_grad"):
+    with pytest.raises(RuntimeError,
+                       match=r"add_: this tensor is a leaf that requires grad.*no_grad"):
         w.add_(1.0)
     with pytest.raises(RuntimeError, match="leaf that requires grad"):
         w[0] = 3.0
@@ -394,10 +396,10 @@ def test_in_place_errors_name_the_op_and_the_fix() -> None:
     with pytest.raises(ValueError, match=r"add_: .*keeps the tensor's shape \(2,\)"):
         x.add_(np.ones((3, 2)))
     e = Tensor([1.0]).expand(3)
-    with pytest.raises(ValueError, match="read-only.*clone"):
+    with pytest.raises(ValueError, match=r"read-only.*clone"):
         e.add_(1.0)
     i = Tensor(np.arange(3), dtype=np.int64)
-    with pytest.raises(TypeError, match="add_: .*dtype int64"):
+    with pytest.raises(TypeError, match=r"add_: .*dtype int64"):
         i.add_(0.5)
 
 

@@ -1,10 +1,11 @@
-"""Functions without a derivative: comparisons, logical and bitwise operators, sign, argmax, rounding.
+"""Functions without a derivative: comparisons, logical and bitwise operators, sign, argmax,
+rounding.
 
 They dispatch level by level, as ops do: each engine level unwraps its own values (one level down)
-and returns the result as a constant of its own (a Tensor without a graph, a Dual without a tangent);
-a batching level (``vmap``) also lines up the batch axes of the arguments. On plain values they
-compute at once. Derivative rules use them for masks (relu, abs, clip, the ties of max and min), so
-a mask computed inside a transformation stays a value of that transformation.
+and returns the result as a constant of its own (a Tensor without a graph, a Dual without a
+tangent); a batching level (``vmap``) also lines up the batch axes of the arguments. On plain values
+they compute at once. Derivative rules use them for masks (relu, abs, clip, the ties of max and
+min), so a mask computed inside a transformation stays a value of that transformation.
 
 Each public one is declared with ``nondiff``, which records how users reach it (method, operator,
 NumPy function), so that the engines' method and protocol tables include it, as they include the
@@ -12,7 +13,8 @@ registry's ops.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,13 @@ def constant_like(args: Sequence[Any], value: Any) -> Any:
     """``value`` as a constant of the deepest level among ``args`` (plain when there is none)."""
     level = top_level(args)
     return value if level is None else level.constant(value)
+
+
+# Functions that the elementwise rules import before this module has declared them (the modules
+# import each other): their types, for type checkers.
+greater: Callable[..., Any]
+sign: Callable[..., Any]
+logical_not: Callable[..., Any]
 
 
 def nondiff(name: str, compute: Callable[..., Any], *, method: str | Sequence[str] = (),
@@ -214,8 +223,39 @@ count_true = Constant("count_true", lambda m, *, axes: np.sum(m, axis=axes, keep
                       elementwise=False)
 
 
-__all__ = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_not",
-           "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-           "invert", "sign", "floor_divide", "remainder", "floor", "ceil", "trunc", "round",
-           "isnan", "isinf", "isfinite", "argmax", "argmin", "any", "all", "Constant",
-           "constant_like", "count_true", "extremum_weights", "nondiff", "share"]
+__all__ = [
+    "Constant",
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "ceil",
+    "constant_like",
+    "count_true",
+    "equal",
+    "extremum_weights",
+    "floor",
+    "floor_divide",
+    "greater",
+    "greater_equal",
+    "invert",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "less",
+    "less_equal",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "nondiff",
+    "not_equal",
+    "remainder",
+    "round",
+    "share",
+    "sign",
+    "trunc",
+]

@@ -6,24 +6,35 @@ math, and how users reach it (method, operator, NumPy ufunc). Inputs broadcast u
 and promote under PyTorch's (adcore/dtypes.py); the registry sums cotangents back to each input's
 shape.
 
-Forward rules take a fast path for Python floats (the scalar ``Value`` engine) and fall back to numpy
-where Python would raise (overflow, division by zero, log of 0): results follow numpy either way.
+Forward rules take a fast path for Python floats (the scalar ``Value`` engine) and fall back to
+numpy where Python would raise (overflow, division by zero, log of 0): results follow numpy either
+way.
 """
 from __future__ import annotations
 
-import math
 import operator
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from adcore import domains as D
 from adcore.dtypes import binary, promote
 from adcore.levels import bind, raw, value_types
-from adcore.ops.compare import (equal, greater, greater_equal, less, less_equal, logical_and,
-                                logical_not, logical_or, share, sign)
+from adcore.ops.compare import (
+    equal,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    share,
+    sign,
+)
 from adcore.registry import Op, defop, register
-from adcore.shapes import dtype_of, shape_of
+from adcore.shapes import dtype_of
 
 
 def _scalar_or_array(np_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -57,9 +68,14 @@ def _py_pow(x: Any, y: Any) -> Any:
 
 
 # The op functions below run the forward rule at once when no argument is an engine value (the
-# common case inside derivative rules); when exactly one is, they hand the op to its level (what bind
-# would find), and otherwise leave the dispatch to bind.
+# common case inside derivative rules); when exactly one is, they hand the op to its level (what
+# bind would find), and otherwise leave the dispatch to bind.
 _NO_PARAMS: dict = {}
+
+# Ops whose rules name themselves or an op declared further down: their types, for type checkers.
+div: Callable[..., Any]
+neg: Callable[..., Any]
+cos: Callable[..., Any]
 
 
 def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample, doc: str,
@@ -201,7 +217,8 @@ def _sigmoid_array(x: Any) -> Any:
 
 sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_array),
                  lambda x, out: mul(out, sub(1, out)),
-                 D.unary(), "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).",
+                 D.unary(),
+                 "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).",
                  method="sigmoid")
 
 
@@ -388,7 +405,7 @@ def _astype_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(draw.shape()),), {"dtype": np.dtype(np.float64)}
 
 
-_astype = defop("astype", lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
+_astype: Op = defop("astype", lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
                 transpose=(lambda y_bar, x, *, dtype:
                            bind(_astype, y_bar, dtype=dtype_of(x)),),
                 domain=_astype_domain, register=False, view=True, method="astype",
@@ -406,6 +423,28 @@ def astype(x: Any, dtype: Any) -> Any:
 
 _named(astype, "astype", astype.__doc__ or "", _astype)
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "expm1", "log", "log1p", "sqrt", "sin",
-           "cos", "tanh", "sigmoid", "relu", "abs", "maximum", "minimum", "where", "masked_fill",
-           "clip", "astype"]
+__all__ = [
+    "abs",
+    "add",
+    "astype",
+    "clip",
+    "cos",
+    "div",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "masked_fill",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "pow",
+    "relu",
+    "sigmoid",
+    "sin",
+    "sqrt",
+    "sub",
+    "tanh",
+    "where",
+]

@@ -9,13 +9,15 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind
 from adcore.ops.shape import reshape, swapaxes
-from adcore.registry import defop, public
+from adcore.registry import Op, defop, public
 from adcore.shapes import shape_of
 
 
 def _matmul_domain(draw: D.Draw) -> tuple[tuple, dict]:
     n, k, m = draw.integers(1, 3), draw.integers(0, 3), draw.integers(1, 3)
     kind = draw.choice(["2d", "batched", "vec-mat", "mat-vec", "vec-vec"])
+    xs: tuple[int, ...]
+    ys: tuple[int, ...]
     if kind == "vec-mat":
         xs, ys = (k,), draw.shape(max_dims=1, min_side=1) + (k, m)
     elif kind == "mat-vec":
@@ -44,7 +46,7 @@ def _matmul_impl(x: Any, y: Any) -> Any:
 
 # The op itself takes arguments with at least two axes (stacks of matrices that broadcast);
 # ``matmul`` below reshapes vectors into matrices and back, as numpy's matmul defines them.
-matmul_op = defop(
+matmul_op: Op = defop(
     "matmul", _matmul_impl,
     bilinear=(lambda y_bar, x, y: bind(matmul_op, y_bar, swapaxes(y, -1, -2)),
               lambda y_bar, x, y: bind(matmul_op, swapaxes(x, -1, -2), y_bar)),

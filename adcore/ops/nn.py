@@ -1,8 +1,8 @@
 """Neural-network ops, fused where it pays: a layer or a loss as one node instead of several.
 
 ``linear`` (x @ W^T + b) and ``cross_entropy`` (log-softmax and the negative log-likelihood of the
-target class, reduced) are ordinary registry entries: their rules are written with adcore's ops, they
-declare test domains, and the registry suite checks them in both modes and to second order. A
+target class, reduced) are ordinary registry entries: their rules are written with adcore's ops,
+they declare test domains, and the registry suite checks them in both modes and to second order. A
 training step of an MLP is then a handful of nodes, not a dozen. ``softplus`` is the elementwise
 log(1 + e^x) that BCE-with-logits is made of.
 """

@@ -8,14 +8,15 @@ extra leading batch axes. The public functions take numpy's ``axis``/``keepdims`
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from adcore import domains as D
-from adcore.levels import bind, raw
+from adcore.levels import bind
 from adcore.ops.compare import Constant, count_true, equal, extremum_weights
-from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sqrt, sub, where
+from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sub, where
 from adcore.ops.shape import broadcast_to_op, flatten, reshape_op
 from adcore.registry import Op, declare, defop, public
 from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
@@ -288,7 +289,7 @@ def _cumsum_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs),), {"axis": draw.integers(-len(xs), -1), "reverse": draw.boolean()}
 
 
-cumsum_op = defop(
+cumsum_op: Op = defop(
     "cumsum", _cumsum_impl,
     transpose=(lambda y_bar, x, *, axis, reverse:
                bind(cumsum_op, y_bar, axis=axis, reverse=not reverse),),
@@ -457,5 +458,17 @@ def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
     return _normalization(log_softmax_op, x, axis, dim)
 
 
-__all__ = ["sum", "mean", "var", "std", "prod", "norm", "cumsum", "max", "min", "logsumexp",
-           "softmax", "log_softmax"]
+__all__ = [
+    "cumsum",
+    "log_softmax",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "norm",
+    "prod",
+    "softmax",
+    "std",
+    "sum",
+    "var",
+]

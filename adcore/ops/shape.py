@@ -1,22 +1,23 @@
 """Shape ops: linear maps declared with their transposes.
 
-Their parameters describe the *core* shapes (``in_shape``, ``shape``, an index over the core axes), so
-each forward rule also works on an input with extra leading batch axes: that is what lets a linear op's
-JVP be the op itself applied to the tangent, and its VJP another op of this file applied to the
-cotangent (reshape <-> reshape, broadcast_to <-> sum_to, getitem <-> scatter_add, ...).
+Their parameters describe the *core* shapes (``in_shape``, ``shape``, an index over the core axes),
+so each forward rule also works on an input with extra leading batch axes: that is what lets a
+linear op's JVP be the op itself applied to the tangent, and its VJP another op of this file applied
+to the cotangent (reshape <-> reshape, broadcast_to <-> sum_to, getitem <-> scatter_add, ...).
 """
 from __future__ import annotations
 
 import builtins
 import functools
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind, is_engine_value, raw
-from adcore.registry import declare, defop, public
+from adcore.registry import Op, declare, defop, public
 from adcore.shapes import normalize_axis, shape_of
 
 
@@ -40,7 +41,7 @@ def _reshape_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs),), {"shape": draw.choice(options)}
 
 
-reshape_op = defop(
+reshape_op: Op = defop(
     "reshape", _reshape_impl,
     transpose=(lambda y_bar, x, *, shape, in_shape:
                bind(reshape_op, y_bar, shape=in_shape, in_shape=shape),),
@@ -68,15 +69,16 @@ def _resolve_shape(in_shape: tuple, shape: tuple) -> tuple:
     unknown = [i for i, s in enumerate(shape) if s == -1]
     known = math.prod(s for s in shape if s != -1)
     if len(unknown) > 1 or any(s < -1 for s in shape):
-        raise ValueError(f"reshape: invalid shape {shape}; give non-negative sizes and at most one -1")
+        raise ValueError(f"reshape: invalid shape {shape}; give non-negative sizes and at most one "
+                         f"-1")
     if unknown:
         if known == 0 or size % known:
-            raise ValueError(f"reshape: cannot reshape an array of shape {in_shape} ({size} elements) "
-                             f"into shape {shape}; the sizes must match")
+            raise ValueError(f"reshape: cannot reshape an array of shape {in_shape} ({size} "
+                             f"elements) into shape {shape}; the sizes must match")
         shape = shape[:unknown[0]] + (size // known,) + shape[unknown[0] + 1:]
     if math.prod(shape) != size:
-        raise ValueError(f"reshape: cannot reshape an array of shape {in_shape} ({size} elements) into "
-                         f"shape {shape} ({math.prod(shape)} elements); the sizes must match")
+        raise ValueError(f"reshape: cannot reshape an array of shape {in_shape} ({size} elements) "
+                         f"into shape {shape} ({math.prod(shape)} elements); the sizes must match")
     return tuple(int(s) for s in shape)
 
 
@@ -133,13 +135,13 @@ def _transpose_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs),), {"axes": axes}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _permutations(n: int) -> list[tuple[int, ...]]:
     import itertools
     return list(itertools.permutations(range(n)))
 
 
-transpose_op = defop(
+transpose_op: Op = defop(
     "transpose", _transpose_impl,
     transpose=(lambda y_bar, x, *, axes: bind(transpose_op, y_bar, axes=_inverse(axes)),),
     domain=_transpose_domain, view=True, numpy=np.transpose,
@@ -230,7 +232,7 @@ broadcast_to_op = defop(
     domain=_broadcast_to_domain, view=True, numpy=np.broadcast_to,
     doc="broadcast_to(x, shape): x repeated along new or length-1 axes.  Transpose: sum_to.")
 
-sum_to_op = defop(
+sum_to_op: Op = defop(
     "sum_to", _sum_to_impl,
     transpose=(lambda y_bar, x, *, shape, in_shape:
                bind(broadcast_to_op, y_bar, shape=in_shape, in_shape=shape),),
@@ -258,7 +260,8 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
 def sum_to(x: Any, shape: Sequence[int]) -> Any:
     """sum_to(x, shape): the sum of x over the axes that broadcasting ``shape`` to x's shape adds.
 
-    The reverse of broadcasting (torch.Tensor.sum_to_size): how gradients return to an input's shape.
+    The reverse of broadcasting (torch.Tensor.sum_to_size): how gradients return to an input's
+    shape.
     """
     shape, in_shape = tuple(shape), shape_of(x)
     _check_broadcast("sum_to", shape, in_shape)
@@ -296,7 +299,7 @@ def _getitem_impl(x: Any, *, index: tuple, in_shape: tuple) -> Any:
 
 
 def _indexed_ndim(index: tuple) -> int:
-    separated, k = _layout(index)
+    _, k = _layout(index)
     basic = sum(1 for ix in index if ix is None or isinstance(ix, slice))
     return basic + k
 
@@ -361,7 +364,7 @@ def _scatter_add_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(y_shape),), {"index": index, "shape": xs}
 
 
-scatter_add_op = defop(
+scatter_add_op: Op = defop(
     "scatter_add", _scatter_add_impl,
     transpose=(lambda y_bar, y, *, index, shape:
                bind(getitem_op, y_bar, index=index, in_shape=shape),),
@@ -463,7 +466,8 @@ def scatter_add(y: Any, index: Any, shape: Sequence[int]) -> Any:
     index = _canonical_index(index, shape, "scatter_add")
     want = np.zeros(shape)[index].shape
     if shape_of(y) != want:
-        raise ValueError(f"scatter_add: y has shape {shape_of(y)} but the index selects shape {want}")
+        raise ValueError(f"scatter_add: y has shape {shape_of(y)} but the index selects shape "
+                         f"{want}")
     return bind(scatter_add_op, y, index=index, shape=shape)
 
 
@@ -531,7 +535,7 @@ def _setitem_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs), index, draw.array(vshape)), {}
 
 
-setitem_op = defop(
+setitem_op: Op = defop(
     "setitem", _setitem_impl,
     transpose=(lambda y_bar, x, v, *, index, shape, vshape:
                bind(setitem_op, y_bar, 0.0, index=index, shape=shape, vshape=()),

@@ -26,20 +26,14 @@ without making these small products faster, and any other load then makes epochs
 from __future__ import annotations
 
 import argparse
-import ctypes
-import datetime
 import gc
-import glob
-import os
-import platform
 import statistics
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from common import add_blas_option, blas_threads, header, peak_mib, timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,7 +45,6 @@ from reverse import Tensor, no_grad
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 BATCH, LR = 64, 0.1
 SHAPES = {"W1": (128, 784), "b1": (128,), "W2": (10, 128), "b2": (10,)}
-MIB = 1 << 20
 LIBRARY_NAMES = {"fc1.weight": "W1", "fc1.bias": "b1", "fc2.weight": "W2", "fc2.bias": "b2"}
 
 
@@ -257,15 +250,7 @@ def _reset_peak_rss() -> bool:
 def tracemalloc_peak(impl: Any, n: int) -> float:
     """MiB: tracemalloc's peak during one untimed epoch, above what it counted at the start."""
     impl.reset(n)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        impl.epoch()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return (peak - base) / MIB
+    return peak_mib(impl.epoch)
 
 
 def rss_peak_growth(impl: Any, n: int) -> float | None:
@@ -282,34 +267,6 @@ def rss_peak_growth(impl: Any, n: int) -> float | None:
 
 
 # --- the run ------------------------------------------------------------------------------------
-def blas_threads(threads: int) -> str:
-    """Set the thread count of the OpenBLAS that numpy's wheel ships (unless ``threads`` is 0) and
-    describe it; other BLAS builds are left alone."""
-    names = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-             ("openblas_set_num_threads", "openblas_get_num_threads"))
-    for path in glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)  # the copy numpy has loaded already
-        except OSError:
-            continue
-        for set_name, get_name in names:
-            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
-            if setter is not None and getter is not None:
-                if threads > 0:
-                    setter(threads)
-                count = getter()
-                return f"OpenBLAS, {count} thread{'s' if count != 1 else ''}"
-    return "BLAS threads unknown, not set"
-
-
-def time_epoch(impl: Any) -> float:
-    """Seconds for one epoch (after reset), the collector's debris of earlier runs collected."""
-    gc.collect()
-    start = time.perf_counter()
-    impl.epoch()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder with the four MNIST files (else $MNIST_DIR, "
@@ -317,9 +274,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs of each (median)")
     parser.add_argument("--quick", action="store_true", help="one repeat")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads of numpy's OpenBLAS, for the floor and this library "
-                        "(default 1, as PyTorch; 0 leaves OpenBLAS's own choice)")
+    add_blas_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the order")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
@@ -327,15 +282,9 @@ def main() -> None:
     try:
         import torch
         torch.set_num_threads(args.torch_threads)
-        torch_version = (f"torch {torch.__version__} ({torch.get_num_threads()} "
-                         f"thread{'s' if torch.get_num_threads() != 1 else ''})")
     except ImportError:
         torch = None
-        torch_version = "torch not installed"
-    blas = blas_threads(args.blas_threads)
-    print(f"{platform.platform()}, Python {platform.python_version()}, numpy {np.__version__} "
-          f"({blas}), {torch_version}, gc {'on' if gc.isenabled() else 'off'}, "
-          f"{datetime.datetime.now():%Y-%m-%d %H:%M}")
+    print(header(blas_threads(args.blas_threads)))
 
     x, y = prepare(*load_mnist(args.data_dir, train=True))
     x_test, y_test = prepare(*load_mnist(args.data_dir, train=False))
@@ -365,7 +314,7 @@ def main() -> None:
     for _ in range(repeats):
         for impl in impls:
             impl.reset(n)
-            times[impl.name].append(time_epoch(impl))
+            times[impl.name].append(timed(impl.epoch, collect=True))
             accuracy[impl.name].append(impl.accuracy())
 
     floor = impls[0]

@@ -1,28 +1,29 @@
 """Per-op overhead: a chain of elementwise ops (mul, add, tanh in turn), forward and backward.
 
-Prints microseconds per op (forward + backward, median over repeats) for this library's Tensor, for
-the same chain written as plain numpy calls (forward, then the hand-written backward), and, when they
-are installed, for PyTorch (CPU) and HIPS autograd, all measured in this one run.
+Prints microseconds per op (forward + backward, median over repeats) for this library's Tensor,
+for the same chain written as plain numpy calls (forward, then the hand-written backward), and,
+when they are installed, for PyTorch (CPU, one thread) and HIPS autograd, all measured in this one
+run. Next to each time, the peak memory of one more chain run under tracemalloc, untimed (n/a for
+PyTorch, which allocates outside tracemalloc's sight).
 
     python benchmarks/overhead.py            # (4,) chain of 200 ops, and a 0-d chain of 100,000 ops
     python benchmarks/overhead.py --quick    # fewer repeats
+    python benchmarks/overhead.py --blas-threads 0   # numpy's OpenBLAS as it comes (default 1)
 """
 from __future__ import annotations
 
 import argparse
-import gc
-import platform
-import statistics
+import math
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+from common import add_blas_option, blas_threads, header, median_seconds, peak_mib
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reverse import Tensor  # noqa: E402
+from reverse import Tensor
 
 SCALE, SHIFT = 0.9, 0.1
 
@@ -89,50 +90,48 @@ def chain_autograd(x0: np.ndarray, n: int) -> Callable[[], None] | None:
     return lambda: g(x0)
 
 
-def median_us_per_op(run: Callable[[], None], n: int, repeats: int) -> float:
-    run()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) / n * 1e6
-
-
 def report(title: str, x0: np.ndarray, n: int, repeats: int) -> None:
     print(f"\n{title}: chain of {n} ops on shape {x0.shape} {x0.dtype}, forward + backward, "
-          f"median of {repeats}")
-    base = median_us_per_op(chain_numpy(x0, n), n, repeats)
-    rows = [("plain numpy calls (baseline)", base)]
-    for name, make in [("this library (Tensor)", chain_ours), ("PyTorch CPU", chain_torch),
-                       ("HIPS autograd", chain_autograd)]:
+          f"median of {repeats}; then the peak memory of one more chain of each under "
+          f"tracemalloc, untimed")
+    # (name, run, whether tracemalloc sees its allocations: PyTorch allocates outside it)
+    runs = [("plain numpy calls (baseline)", chain_numpy(x0, n), True)]
+    for name, make, traced in [("this library (Tensor)", chain_ours, True),
+                               ("PyTorch CPU", chain_torch, False),
+                               ("HIPS autograd", chain_autograd, True)]:
         run = make(x0, n)
-        if run is None:
-            rows.append((name + ": not installed", float("nan")))
-            continue
-        rows.append((name, median_us_per_op(run, n, repeats)))
-    for name, us in rows:
-        ratio = "" if us != us else f"{us / base:5.2f} x numpy"
-        print(f"  {name:32s} {us:7.2f} us/op   {ratio}")
+        runs.append((name, run, traced) if run is not None else
+                    (name + ": not installed", None, False))
+    times = [math.nan if run is None else median_seconds(run, repeats) / n * 1e6
+             for _, run, _ in runs]
+    peaks = [peak_mib(run) if traced else None for _, run, traced in runs]
+    base = times[0]
+    for (name, _, _), us, mib in zip(runs, times, peaks):
+        ratio = "" if math.isnan(us) else f"{us / base:5.2f} x numpy"
+        memory = "n/a" if mib is None else f"{mib:.3f} MiB"
+        print(f"  {name:32s} {us:7.2f} us/op {memory:>12s}   {ratio}")
 
 
 def import_peers() -> None:
     """Import every installed peer before measuring, so that all chains run with the same heap (the
-    garbage collector's full passes cost more the more objects a process holds)."""
+    garbage collector's full passes cost more the more objects a process holds); PyTorch on one
+    thread."""
     for name in ("torch", "autograd"):
         try:
-            __import__(name)
+            module = __import__(name)
         except ImportError:
-            pass
+            continue
+        if name == "torch":
+            module.set_num_threads(1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    add_blas_option(parser)
     args = parser.parse_args()
     import_peers()
-    print(f"{platform.platform()}, Python {platform.python_version()}, numpy {np.__version__}, "
-          f"gc {'on' if gc.isenabled() else 'off'}")
+    print(header(blas_threads(args.blas_threads), peers=("torch", "autograd")))
     report("Small-array chain", np.full(4, 0.5, dtype=np.float32), 200, 50 if args.quick else 300)
     report("Scalar chain", np.array(0.5, dtype=np.float32), 100_000, 3 if args.quick else 7)
 

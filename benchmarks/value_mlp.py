@@ -1,26 +1,28 @@
 """One training step (forward, backward, update) of micrograd's demo MLP: Value vs micrograd.
 
-Both engines build the same 2-16-16-1 MLP (same initial weights) and take steps on the same 100 two-moons
-points; prints the median seconds per step over repeats, with the garbage collector on (the default)
-and off, and the ratio to micrograd measured in the same run.
+Both engines build the same 2-16-16-1 MLP (same initial weights) and take steps on the same 100
+two-moons points; prints the median seconds per step over repeats, with the garbage collector on
+(the default) and off, the ratio to micrograd measured in the same run, and the peak memory of one
+more step under tracemalloc (untimed, with the collector in the same state). numpy's OpenBLAS runs
+on one thread, as in the other scripts (the steps are scalar Python arithmetic).
 
     python benchmarks/value_mlp.py [--repeats 5]
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
-import platform
 import random
-import statistics
 import sys
-import time
 from pathlib import Path
+
+from common import blas_threads, header, median_seconds, peak_mib
 
 root = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(root), str(root / "examples")]
 
-from micrograd_demo import MLP, make_moons, train_step  # noqa: E402
+from micrograd_demo import MLP, make_moons, train_step
 
 
 def micrograd_step():
@@ -41,21 +43,23 @@ def micrograd_step():
     return MMLP, step
 
 
-def seconds_per_step(make_model, step, X, y, repeats: int, collect: bool) -> float:
+def measure(make_model, step, X, y, repeats: int, gc_on: bool) -> tuple[float, float]:
+    """(median seconds per step, peak MiB of one more step): the collector's debris collected
+    before each step, the collector enabled or not during it."""
     random.seed(1337)
     model = make_model()
-    step(model, X, y, 0.1)  # warm up
-    times = []
-    (gc.enable if collect else gc.disable)()
+
+    def run() -> None:
+        step(model, X, y, 0.1)
+
+    run()  # warm up
+    (gc.enable if gc_on else gc.disable)()
     try:
-        for _ in range(repeats):
-            gc.collect()
-            start = time.perf_counter()
-            step(model, X, y, 0.1)
-            times.append(time.perf_counter() - start)
+        seconds = median_seconds(run, repeats, warmup=0, collect=True)
+        mib = peak_mib(run)
     finally:
         gc.enable()
-    return statistics.median(times)
+    return seconds, mib
 
 
 def main() -> None:
@@ -63,16 +67,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     X, y = make_moons()
-    print(f"{platform.platform()}, Python {platform.python_version()}; "
-          f"MLP 2-16-16-1, {len(X)} points, median of {args.repeats} steps")
+    print(header(blas_threads(1), peers=("micrograd",)))
+    print(f"MLP 2-16-16-1, {len(X)} points, median of {args.repeats} steps")
     peer = micrograd_step()
-    for collect in (True, False):
-        ours = seconds_per_step(lambda: MLP(2, [16, 16, 1]), train_step, X, y, args.repeats, collect)
-        line = f"  gc {'on ' if collect else 'off'}: this library (Value) {ours:.3f} s/step"
+    for gc_on in (True, False):
+        ours, ours_mib = measure(functools.partial(MLP, 2, [16, 16, 1]), train_step, X, y,
+                                 args.repeats, gc_on)
+        line = (f"  gc {'on ' if gc_on else 'off'}: this library (Value) {ours:.3f} s/step "
+                f"{ours_mib:.1f} MiB")
         if peer is not None:
-            MMLP, step = peer
-            theirs = seconds_per_step(lambda: MMLP(2, [16, 16, 1]), step, X, y, args.repeats, collect)
-            line += f"   micrograd {theirs:.3f} s/step   ratio {ours / theirs:.2f}"
+            make_theirs, step = peer
+            theirs, theirs_mib = measure(functools.partial(make_theirs, 2, [16, 16, 1]), step,
+                                         X, y, args.repeats, gc_on)
+            line += (f"   micrograd {theirs:.3f} s/step {theirs_mib:.1f} MiB   "
+                     f"ratio {ours / theirs:.2f}")
         else:
             line += "   (micrograd not installed: pip install micrograd)"
         print(line)

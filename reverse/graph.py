@@ -15,9 +15,17 @@ reference counting alone.
 ops is fine), pulls cotangents through each op's VJP from adcore, accumulates them with adcore's
 ``add`` (so that accumulation is differentiable too) and returns the cotangents that reach the
 leaves.
+
+The pass owns the cotangent buffers it creates. A cotangent that a rule returns as a fresh array
+held by nothing else (its reference count says so, as PyTorch's use count does), or that the pass
+made by adding two cotangents, is *owned*: later cotangents for the same node are added into it in
+place, and a leaf may adopt it as its ``.grad`` without a copy. Nothing else is ever written into:
+not a user's gradient, not a saved value, not a view, not a cotangent a rule passed through to
+several inputs. With ``create_graph`` every cotangent is a recorded value and none is owned.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +158,19 @@ def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -
     return order
 
 
+def _sole_count() -> int:
+    """What ``sys.getrefcount`` reports in ``backward``'s loop for an array that nothing but the
+    rule's result list holds (measured, so that it holds on every CPython version)."""
+    results = [np.empty(1)]
+    for _, x_bar in zip((None,), results):
+        return sys.getrefcount(x_bar)
+    raise AssertionError("unreachable")
+
+
+_SOLE = _sole_count()
+_getrefcount = sys.getrefcount
+
+
 FREED = ("backward: part of this graph was already freed by an earlier backward pass through "
          "'{name}'. Call backward(retain_graph=True) the first time if you need to go back through "
          "the same graph again, or recompute the forward pass.")
@@ -189,24 +210,50 @@ def _run_rule(node: Node, y_bar: Any, primals: tuple, rebuild: Callable | None) 
                        rebuild(node, node.out), node.params, node.needs)
 
 
+def _add_into(prev: Any, x_bar: Any, owned: set) -> Any:
+    """prev + x_bar for two plain cotangents, in place into whichever of them the pass owns when
+    the sum has its shape and dtype; a sum made here is owned too."""
+    for mine, other in ((prev, x_bar), (x_bar, prev)):
+        if id(mine) in owned:
+            if (type(other) is _ndarray and other.dtype == mine.dtype
+                    and other.shape == mine.shape):
+                np.add(mine, other, out=mine)
+                owned.discard(id(other))
+                return mine
+            owned.discard(id(mine))  # added out of place below: its buffer is dropped
+    total = add(prev, x_bar)
+    if type(total) is _ndarray:
+        owned.add(id(total))
+    return total
+
+
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
              rebuild: Callable[[Any, Any], Any] | None = None,
-             trace: Callable[[Node, Any, list], None] | None = None) -> dict:
+             trace: Callable[[Node, Any, list], None] | None = None,
+             owned: set | None = None) -> dict:
     """Pull the cotangents ``roots`` = [(key, y_bar), ...] back to the leaves.
 
     Returns {leaf tensor: cotangent}. With ``rebuild`` (create_graph), each rule sees engine values
     rebuilt from the nodes by ``rebuild(key, primal)``, so the engine records the backward pass too;
     without it, rules run on the primal values and record nothing at this level. ``trace``, if
     given, sees each node as it runs, with its incoming cotangent and what it sends to each input
-    (reverse.explain prints them).
+    (reverse.explain prints them). ``owned``, if given, receives the ids of the returned
+    cotangents that the pass owns (arrays that nothing else refers to: the caller may keep them).
     """
     cts: dict = {}
+    own: set = set() if owned is None else owned  # ids of the arrays in cts that the pass owns
+    plain = rebuild is None and trace is None  # (a trace may keep what it is shown)
     checking = mode.anomaly
     for key, y_bar in roots:
         prev = cts.get(key)
-        cts[key] = y_bar if prev is None else add(prev, y_bar)
+        cts[key] = y_bar if prev is None else _add_into(prev, y_bar, own) if plain else \
+            add(prev, y_bar)
     for node in reversed(toposort([key for key, _ in roots])):
         y_bar = cts.pop(node, None)
+        mine = False
+        if own and id(y_bar) in own:
+            own.discard(id(y_bar))
+            mine = True  # passed on unchanged to one input (not to two), it stays owned
         if y_bar is None:  # nothing flows through this node: free it all the same
             if not retain_graph:
                 node.primals = node.out = node.versions = None
@@ -230,11 +277,28 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
             trace(node, y_bar, x_bars)
         if checking:
             anomaly.check_backward(node, y_bar, x_bars)
+        if mine and len(x_bars) > 1 and [x is y_bar for x in x_bars].count(True) != 1:
+            mine = False  # sent to two inputs: owned by neither
         for key, x_bar in zip(node, x_bars):
             if x_bar is None or key is None:
                 continue
             prev = cts.get(key)
-            cts[key] = x_bar if prev is None else add(prev, x_bar)
+            if not plain:
+                cts[key] = x_bar if prev is None else add(prev, x_bar)
+                continue
+            # Owned: the owned y_bar passed on to this one input, or a fresh array that the
+            # result list alone holds. Freshness is looked at where it can pay: for a leaf (which
+            # may adopt the buffer) and where cotangents meet (the sum may go in place).
+            if x_bar is y_bar:
+                fresh = mine
+            elif prev is None and type(key) is Node:
+                fresh = False
+            else:
+                fresh = (_getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
+                         and x_bar.base is None and x_bar.flags.writeable)
+            if fresh:
+                own.add(id(x_bar))
+            cts[key] = x_bar if prev is None else _add_into(prev, x_bar, own)
         if not retain_graph:
             node.primals = node.out = node.versions = None
             node.clear()

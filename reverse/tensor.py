@@ -331,15 +331,24 @@ class Tensor(ArrayMethods):
                                      rebuild=lambda k, value: _rebuild(k, value, level),
                                      trace=_trace)
         else:
-            cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace)
+            owned: set = set()
+            cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace,
+                                 owned=owned)
+            for leaf, ct in cts.items():
+                leaf._accumulate(ct, id(ct) in owned)
+            return
         for leaf, ct in cts.items():
             leaf._accumulate(ct)
 
-    def _accumulate(self, ct: Any) -> None:
-        """Add a cotangent into ``.grad``: the first one is copied into an array the tensor owns
-        (writable, contiguous, of the tensor's shape and dtype); later ones are added in place,
-        or out of place when the gradient is itself part of a graph (create_graph)."""
+    def _accumulate(self, ct: Any, owned: bool = False) -> None:
+        """Add a cotangent into ``.grad``: the first one becomes an array the tensor owns
+        (writable, contiguous, of the tensor's shape and dtype: the cotangent itself when the
+        backward pass made it and nothing else holds it (``owned``), else a copy); later ones are
+        added in place, or out of place when the gradient is itself part of a graph
+        (create_graph)."""
+        given = ct
         ct = like_leaf(ct, self.data)
+        owned = owned or ct is not given  # a converted cotangent is a fresh array
         grad = self.grad
         if type(ct) in value_types:  # create_graph: the gradient keeps its history
             if grad is None:
@@ -350,6 +359,11 @@ class Tensor(ArrayMethods):
                 self.grad = grad + ct
             return
         if grad is None:
+            if (owned and type(ct) is _ndarray and ct.shape == self.data.shape
+                    and ct.dtype == self.data.dtype and ct.flags.c_contiguous
+                    and ct.flags.writeable and ct.base is None):
+                self.grad = _make(ct, None, self._level)
+                return
             data = np.array(ct, dtype=self.data.dtype, order="C", copy=True)
             if data.shape != self.data.shape:
                 data = np.array(np.broadcast_to(data, self.data.shape), order="C")

@@ -16,10 +16,10 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind, raw
 from adcore.ops.compare import equal
-from adcore.ops.elementwise import _scalar_or_array, _unary, exp, mul, sigmoid, sub, where
+from adcore.ops.elementwise import _scalar_or_array, _unary, mul, sigmoid, sub, where
 from adcore.ops.linalg import matmul
-from adcore.ops.reduce import log_softmax, sum_op
-from adcore.ops.shape import broadcast_to_op, expand_dims, reshape_op, swapaxes
+from adcore.ops.reduce import _log_softmax_impl, softmax_op, sum_op
+from adcore.ops.shape import broadcast_to_op, reshape_op, swapaxes
 from adcore.registry import defop, public
 from adcore.shapes import dtype_of, shape_of
 
@@ -41,11 +41,11 @@ softplus = _unary("softplus", _scalar_or_array(_softplus_array),
 
 
 def _linear_impl(x: Any, w: Any, b: Any) -> Any:
-    out = np.matmul(x, np.swapaxes(w, -1, -2))
+    out = np.matmul(x, w.T if np.ndim(w) == 2 else np.swapaxes(w, -1, -2))
     if b is None:
         return out
-    b = np.expand_dims(b, -2)  # (..., out) -> (..., 1, out): one bias per row
-    if type(out) is np.ndarray and np.result_type(b) == out.dtype and out.ndim >= b.ndim:
+    b = np.asarray(b)[..., None, :]  # (..., out) -> (..., 1, out): one bias per row
+    if type(out) is np.ndarray and b.dtype == out.dtype and out.ndim >= b.ndim:
         np.add(out, b, out=out)  # the product is a fresh array: add the bias in place
         return out
     return out + b
@@ -108,29 +108,30 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Any:
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _log_probs(x: Any) -> Any:
-    z = x - np.max(x, axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
-
-
 def _cross_entropy_impl(x: Any, target: Any, *, reduction: str, label_smoothing: float,
                         rows: int) -> Any:
-    logp = _log_probs(x)
-    losses = -np.take_along_axis(logp, np.expand_dims(target, -1), axis=-1)[..., 0]
+    logp = _log_softmax_impl(np.asarray(x), axis=-1)
+    k = logp.shape[-1]
+    flat = logp.reshape(-1, k)  # the target's entry of each row, by one fancy index
+    target = np.asarray(target)
+    losses = -flat[np.arange(len(flat)), target.reshape(-1)].reshape(target.shape)
     if label_smoothing:
-        losses = (1.0 - label_smoothing) * losses - label_smoothing * np.mean(logp, axis=-1)
+        losses = (1.0 - label_smoothing) * losses - label_smoothing * logp.mean(axis=-1)
     if reduction == "none" or not rows:
         return np.asarray(losses)
-    total = np.sum(losses, axis=-1)
+    total = losses.sum(axis=-1)
     return np.asarray(total / losses.shape[-1] if reduction == "mean" else total)
 
 
 def _ce_grad(x: Any, target: Any, label_smoothing: float) -> Any:
     """d loss_n / d x_nk = softmax(x)_nk - q_nk, q = (1 - e) onehot(target) + e / K, written with
-    ops so that it differentiates again (softmax as exp(log_softmax): exact at any size)."""
+    ops so that it differentiates again."""
     k = shape_of(x)[-1]
-    probs = exp(log_softmax(x, axis=-1))
-    onehot = equal(np.arange(k), expand_dims(target, -1))
+    probs = bind(softmax_op, x, axis=-1)
+    ts = shape_of(target)
+    onehot = equal(np.arange(k), bind(reshape_op, target, shape=ts + (1,), in_shape=ts))
+    if not label_smoothing:
+        return sub(probs, onehot)  # (a boolean operand does not promote probs' dtype)
     low = label_smoothing / k  # q off the target (numbers, so that x's dtype is kept)
     return where(onehot, sub(probs, 1.0 - label_smoothing + low), sub(probs, low))
 
@@ -140,7 +141,8 @@ def _ce_weights(y_bar: Any, x: Any, reduction: str, rows: int) -> Any:
     xs = shape_of(x)
     if reduction == "none" or not rows:
         return bind(reshape_op, y_bar, shape=xs[:-1] + (1,), in_shape=xs[:-1])
-    lifted = bind(reshape_op, y_bar, shape=(1, 1), in_shape=())
+    # One loss: a cotangent without batch axes broadcasts as it is; a batch of them is lifted.
+    lifted = y_bar if not shape_of(y_bar) else bind(reshape_op, y_bar, shape=(1, 1), in_shape=())
     return mul(lifted, 1.0 / xs[0]) if reduction == "mean" else lifted
 
 
@@ -189,9 +191,9 @@ def class_indices(target: Any, logits_shape: tuple, fn: str) -> Any:
     if shape_of(target) != rows:
         raise ValueError(f"{fn}: target has shape {shape_of(target)} but the logits have shape "
                          f"{logits_shape}: give one class index per row, shape {rows}")
-    values = raw(target)
-    if np.size(values) and (np.min(values) < 0 or np.max(values) >= k):
-        bad = int(np.min(values)) if np.min(values) < 0 else int(np.max(values))
+    values = np.asarray(raw(target))
+    if values.size and (values.min() < 0 or values.max() >= k):
+        bad = int(values.min()) if values.min() < 0 else int(values.max())
         raise IndexError(f"{fn}: target holds the class index {bad}, but the logits have {k} "
                          f"classes (indices 0 to {k - 1})")
     return target.astype(np.intp, copy=False) if type(target) is np.ndarray else target

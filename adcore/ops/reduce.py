@@ -65,7 +65,8 @@ def _reduction(op: Op, x: Any, axis: Axis, keepdims: Any, dim: Any = None, keepd
 # --- sum and mean (linear) -------------------------------------------------------------------
 
 sum_op = defop(
-    "sum", lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+    # np.add.reduce is np.sum without its Python-level dispatch (the same result and dtype).
+    "sum", lambda x, *, axes, keepdims: np.add.reduce(x, axis=axes, keepdims=keepdims),
     transpose=(lambda y_bar, x, *, axes, keepdims:
                _unreduce(y_bar, shape_of(x), axes, keepdims),),
     domain=_reduce_domain(), method="sum", numpy=np.sum,
@@ -92,7 +93,7 @@ def _mean_transpose(y_bar: Any, x: Any, *, axes: tuple, keepdims: bool) -> Any:
 def _mean_impl(x: Any, *, axes: tuple, keepdims: bool) -> Any:
     """The sum divided by the count: nan over an empty axis (0 / 0), as numpy and PyTorch."""
     count = math.prod(np.shape(x)[a] for a in axes)
-    return np.sum(x, axis=axes, keepdims=keepdims) / count
+    return np.add.reduce(x, axis=axes, keepdims=keepdims) / count
 
 
 mean_op = defop(
@@ -398,8 +399,9 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = No
 
 
 def _softmax_impl(x: Any, *, axis: int) -> Any:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    x = np.asarray(x)
+    e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def _sum_keep(v: Any, axis: int) -> Any:
@@ -422,11 +424,14 @@ softmax_op = defop(
 def _log_softmax_impl(x: Any, *, axis: int) -> Any:
     """(x - max) - log(sum(exp(x - max))): subtracting the max first keeps every entry exact
     (x - logsumexp(x) cancels: in float32, x = 1e4 leaves three digits of log 2)."""
-    if np.size(x) == 0:
-        return np.array(x, copy=True)
-    z = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
-    z = np.where(np.isfinite(z), z, x)  # rows that are all -inf (or all +inf) stay as they are
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    x = np.asarray(x)
+    if x.size == 0:
+        return x.copy()
+    top = x.max(axis=axis, keepdims=True)
+    z = x - top
+    if not np.isfinite(top).all():  # rows that are all -inf (or hold +inf) stay as they are
+        z = np.where(np.isfinite(z), z, x)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 log_softmax_op = defop(

@@ -202,7 +202,7 @@ def _sum_to_axes(shape: tuple, in_shape: tuple) -> tuple:
 
 
 def _sum_to_impl(x: Any, *, shape: tuple, in_shape: tuple) -> Any:
-    summed = np.sum(x, axis=_sum_to_axes(shape, in_shape), keepdims=True)
+    summed = np.add.reduce(x, axis=_sum_to_axes(shape, in_shape), keepdims=True)
     return np.reshape(summed, _batch(x, len(in_shape)) + shape)
 
 

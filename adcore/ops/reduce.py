@@ -90,7 +90,7 @@ def _mean_transpose(y_bar: Any, x: Any, *, axes: tuple, keepdims: bool) -> Any:
     return mul(_unreduce(y_bar, xs, axes, keepdims), 1.0 / count if count else 0.0)
 
 
-def _mean_impl(x: Any, *, axes: tuple, keepdims: bool) -> Any:
+def _mean_impl(x: Any, *, axes: tuple, keepdims: Any) -> Any:
     """The sum divided by the count: nan over an empty axis (0 / 0), as numpy and PyTorch."""
     count = math.prod(np.shape(x)[a] for a in axes)
     return np.add.reduce(x, axis=axes, keepdims=keepdims) / count

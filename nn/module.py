@@ -76,24 +76,30 @@ class Module:
                                     ("_parameters", "_modules", "_buffers"))
         if isinstance(value, Parameter):
             self._forget(name)
-            params[name] = value
+            self._store(params, name, value)
         elif isinstance(value, Module):
             self._forget(name)
-            modules[name] = value
+            self._store(modules, name, value)
         elif name in params:
             if value is not None:
                 raise TypeError(f"{type(self).__name__}.{name} is a parameter: assign a Parameter "
                                 f"or None, not {type(value).__name__} (wrap it: Parameter(value))")
-            params[name] = None
+            self._store(params, name, None)
         elif name in modules:
             if value is not None:
                 raise TypeError(f"{type(self).__name__}.{name} is a submodule: assign a Module or "
                                 f"None, not {type(value).__name__}")
-            modules[name] = None
+            self._store(modules, name, None)
         elif name in buffers:
-            buffers[name] = value
+            self._store(buffers, name, value)
         else:
             object.__setattr__(self, name, value)
+
+    def _store(self, registry: OrderedDict[str, Any], name: str, value: Any) -> None:
+        """Register ``value`` under ``name``, and keep it in the instance's __dict__ as well, so
+        that reading ``self.name`` (every forward pass) is an ordinary attribute lookup."""
+        registry[name] = value
+        self.__dict__[name] = value
 
     def _forget(self, name: str) -> None:
         for kind in _REGISTRIES:
@@ -113,6 +119,7 @@ class Module:
             registry = self.__dict__.get(kind)
             if registry is not None and name in registry:
                 del registry[name]
+                self.__dict__.pop(name, None)
                 return
         object.__delattr__(self, name)
 
@@ -122,20 +129,20 @@ class Module:
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
                             f"{type(param).__name__}")
         self._forget(name)
-        self._registry("_parameters")[name] = param
+        self._store(self._registry("_parameters"), name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
         """Register a tensor that is state but not learnable (a running mean): it is saved in
         ``state_dict`` and moves with the module, but ``parameters()`` leaves it out."""
         self._forget(name)
-        self._registry("_buffers")[name] = tensor
+        self._store(self._registry("_buffers"), name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         self._forget(name)
-        self._registry("_modules")[name] = module
+        self._store(self._registry("_modules"), name, module)
 
     register_module = add_module
 

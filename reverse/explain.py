@@ -72,7 +72,8 @@ def _explain_tensor(y: Tensor, gradient: Any, retain_graph: bool | None) -> list
     if root is None:
         raise RuntimeError("explain: this tensor was not made by recorded ops (a leaf, or computed "
                            "under no_grad); there is no backward pass to show")
-    steps = {node: k for k, node in enumerate(reversed(toposort([root])), 1)}
+    # Numbered in the order backward runs them: latest recorded first.
+    steps = {node: k for k, node in enumerate(sorted(toposort([root]), key=lambda n: -n.seq), 1)}
     names = _Names()
     lines = [f"backward from {root.op.name} (output shape {np.shape(raw(y))}), seeded with "
              f"{show(gradient if gradient is not None else np.ones(np.shape(raw(y))))} "
@@ -89,7 +90,7 @@ def _explain_tensor(y: Tensor, gradient: Any, retain_graph: bool | None) -> list
                 continue
             where = (f"step {steps[key]} ({key.op.name})" if isinstance(key, Node) else
                      f"{names.leaf(key)} (shape {np.shape(raw(key.data))})")
-            partial = _partial(op, i, node.primals, node.out, node.params)
+            partial = _partial(op, i, node.primals or (), node.out, node.params)
             if partial is not None:
                 lines.append(f"          input {i} <- {where}: local d out/d in = {show(partial)}; "
                              f"sends {show(partial)} * {show(y_bar)} = {show(x_bar)}")

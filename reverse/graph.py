@@ -11,10 +11,11 @@ changed in place since it was recorded raises an error instead of giving a wrong
 Nodes never refer to the tensors they produced, so a graph has no reference cycles and is freed by
 reference counting alone.
 
-``backward`` orders the nodes with an iterative depth-first search (no recursion: a chain of 100,000
-ops is fine), pulls cotangents through each op's VJP from adcore, accumulates them with adcore's
-``add`` (so that accumulation is differentiable too) and returns the cotangents that reach the
-leaves.
+``backward`` runs the nodes latest-recorded first (each node has a sequence number, and the nodes
+that use a node's output always come after it, as in PyTorch's engine), pulls cotangents through
+each op's VJP from adcore, accumulates them with adcore's ``add`` (so that accumulation is
+differentiable too) and returns the cotangents that reach the leaves. Nothing recurses: a chain of
+100,000 ops is fine.
 
 The pass owns the cotangent buffers it creates. A cotangent that a rule returns as a fresh array
 held by nothing else (its reference count says so, as PyTorch's use count does), or that the pass
@@ -25,8 +26,11 @@ several inputs. With ``create_graph`` every cotangent is a recorded value and no
 """
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
+from heapq import heappop as _pop
+from heapq import heappush as _push
 from typing import Any
 
 import numpy as np
@@ -62,26 +66,24 @@ class Node(list):
     object, not two: on long graphs that halves its work); the op, its parameters, the values its
     rule reads (``primals``, ``out``; the others as ``Meta``), which inputs need a cotangent, the
     versions of the tensors whose data it keeps, and an optional retained tensor are attributes.
-    ``origin`` (the user's code that recorded it) is set only under detect_anomaly.
+    ``seq`` numbers the nodes in the order they were recorded; ``origin`` (the user's code that
+    recorded it) is set only under detect_anomaly.
     """
 
-    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin")
+    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin", "seq")
+    op: Any
+    params: dict
+    primals: tuple | None
+    out: Any
+    needs: tuple
+    versions: tuple | None
     retain: Any
     origin: Any
+    seq: int
     __hash__ = object.__hash__  # type: ignore[assignment]  # identity, not list equality: keys
     __eq__ = object.__eq__
     __ne__ = object.__ne__
-
-    def __init__(self, op: Any, params: dict, parents: list, primals: tuple, out: Any,
-                 needs: tuple[bool, ...], versions: tuple | None = None) -> None:
-        list.__init__(self, parents)
-        self.op = op
-        self.params = params
-        self.primals = primals
-        self.out = out
-        self.needs = needs
-        self.versions = versions
-        self.retain = None
+    # No __init__: ``Node(parents)`` is list's own constructor, and ``record`` sets the rest.
 
     def __bool__(self) -> bool:
         return True
@@ -101,6 +103,10 @@ class Node(list):
     def __repr__(self) -> str:
         title = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
         return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
+
+
+# Every node's number, in the order of recording: a node's inputs always have smaller ones.
+_next_seq = itertools.count().__next__
 
 
 def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs: tuple,
@@ -125,7 +131,16 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
                 primals[i] = Meta(p.shape, p.dtype)
     if not reads_out and type(out) is _ndarray and out.size > KEEP_UNREAD_BELOW:
         out = Meta(out.shape, out.dtype)
-    return Node(op, params, parents, tuple(primals), out, needs, versions)
+    node = Node(parents)
+    node.seq = _next_seq()
+    node.op = op
+    node.params = params
+    node.primals = tuple(primals)
+    node.out = out
+    node.needs = needs
+    node.versions = versions
+    node.retain = None
+    return node
 
 
 def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -> list:
@@ -195,8 +210,8 @@ def check_versions(node: Node) -> None:
     versions = node.versions
     if versions is None:
         return
-    for j in range(0, len(versions), 2):
-        root, saved = versions[j], versions[j + 1]
+    pairs = iter(versions)  # (root, saved version), flattened
+    for root, saved in zip(pairs, pairs):
         if root._count != saved:
             raise _modified_error(node, "an input", root.data.shape, root.data.dtype, saved,
                                   root._count)
@@ -239,26 +254,33 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
     given, sees each node as it runs, with its incoming cotangent and what it sends to each input
     (reverse.explain prints them). ``owned``, if given, receives the ids of the returned
     cotangents that the pass owns (arrays that nothing else refers to: the caller may keep them).
+
+    Nodes run latest-recorded first (a max-heap on their sequence numbers): every node that uses
+    a node's output was recorded after it, so a node runs only once all of its cotangents are in.
+    Only nodes that receive a cotangent are visited; those a rule sends nothing to (a None
+    cotangent) are freed at the end with whatever only they lead to.
     """
     cts: dict = {}
     own: set = set() if owned is None else owned  # ids of the arrays in cts that the pass owns
     plain = rebuild is None and trace is None  # (a trace may keep what it is shown)
     checking = mode.anomaly
+    ready: list = []  # (-seq, node) of the nodes holding a cotangent, latest first
+    starved: list = []  # nodes that a rule sent no cotangent to
     for key, y_bar in roots:
         prev = cts.get(key)
-        cts[key] = y_bar if prev is None else _add_into(prev, y_bar, own) if plain else \
-            add(prev, y_bar)
-    for node in reversed(toposort([key for key, _ in roots])):
-        y_bar = cts.pop(node, None)
+        if prev is None:
+            cts[key] = y_bar
+            if type(key) is Node:
+                _push(ready, (-key.seq, key))
+        else:
+            cts[key] = _add_into(prev, y_bar, own) if plain else add(prev, y_bar)
+    while ready:
+        node = _pop(ready)[1]
+        y_bar = cts.pop(node)
         mine = False
         if own and id(y_bar) in own:
             own.discard(id(y_bar))
             mine = True  # passed on unchanged to one input (not to two), it stays owned
-        if y_bar is None:  # nothing flows through this node: free it all the same
-            if not retain_graph:
-                node.primals = node.out = node.versions = None
-                node.clear()
-            continue
         primals = node.primals
         if primals is None:
             raise RuntimeError(FREED.format(name=node.op.name))
@@ -280,26 +302,60 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
         if mine and len(x_bars) > 1 and [x is y_bar for x in x_bars].count(True) != 1:
             mine = False  # sent to two inputs: owned by neither
         for key, x_bar in zip(node, x_bars):
-            if x_bar is None or key is None:
+            if key is None:
+                continue
+            if x_bar is None:
+                if type(key) is Node:
+                    starved.append(key)
                 continue
             prev = cts.get(key)
             if not plain:
-                cts[key] = x_bar if prev is None else add(prev, x_bar)
+                if prev is None:
+                    cts[key] = x_bar
+                    if type(key) is Node:
+                        _push(ready, (-key.seq, key))
+                else:
+                    cts[key] = add(prev, x_bar)
                 continue
             # Owned: the owned y_bar passed on to this one input, or a fresh array that the
             # result list alone holds. Freshness is looked at where it can pay: for a leaf (which
             # may adopt the buffer) and where cotangents meet (the sum may go in place).
-            if x_bar is y_bar:
-                fresh = mine
-            elif prev is None and type(key) is Node:
-                fresh = False
+            if prev is None:
+                if type(key) is Node:
+                    if x_bar is y_bar and mine:
+                        own.add(id(x_bar))
+                    cts[key] = x_bar
+                    _push(ready, (-key.seq, key))
+                    continue
+                fresh = mine if x_bar is y_bar else (
+                    _getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
+                    and x_bar.base is None and x_bar.flags.writeable)
+                if fresh:
+                    own.add(id(x_bar))
+                cts[key] = x_bar
             else:
-                fresh = (_getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
-                         and x_bar.base is None and x_bar.flags.writeable)
-            if fresh:
-                own.add(id(x_bar))
-            cts[key] = x_bar if prev is None else _add_into(prev, x_bar, own)
+                fresh = mine if x_bar is y_bar else (
+                    _getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
+                    and x_bar.base is None and x_bar.flags.writeable)
+                if fresh:
+                    own.add(id(x_bar))
+                cts[key] = _add_into(prev, x_bar, own)
         if not retain_graph:
             node.primals = node.out = node.versions = None
             node.clear()
+    if starved and not retain_graph:
+        _free_unreached(starved)
     return cts
+
+
+def _free_unreached(starts: list) -> None:
+    """Free the nodes that the pass never reached: those in ``starts`` and, through their inputs,
+    every node they lead to that was not run either (run nodes are empty lists already)."""
+    stack = list(starts)
+    while stack:
+        node = stack.pop()
+        if node.primals is None:
+            continue
+        stack.extend(k for k in node if type(k) is Node)
+        node.primals = node.out = node.versions = None
+        node.clear()

@@ -66,29 +66,32 @@ class TapeLevel(Level):
     __slots__ = ()
 
     def process(self, op: Any, args: tuple, params: dict) -> Tensor:
-        primals = []
-        parents = []
-        needs = []
+        primals: list = []
+        parents: list = []
+        needs: list = []
         record = False
         for a in args:
             if type(a) in value_types and a._level is self:
-                view = a._view
-                if view is not None and view.version != view.root._count:
-                    _refresh(a)
+                if a._view is not None:
+                    _fresh(a)
                 primals.append(a.data)
                 key = a._node
                 if key is None and a._requires_grad:
                     key = a
-                parents.append(key)
-                needs.append(key is not None)
-                record = record or key is not None
+                if key is None:
+                    parents.append(None)
+                    needs.append(False)
+                else:
+                    parents.append(key)
+                    needs.append(True)
+                    record = True
             else:
                 primals.append(a)
                 parents.append(None)
                 needs.append(False)
         if self is EAGER:  # nothing lives below the eager tape: the primals are plain values
             try:
-                out = op.impl(*primals, **params)
+                out = op.impl(*primals, **params) if params else op.impl(*primals)
             except (ValueError, IndexError, TypeError) as exc:
                 raise op.error(exc, tuple(primals), params) from exc
             except FloatingPointError:  # numpy set to raise: under detect_anomaly, say which op
@@ -108,7 +111,14 @@ class TapeLevel(Level):
             if mode.anomaly:
                 node.origin = anomaly.origin()
                 anomaly.check_forward(op, primals, out, node.origin)
-        t = _make(out, node, self)
+        t = _new(Tensor)  # _make, inline: this is every recorded op's path
+        t.data = out
+        t.grad = None
+        t._node = node
+        t._level = self
+        t._requires_grad = False
+        t._count = 0
+        t._view = None
         if op.view:
             _link_view(t, args[0], op, params, self)
         return t
@@ -346,10 +356,15 @@ class Tensor(ArrayMethods):
         backward pass made it and nothing else holds it (``owned``), else a copy); later ones are
         added in place, or out of place when the gradient is itself part of a graph
         (create_graph)."""
-        given = ct
-        ct = like_leaf(ct, self.data)
-        owned = owned or ct is not given  # a converted cotangent is a fresh array
         grad = self.grad
+        data = self.data
+        if (owned and grad is None and type(ct) is _ndarray and ct.dtype == data.dtype
+                and ct.shape == data.shape and ct.flags.c_contiguous):
+            self.grad = _make(ct, None, self._level)  # the pass's own buffer: no copy
+            return
+        given = ct
+        ct = like_leaf(ct, data)
+        owned = owned or ct is not given  # a converted cotangent is a fresh array
         if type(ct) in value_types:  # create_graph: the gradient keeps its history
             if grad is None:
                 if not _owned(raw(ct)):

@@ -34,13 +34,17 @@ def _matmul_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 def _matmul_impl(x: Any, y: Any) -> Any:
     """x @ y; a stack of matrices times one matrix (a batch of tangents through a layer, say) is
-    one matrix product of the stacked rows, not a loop of small ones."""
+    one matrix product of the stacked rows, not a loop of small ones, and comes out C-contiguous
+    (the elementwise ops that follow run several times slower on a transposed layout)."""
     if type(x) is np.ndarray and type(y) is np.ndarray:
         if y.ndim == 2 and x.ndim > 2:
             rows = np.matmul(x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), y)
             return rows.reshape(x.shape[:-1] + (y.shape[-1],))
         if x.ndim == 2 and y.ndim > 2:
-            return np.moveaxis(np.tensordot(x, y, axes=([1], [-2])), 0, -2)
+            if y.shape[-1] == 1:  # a stack of vectors: (batch, k) @ x^T, then (batch, n, 1)
+                cols = np.matmul(y.reshape(math.prod(y.shape[:-2]), y.shape[-2]), x.T)
+                return cols.reshape(y.shape[:-2] + (x.shape[0], 1))
+            return np.ascontiguousarray(np.moveaxis(np.tensordot(x, y, axes=([1], [-2])), 0, -2))
     return np.matmul(x, y)
 
 

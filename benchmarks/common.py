@@ -1,7 +1,8 @@
-"""What the benchmark scripts share: numpy's BLAS threads, a median timer, peak memory by
-tracemalloc in an untimed run, and the header line that says where and how a run was measured.
+"""What the benchmark scripts share: numpy's BLAS threads, glibc's malloc thresholds, a median
+timer (alone, or taking turns between several runs), peak memory by tracemalloc in an untimed run,
+and the header line that says where and how a run was measured.
 
-    from common import blas_threads, header, median_seconds, peak_mib, timed
+    from common import blas_threads, header, median_seconds, peak_mib, timed, turns
 """
 from __future__ import annotations
 
@@ -52,6 +53,50 @@ def blas_threads(threads: int) -> str:
     return "BLAS threads unknown, not set"
 
 
+def add_malloc_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--tune-malloc`` option: keep freed memory in the process (see ``tune_malloc``)."""
+    parser.add_argument("--tune-malloc", action="store_true",
+                        help="set glibc's mmap and trim thresholds to 64 and 256 MiB, so that "
+                        "freed arrays are reused instead of returned to the system (applies to "
+                        "every implementation in the run)")
+
+
+def tune_malloc(tune: bool) -> str:
+    """With ``tune``, set glibc's M_MMAP_THRESHOLD to 64 MiB and M_TRIM_THRESHOLD to 256 MiB for
+    this process (what MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 in the
+    environment do). By default glibc hands the top of its heap back to the system once more than
+    twice the largest recently freed block is free there, so a loop whose temporaries of a few
+    hundred KiB are alive together faults their pages in again on every pass. Describes the
+    setting, for the header line."""
+    if not tune:
+        return "glibc malloc defaults"
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return "malloc thresholds not set (no glibc)"
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    ok = libc.mallopt(m_mmap_threshold, 64 << 20) and libc.mallopt(m_trim_threshold, 256 << 20)
+    return "glibc mmap/trim thresholds 64/256 MiB" if ok else "mallopt refused the thresholds"
+
+
+def turns(runs: Sequence[Callable[[], Any]], repeats: int, warmup: int = 1) -> list[list[float]]:
+    """Seconds of ``repeats`` calls of each run, the runs taking turns within each repeat (so that
+    a change in the machine's load reaches all of them alike), after ``warmup`` untimed rounds."""
+    for _ in range(warmup):
+        for run in runs:
+            run()
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, out in zip(runs, times):
+            out.append(timed(run))
+    return times
+
+
+def paired_ratio(times: Sequence[float], base: Sequence[float]) -> float:
+    """The median over repeats of times[r] / base[r]: the steadiest ratio on a shared machine."""
+    return statistics.median(t / b for t, b in zip(times, base))
+
+
 def timed(run: Callable[[], Any], collect: bool = False) -> float:
     """Seconds for one call of ``run``; with ``collect``, the garbage collector's debris of earlier
     runs is collected first (untimed)."""
@@ -84,11 +129,14 @@ def peak_mib(run: Callable[[], Any]) -> float:
     return (peak - base) / MIB
 
 
-def header(blas: str, peers: Sequence[str] = ("torch", "jax")) -> str:
+def header(blas: str, peers: Sequence[str] = ("torch", "jax"), malloc: str = "") -> str:
     """Platform, Python, numpy and its BLAS, the installed peers' versions (PyTorch's threads when
-    it is imported already), the garbage collector's state and the date, on one line."""
+    it is imported already), the malloc setting, the garbage collector's state and the date, on
+    one line."""
     parts = [platform.platform(), f"Python {platform.python_version()}",
              f"numpy {np.__version__} ({blas})"]
+    if malloc:
+        parts.append(malloc)
     for name in peers:
         try:
             version = importlib.metadata.version(name)

@@ -31,6 +31,7 @@ ms to the next call of every implementation.
     python benchmarks/jacobians.py                    # 7 repeats
     python benchmarks/jacobians.py --quick            # 3 repeats
     python benchmarks/jacobians.py --blas-threads 0   # numpy's OpenBLAS as it comes (default 1)
+    python benchmarks/jacobians.py --tune-malloc      # glibc keeps freed memory (see common.py)
 """
 from __future__ import annotations
 
@@ -42,7 +43,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from common import add_blas_option, blas_threads, header, peak_mib, timed
+from common import (
+    add_blas_option,
+    add_malloc_option,
+    blas_threads,
+    header,
+    peak_mib,
+    timed,
+    tune_malloc,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -297,11 +306,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 repeats")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights and x")
     add_blas_option(parser)
+    add_malloc_option(parser)
     args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
 
     torch, jax = import_torch(), import_jax()
-    print(header(blas_threads(args.blas_threads)))
+    print(header(blas_threads(args.blas_threads), malloc=tune_malloc(args.tune_malloc)))
     if jax is not None:
         print(f"jax: float64, {jax.default_backend()} backend, XLA_FLAGS={os.environ['XLA_FLAGS']}")
     print(f"median of {repeats} calls taking turns, ms; peak MiB: one more call under tracemalloc; "

@@ -11,6 +11,7 @@ run, the peak memory of an epoch and the test accuracy after it.
     python benchmarks/mnist.py --quick                    # 1 repeat
     python benchmarks/mnist.py --torch-threads 2          # PyTorch on 2 threads (default 1)
     python benchmarks/mnist.py --blas-threads 0           # numpy's OpenBLAS as it comes (default 1)
+    python benchmarks/mnist.py --tune-malloc              # glibc keeps freed memory (common.py)
 
 The floor is the same network written as plain numpy calls by hand: the forward pass, the
 log-softmax cross-entropy (max-shifted, mean over the batch), the backward pass derived by hand and
@@ -33,7 +34,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from common import add_blas_option, blas_threads, header, peak_mib, timed
+from common import (
+    add_blas_option,
+    add_malloc_option,
+    blas_threads,
+    header,
+    peak_mib,
+    timed,
+    tune_malloc,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -275,6 +284,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one repeat")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads")
     add_blas_option(parser)
+    add_malloc_option(parser)
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the order")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
@@ -284,7 +294,7 @@ def main() -> None:
         torch.set_num_threads(args.torch_threads)
     except ImportError:
         torch = None
-    print(header(blas_threads(args.blas_threads)))
+    print(header(blas_threads(args.blas_threads), malloc=tune_malloc(args.tune_malloc)))
 
     x, y = prepare(*load_mnist(args.data_dir, train=True))
     x_test, y_test = prepare(*load_mnist(args.data_dir, train=False))

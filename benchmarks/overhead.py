@@ -6,20 +6,30 @@ when they are installed, for PyTorch (CPU, one thread) and HIPS autograd, all me
 run. Next to each time, the peak memory of one more chain run under tracemalloc, untimed (n/a for
 PyTorch, which allocates outside tracemalloc's sight).
 
-    python benchmarks/overhead.py            # (4,) chain of 200 ops, and a 0-d chain of 100,000 ops
+    python benchmarks/overhead.py            # 200 ops on (4,), 100,000 on (), 200 on (1000, 1000)
     python benchmarks/overhead.py --quick    # fewer repeats
+    python benchmarks/overhead.py --tune-malloc      # glibc keeps freed memory (see common.py)
     python benchmarks/overhead.py --blas-threads 0   # numpy's OpenBLAS as it comes (default 1)
 """
 from __future__ import annotations
 
 import argparse
-import math
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import add_blas_option, blas_threads, header, median_seconds, peak_mib
+from common import (
+    add_blas_option,
+    add_malloc_option,
+    blas_threads,
+    header,
+    paired_ratio,
+    peak_mib,
+    tune_malloc,
+    turns,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -92,24 +102,30 @@ def chain_autograd(x0: np.ndarray, n: int) -> Callable[[], None] | None:
 
 def report(title: str, x0: np.ndarray, n: int, repeats: int) -> None:
     print(f"\n{title}: chain of {n} ops on shape {x0.shape} {x0.dtype}, forward + backward, "
-          f"median of {repeats}; then the peak memory of one more chain of each under "
-          f"tracemalloc, untimed")
+          f"median of {repeats} taking turns; ratios are medians of each repeat's ratio; then the "
+          f"peak memory of one more chain of each under tracemalloc, untimed")
     # (name, run, whether tracemalloc sees its allocations: PyTorch allocates outside it)
     runs = [("plain numpy calls (baseline)", chain_numpy(x0, n), True)]
+    missing = []
     for name, make, traced in [("this library (Tensor)", chain_ours, True),
                                ("PyTorch CPU", chain_torch, False),
                                ("HIPS autograd", chain_autograd, True)]:
         run = make(x0, n)
-        runs.append((name, run, traced) if run is not None else
-                    (name + ": not installed", None, False))
-    times = [math.nan if run is None else median_seconds(run, repeats) / n * 1e6
-             for _, run, _ in runs]
+        if run is None:
+            missing.append(name)
+        else:
+            runs.append((name, run, traced))
+    times = turns([run for _, run, _ in runs], repeats)
     peaks = [peak_mib(run) if traced else None for _, run, traced in runs]
-    base = times[0]
-    for (name, _, _), us, mib in zip(runs, times, peaks):
-        ratio = "" if math.isnan(us) else f"{us / base:5.2f} x numpy"
+    torch_times = next((t for (name, _, _), t in zip(runs, times) if name == "PyTorch CPU"), None)
+    for (name, _, _), ts, mib in zip(runs, times, peaks):
+        us = statistics.median(ts) / n * 1e6
         memory = "n/a" if mib is None else f"{mib:.3f} MiB"
-        print(f"  {name:32s} {us:7.2f} us/op {memory:>12s}   {ratio}")
+        vs_torch = "" if torch_times is None else f"{paired_ratio(ts, torch_times):5.2f} x PyTorch"
+        print(f"  {name:32s} {us:9.2f} us/op {memory:>14s}   "
+              f"{paired_ratio(ts, times[0]):5.2f} x numpy   {vs_torch}")
+    for name in missing:
+        print(f"  {name}: not installed")
 
 
 def import_peers() -> None:
@@ -129,11 +145,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     add_blas_option(parser)
+    add_malloc_option(parser)
     args = parser.parse_args()
+    malloc = tune_malloc(args.tune_malloc)
     import_peers()
-    print(header(blas_threads(args.blas_threads), peers=("torch", "autograd")))
+    print(header(blas_threads(args.blas_threads), peers=("torch", "autograd"), malloc=malloc))
     report("Small-array chain", np.full(4, 0.5, dtype=np.float32), 200, 50 if args.quick else 300)
     report("Scalar chain", np.array(0.5, dtype=np.float32), 100_000, 3 if args.quick else 7)
+    report("Large-array chain", np.full((1000, 1000), 0.5, dtype=np.float32), 200,
+           2 if args.quick else 7)
 
 
 if __name__ == "__main__":

@@ -111,14 +111,7 @@ class TapeLevel(Level):
             if mode.anomaly:
                 node.origin = anomaly.origin()
                 anomaly.check_forward(op, primals, out, node.origin)
-        t = _new(Tensor)  # _make, inline: this is every recorded op's path
-        t.data = out
-        t.grad = None
-        t._node = node
-        t._level = self
-        t._requires_grad = False
-        t._count = 0
-        t._view = None
+        t = _make(out, node, self)
         if op.view:
             _link_view(t, args[0], op, params, self)
         return t

@@ -107,11 +107,7 @@ class Module:
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:  # called only when ordinary lookup fails
-        if name not in _REGISTRIES:
-            for kind in _REGISTRIES:
-                registry = self.__dict__.get(kind)
-                if registry is not None and name in registry:
-                    return registry[name]
+        # Registered parameters, buffers and submodules live in __dict__ too (see _store).
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:

@@ -309,37 +309,25 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
                     starved.append(key)
                 continue
             prev = cts.get(key)
-            if not plain:
-                if prev is None:
-                    cts[key] = x_bar
-                    if type(key) is Node:
-                        _push(ready, (-key.seq, key))
+            if plain:
+                # Owned: the owned y_bar passed on to this one input, or a fresh array that the
+                # result list alone holds. Freshness is looked at where it can pay: for a leaf
+                # (which may adopt the buffer) and where cotangents meet (the sum may go in place).
+                if x_bar is y_bar:
+                    fresh = mine
+                elif prev is None and type(key) is Node:
+                    fresh = False
                 else:
-                    cts[key] = add(prev, x_bar)
-                continue
-            # Owned: the owned y_bar passed on to this one input, or a fresh array that the
-            # result list alone holds. Freshness is looked at where it can pay: for a leaf (which
-            # may adopt the buffer) and where cotangents meet (the sum may go in place).
+                    fresh = (_getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
+                             and x_bar.base is None and x_bar.flags.writeable)
+                if fresh:
+                    own.add(id(x_bar))
             if prev is None:
-                if type(key) is Node:
-                    if x_bar is y_bar and mine:
-                        own.add(id(x_bar))
-                    cts[key] = x_bar
-                    _push(ready, (-key.seq, key))
-                    continue
-                fresh = mine if x_bar is y_bar else (
-                    _getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
-                    and x_bar.base is None and x_bar.flags.writeable)
-                if fresh:
-                    own.add(id(x_bar))
                 cts[key] = x_bar
+                if type(key) is Node:
+                    _push(ready, (-key.seq, key))
             else:
-                fresh = mine if x_bar is y_bar else (
-                    _getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
-                    and x_bar.base is None and x_bar.flags.writeable)
-                if fresh:
-                    own.add(id(x_bar))
-                cts[key] = _add_into(prev, x_bar, own)
+                cts[key] = _add_into(prev, x_bar, own) if plain else add(prev, x_bar)
         if not retain_graph:
             node.primals = node.out = node.versions = None
             node.clear()

@@ -327,6 +327,7 @@ class Tensor(ArrayMethods):
                                  f"output has shape {shape}; they must match")
         retain = create_graph if retain_graph is None else retain_graph
         key = self._node if self._node is not None else self
+        owned: set = set()  # the ids of the cotangents the pass made and nobody else holds
         if create_graph:
             level = self._level
             with enable_grad():
@@ -334,14 +335,10 @@ class Tensor(ArrayMethods):
                                      rebuild=lambda k, value: _rebuild(k, value, level),
                                      trace=_trace)
         else:
-            owned: set = set()
             cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace,
                                  owned=owned)
-            for leaf, ct in cts.items():
-                leaf._accumulate(ct, id(ct) in owned)
-            return
         for leaf, ct in cts.items():
-            leaf._accumulate(ct)
+            leaf._accumulate(ct, id(ct) in owned)
 
     def _accumulate(self, ct: Any, owned: bool = False) -> None:
         """Add a cotangent into ``.grad``: the first one becomes an array the tensor owns
@@ -350,14 +347,11 @@ class Tensor(ArrayMethods):
         added in place, or out of place when the gradient is itself part of a graph
         (create_graph)."""
         grad = self.grad
-        data = self.data
-        if (owned and grad is None and type(ct) is _ndarray and ct.dtype == data.dtype
-                and ct.shape == data.shape and ct.flags.c_contiguous):
-            self.grad = _make(ct, None, self._level)  # the pass's own buffer: no copy
-            return
-        given = ct
-        ct = like_leaf(ct, data)
-        owned = owned or ct is not given  # a converted cotangent is a fresh array
+        leaf = self.data
+        if type(ct) is not _ndarray or ct.dtype != leaf.dtype:
+            converted = like_leaf(ct, leaf)
+            owned = owned or converted is not ct  # a converted cotangent is a fresh array
+            ct = converted
         if type(ct) in value_types:  # create_graph: the gradient keeps its history
             if grad is None:
                 if not _owned(raw(ct)):
@@ -367,14 +361,12 @@ class Tensor(ArrayMethods):
                 self.grad = grad + ct
             return
         if grad is None:
-            if (owned and type(ct) is _ndarray and ct.shape == self.data.shape
-                    and ct.dtype == self.data.dtype and ct.flags.c_contiguous
-                    and ct.flags.writeable and ct.base is None):
-                self.grad = _make(ct, None, self._level)
+            if owned and type(ct) is _ndarray and ct.shape == leaf.shape and ct.flags.c_contiguous:
+                self.grad = _make(ct, None, self._level)  # the pass's own buffer: no copy
                 return
-            data = np.array(ct, dtype=self.data.dtype, order="C", copy=True)
-            if data.shape != self.data.shape:
-                data = np.array(np.broadcast_to(data, self.data.shape), order="C")
+            data = np.array(ct, dtype=leaf.dtype, order="C", copy=True)
+            if data.shape != leaf.shape:
+                data = np.array(np.broadcast_to(data, leaf.shape), order="C")
             self.grad = _make(data, None, self._level)
         elif grad._node is None and type(grad.data) is _ndarray and grad.data.flags.writeable:
             np.add(grad.data, ct, out=grad.data)

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from adcore import views
 from adcore.levels import Level, bind, new_level, raw, value_types
 from adcore.methods import ArrayMethods
 from adcore.pytree import flatten, leaf_paths, unflatten
 from adcore.registry import registry
-from adcore.shapes import shape_of
+from adcore.shapes import check_real, shape_of
 
 _RESHAPE = registry["reshape"]
 _BROADCAST = registry["broadcast_to"]
@@ -46,6 +47,8 @@ class BatchLevel(Level):
         values, batched = [], []
         for a in args:
             if type(a) in value_types and a._level is self:
+                if a._link is not None:
+                    views.fresh(a)
                 values.append(a.value)
                 batched.append(True)
             else:
@@ -76,7 +79,12 @@ class BatchLevel(Level):
     def process(self, op: Any, args: tuple, params: dict) -> Batched:
         values, batched = self._unwrap_args(args)
         values = self._line_up(values, batched, op.kind in _BROADCASTING_KINDS)
-        return _make(bind(op, *values, **params), self)
+        out = bind(op, *values, **params)
+        check_real(op, out, values)
+        result = _make(out, self)
+        if op.view:
+            views.link(result, args[0], op, params)
+        return result
 
     def nondiff(self, fn: Any, args: tuple, kwargs: dict) -> Batched:
         values, batched = self._unwrap_args(args)
@@ -96,9 +104,11 @@ class Batched(ArrayMethods):
     """The values of one example inside a vmapped function: ``shape`` is one example's shape,
     ``value`` holds every example (the batch on its first axis)."""
 
-    __slots__ = ("value", "_level", "__weakref__")
+    __slots__ = ("value", "_level", "_link", "_box", "__weakref__")
     value: Any
     _level: BatchLevel
+    _link: views.Link | None
+    _box: list | None
 
     @property
     def shape(self) -> tuple:
@@ -110,12 +120,21 @@ class Batched(ArrayMethods):
     def _traced(self) -> bool:
         return True  # one example's number does not exist: each example has its own
 
+    def _snapshot(self) -> Batched:
+        """This value as it is now (an in-place op rebinds this one, never the snapshot)."""
+        return _make(self.value, self._level)
+
+    def _assign(self, other: Batched) -> None:
+        self.value = other.value
+
     def _inplace(self, op: Any, args: tuple, params: dict) -> Batched:
+        if self._link is not None:
+            views.fresh(self)
         result = op.fn(self, *args, **params)
         if type(result) not in value_types or result._level is not self._level:
             raise RuntimeError(f"{op.name} in place inside vmap: the result depends on a value of "
                                f"an inner transformation; use the out-of-place form")
-        self.value = result.value
+        views.assign_through(self, result)
         return self
 
     def __bool__(self) -> bool:
@@ -131,6 +150,8 @@ def _make(value: Any, level: BatchLevel) -> Batched:
     b = Batched.__new__(Batched)
     b.value = value
     b._level = level
+    b._link = None
+    b._box = None
     return b
 
 

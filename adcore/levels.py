@@ -11,14 +11,15 @@ adcore knows no engine. Engines subclass ``Level`` and register the classes of t
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 # The eager levels live below every transformation: reverse mode's base tape (Tensors created with
-# requires_grad=True), then forward mode's base level (Duals created by hand). A transformation
-# opened while n others are open gets depth FIRST_TRANSFORM_DEPTH + n.
+# requires_grad=True), then forward mode's base level (Duals created by hand). Transformations get
+# increasing depths from FIRST_TRANSFORM_DEPTH on (see new_level).
 EAGER_TAPE_DEPTH = 0
 EAGER_DUAL_DEPTH = 1
 FIRST_TRANSFORM_DEPTH = 2
@@ -119,7 +120,7 @@ def top_level(args: Any) -> Level | None:
 def _escaped(op: Any, level: Level) -> RuntimeError:
     return RuntimeError(
         f"{op.name}: an argument belongs to a transformation (jvp, grad, vjp, jacfwd, ...) that "
-        f"has already returned ({type(level).__name__} at depth {level.depth}); it escaped, for "
+        f"has already returned (a {type(level).__name__}); it escaped, for "
         f"example by being stored in a list or a global inside the function. Return values from "
         f"the function instead of storing them")
 
@@ -141,11 +142,21 @@ def current_depth() -> int:
 _L = TypeVar("_L", bound="Level")
 
 
+# Depths of transformation levels come from one process-wide counter: a level opened in any thread
+# is ordered above every level already open in any thread, so a transformation in a worker thread
+# sees the values of another thread's open levels as constants (and never mistakes them for its
+# own). Depths are never reused; only their order matters.
+_depths = itertools.count(FIRST_TRANSFORM_DEPTH)
+_depth_lock = threading.Lock()
+
+
 @contextmanager
 def new_level(make: Callable[[int], _L]) -> Iterator[_L]:
     """Open a transformation level above every open one; it is closed even when the body raises."""
     stack = _state.stack
-    level = make(FIRST_TRANSFORM_DEPTH + len(stack))
+    with _depth_lock:
+        depth = next(_depths)
+    level = make(depth)
     stack.append(level)
     try:
         yield level

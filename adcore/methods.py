@@ -149,6 +149,12 @@ class ArrayMethods:
         """Whether this value carries a derivative of a transformation (grad, jvp, ...)."""
         raise NotImplementedError
 
+    def _snapshot(self) -> Any:
+        """A value that later in-place ops on this one leave unchanged, for a recorded node to
+        keep (values whose in-place ops rebind them return a shallow copy; tensors, checked by
+        version instead, return themselves)."""
+        return self
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Every engine value class, and every subclass of one (a Parameter is a Tensor), is a value
         # type that bind dispatches on.
@@ -221,6 +227,16 @@ class ArrayMethods:
 
     def __bool__(self) -> bool:
         return bool(raw(self))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self._traced():
+            raise TypeError(
+                f"np.array(x) / np.asarray(x) of a {type(self).__name__} that is being "
+                f"differentiated by a transformation (jvp, jacfwd, vmap, ...): the array would "
+                f"silently drop the derivative (numpy calls such as np.array([x, y]) and np.r_ "
+                f"convert their inputs this way). Combine values with np.stack or np.concatenate, "
+                f"or compute on plain arrays outside the transformed function")
+        return np.array(raw(self), dtype=dtype, copy=copy)
 
     def __float__(self) -> float:
         return float(self._number("float"))

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from adcore.levels import raw as _raw
+
 _PY_SCALARS = (float, int, bool)
 
 
@@ -74,6 +76,21 @@ def dtype_of(x: Any) -> np.dtype:
     if isinstance(dtype, np.dtype):
         return dtype
     return np.result_type(x)
+
+
+def complex_error(op: Any, args: Any) -> TypeError:
+    """The error for an op whose result is complex (complex numbers are not differentiated)."""
+    described = ", ".join(str(dtype_of(_raw(a))) for a in args)
+    return TypeError(f"{op.name}: the result is complex (inputs of dtypes {described}); complex "
+                     f"numbers are not differentiated by this library. Keep the computation real "
+                     f"(split real and imaginary parts into two real arrays)")
+
+
+def check_real(op: Any, out: Any, args: Any) -> None:
+    """Refuse a complex result of ``op`` under a transformation, naming the op."""
+    value = _raw(out)
+    if type(value) is complex or getattr(getattr(value, "dtype", None), "kind", "") == "c":
+        raise complex_error(op, args)
 
 
 def normalize_axis(axis: int, ndim: int, fn: str) -> int:

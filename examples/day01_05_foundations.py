@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from adcore import numerical_jacobian, ops
+from adcore.levels import raw
 from forward import Dual, jacfwd, jvp
 from reverse import Tensor, Value, draw, grad, jacrev, to_dot, vjp
 
 
 def close(a, b, tol=1e-6):
-    return np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=tol, atol=tol)
+    return np.allclose(np.asarray(raw(a), dtype=float), np.asarray(raw(b), dtype=float),
+                       rtol=tol, atol=tol)
 
 
 # --- Day 1: derivatives ------------------------------------------------------------------------

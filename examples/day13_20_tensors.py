@@ -7,11 +7,13 @@ Run: python examples/day13_20_tensors.py
 import numpy as np
 
 from adcore import numerical_jacobian, ops
+from adcore.levels import raw
 from reverse import Tensor
 
 
 def close(a, b, tol=1e-6):
-    return np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=tol, atol=tol)
+    return np.allclose(np.asarray(raw(a), dtype=float), np.asarray(raw(b), dtype=float),
+                       rtol=tol, atol=tol)
 
 
 def tensor_grad(f, x):
@@ -88,13 +90,13 @@ y = Tensor([[5, 6], [7, 8]], requires_grad=True)
 z = x @ y
 loss = z.sum()
 loss.backward()
-print(f"  z = x @ y = {z.numpy().tolist()}, loss = {loss.item()}")
+print(f"  z = x @ y = {z.tolist()}, loss = {loss.item()}")
 print(f"  x.grad = {x.grad.numpy().tolist()} (ones @ y.T), "
       f"y.grad = {y.grad.numpy().tolist()} (x.T @ ones)")
 assert x.grad.numpy().tolist() == [[11, 15], [11, 15]]
 assert y.grad.numpy().tolist() == [[4, 4], [6, 6]]
 ones = np.ones((2, 2))
-assert close(x.grad.numpy(), ones @ y.numpy().T) and close(y.grad.numpy(), x.numpy().T @ ones)
+assert close(x.grad, ones @ y.detach().numpy().T) and close(y.grad, x.detach().numpy().T @ ones)
 
 # Non-square, with a weighting so that G is not all ones: check against finite differences.
 rng = np.random.default_rng(0)
@@ -152,7 +154,7 @@ for s1, s2 in cases:
     assert out.shape == np.broadcast_shapes(s1, s2)
 col = Tensor([[10.0], [20.0], [30.0]])
 row = Tensor([1.0, 2.0, 3.0, 4.0])
-assert close((col + row).numpy(), np.array([[10.0], [20.0], [30.0]]) + np.arange(1.0, 5.0))
+assert close((col + row).detach().numpy(), np.array([[10.0], [20.0], [30.0]]) + np.arange(1.0, 5.0))
 
 # --- Day 20: broadcasting gradients ------------------------------------------------------------
 # An input that was stretched along an axis was USED once per position on that axis, so its
@@ -170,7 +172,7 @@ assert close(x.grad.numpy(), G)
 scale = Tensor(np.ones((4, 1)), requires_grad=True)      # (4, 1) stretched along axis 1
 (x * scale).sum().backward()
 assert scale.grad.shape == (4, 1)
-assert close(scale.grad.numpy(), x.numpy().sum(axis=1, keepdims=True))
+assert close(scale.grad.numpy(), x.detach().numpy().sum(axis=1, keepdims=True))
 
 p0, q0 = rng.normal(size=(2, 1, 3)), rng.normal(size=(4, 1))  # p * q has shape (2, 4, 3)
 p_grad = tensor_grad(lambda t: ops.sin(t * q0), p0)

@@ -10,12 +10,14 @@ import sys
 import numpy as np
 
 from adcore import numerical_jacobian, ops
+from adcore.levels import raw
 from reverse import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
 from reverse.graph import Node, toposort
 
 
 def close(a, b, tol=1e-6):
-    return np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=tol, atol=tol)
+    return np.allclose(np.asarray(raw(a), dtype=float), np.asarray(raw(b), dtype=float),
+                       rtol=tol, atol=tol)
 
 
 # --- Day 21: the Function base class -----------------------------------------------------------
@@ -41,10 +43,10 @@ class Cube(Function):
 x0 = np.array([1.0, -2.0, 0.5])
 x = Tensor(x0, requires_grad=True)
 y = Cube.apply(x)
-print(f"  Cube.apply(x) = {y.numpy()}, recorded as {y.grad_fn}")
+print(f"  Cube.apply(x) = {y.detach().numpy()}, recorded as {y.grad_fn}")
 y.sum().backward()
 print(f"  x.grad = {x.grad.numpy()} (= 3 x**2)")
-assert y.grad_fn is not None and close(y.numpy(), x0 ** 3)
+assert y.grad_fn is not None and close(y.detach().numpy(), x0 ** 3)
 assert close(x.grad.numpy(), 3 * x0 ** 2)
 # backward was written with operators, not numpy functions, so it differentiates again.
 assert close(grad(grad(lambda t: Cube.apply(t)))(2.0), 6 * 2.0)
@@ -192,7 +194,7 @@ print(f"  d/dx [x * x.detach()] at 3 = {x.grad.item()} (only the undetached fact
       f"x * x would give 6)")
 assert x.grad.item() == 3.0
 d = x.detach()
-assert d.is_leaf and not d.requires_grad and np.shares_memory(d.numpy(), x.numpy())
+assert d.is_leaf and not d.requires_grad and np.shares_memory(d.numpy(), x.data)
 
 # no_grad: nothing is recorded inside (evaluation, parameter updates). enable_grad re-enables.
 with no_grad():
@@ -220,6 +222,6 @@ def sgd_step(param, lr):
 w = Tensor([1.0, -1.0], requires_grad=True, dtype=np.float64)
 (w * w).sum().backward()
 after = sgd_step(w, 0.25)
-print(f"  an SGD step under @no_grad: w = {w.numpy()} (w - 0.25 * 2w), result recorded: "
+print(f"  an SGD step under @no_grad: w = {w.detach().numpy()} (w - 0.25 * 2w), result recorded: "
       f"{after.requires_grad}")
-assert close(w.numpy(), [0.5, -0.5]) and not after.requires_grad and w.is_leaf
+assert close(w.detach().numpy(), [0.5, -0.5]) and not after.requires_grad and w.is_leaf

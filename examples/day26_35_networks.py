@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import nn
+from adcore.levels import raw
 from nn import DataLoader, Linear, Module, Parameter, Sequential, TensorDataset, cross_entropy, relu
 from nn.layers import Dropout, ReLU, Sigmoid, Tanh
 from nn.losses import CrossEntropyLoss, MSELoss
@@ -21,7 +22,8 @@ from reverse import Tensor, no_grad
 
 
 def close(a, b, tol=1e-6):
-    return np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=tol, atol=tol)
+    return np.allclose(np.asarray(raw(a), dtype=float), np.asarray(raw(b), dtype=float),
+                       rtol=tol, atol=tol)
 
 
 # --- Day 26: the Parameter class ---------------------------------------------------------------
@@ -38,9 +40,9 @@ assert not Parameter(source, requires_grad=False).requires_grad
 
 # The data is copied: changing the array afterwards leaves the parameter alone.
 source[0] = 100.0
-print(f"  after source[0] = 100: p = {p.numpy()} (its own copy), shares memory: "
+print(f"  after source[0] = 100: p = {p.detach().numpy()} (its own copy), shares memory: "
       f"{np.shares_memory(p.data, source)}")
-assert p.numpy()[0] == 1.0 and not np.shares_memory(p.data, source)
+assert p.detach().numpy()[0] == 1.0 and not np.shares_memory(p.data, source)
 
 # Results of ops on a Parameter are plain Tensors (not learnable themselves), recorded in the graph.
 q = p * 2
@@ -55,12 +57,12 @@ print("\nDay 27: Linear")
 nn.manual_seed(0)
 layer = Linear(100, 50)
 bound = 1 / math.sqrt(layer.in_features)
-w_np = layer.weight.numpy()
+w_np = layer.weight.detach().numpy()
 print(f"  {layer}: weight {layer.weight.shape}, bias {layer.bias.shape}")
 print(f"  PyTorch's init: uniform in +-1/sqrt(100) = +-{bound}; largest |w| = "
-      f"{np.abs(w_np).max():.5f}, largest |b| = {np.abs(layer.bias.numpy()).max():.5f}")
+      f"{np.abs(w_np).max():.5f}, largest |b| = {np.abs(layer.bias.detach().numpy()).max():.5f}")
 assert layer.weight.shape == (50, 100) and layer.bias.shape == (50,)
-assert np.abs(w_np).max() <= bound and np.abs(layer.bias.numpy()).max() <= bound
+assert np.abs(w_np).max() <= bound and np.abs(layer.bias.detach().numpy()).max() <= bound
 assert np.abs(w_np).max() > 0.99 * bound                  # the draws fill the range
 assert abs(w_np.std() - bound / math.sqrt(3)) < 0.02 * bound  # std of U(-a, a) = a / sqrt(3)
 
@@ -71,9 +73,9 @@ rng = np.random.default_rng(0)
 x0, g0 = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
 x = Tensor(x0, requires_grad=True)
 y = layer(x)
-W, b = layer.weight.numpy(), layer.bias.numpy()
+W, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
 print(f"  layer(x) for x of shape {x.shape}: shape {y.shape}, one fused node {y.grad_fn}")
-assert y.shape == (4, 2) and close(y.numpy(), x0 @ W.T + b, 1e-12)
+assert y.shape == (4, 2) and close(y.detach().numpy(), x0 @ W.T + b, 1e-12)
 (y * Tensor(g0)).sum().backward()
 print(f"  weight.grad = G^T X =\n{np.round(layer.weight.grad.numpy(), 4)}")
 assert close(layer.weight.grad.numpy(), g0.T @ x0, 1e-12)
@@ -92,8 +94,8 @@ for module, value, slope in cases:
     z = Tensor(z0, requires_grad=True)
     out = module(z)
     out.sum().backward()
-    print(f"  {module!r:10} {np.round(out.numpy(), 4)}, gradient {np.round(z.grad.numpy(), 4)}")
-    assert close(out.numpy(), value, 1e-12) and close(z.grad.numpy(), slope, 1e-12)
+    print(f"  {module!r:10} {np.round(out.data, 4)}, gradient {np.round(z.grad.numpy(), 4)}")
+    assert close(out.detach().numpy(), value, 1e-12) and close(z.grad.numpy(), slope, 1e-12)
     assert list(module.parameters()) == []
 print("  gradients: ReLU 1 where x > 0 else 0; Sigmoid s (1 - s); Tanh 1 - tanh**2")
 
@@ -166,7 +168,7 @@ print(f"  named_parameters: {names}")
 print(f"  children: {[name for name, _ in model.named_children()]}")
 assert names == ["scale", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
 assert [name for name, _ in model.named_children()] == ["fc1", "act", "fc2"]
-count = sum(param.numpy().size for param in model.parameters())
+count = sum(param.detach().numpy().size for param in model.parameters())
 assert count == 2 + (4 * 3 + 4) + (2 * 4 + 2) == 28
 xb = Tensor(rng.normal(size=(5, 3)).astype(np.float32))
 assert model(xb).shape == (5, 2)
@@ -192,7 +194,7 @@ assert len(list(tied.parameters())) == 2
 net = Sequential(Linear(3, 3), Dropout(0.5))
 net.eval()
 assert not any(m.training for m in net.modules())
-assert close(net(xb).numpy(), net[0](xb).numpy())         # eval: Dropout is the identity
+assert close(net(xb), net[0](xb))         # eval: Dropout is the identity
 net.train()
 assert all(m.training for m in net.modules())
 print("  eval(): every module's training = False, Dropout passes x through; train() restores")
@@ -205,14 +207,14 @@ with tempfile.TemporaryDirectory() as folder:
     path = nn.save(state, Path(folder) / "scaled.npz")
     nn.manual_seed(2)
     other = Scaled()                          # different initial weights
-    assert not close(other(xb).numpy(), model(xb).numpy())
+    assert not close(other(xb).detach().numpy(), model(xb).detach().numpy())
     other.load_state_dict(nn.load(path))
     print(f"  saved to {path.name} ({path.stat().st_size} bytes) with nn.save, loaded into a "
           f"fresh Scaled: same outputs")
 assert not Path(folder).exists()
-assert close(other(xb).numpy(), model(xb).numpy(), 0)
+assert close(other(xb).detach().numpy(), model(xb).detach().numpy(), 0)
 for (name, mine), (_, theirs) in zip(model.named_parameters(), other.named_parameters()):
-    assert mine is not theirs and np.array_equal(mine.numpy(), theirs.numpy()), name
+    assert mine is not theirs and np.array_equal(mine.data, theirs.data), name
 
 # --- Day 31: the SGD optimizer -----------------------------------------------------------------
 # Least squares L(w) = 1/2 |A w - c|^2, gradient A^T (A w - c). An optimizer holds the parameters
@@ -243,7 +245,7 @@ def run(optimizer_class, steps, **options):
         optimizer.step()
         optimizer.zero_grad()
         assert w.grad is None and w.is_leaf   # zero_grad clears; the update was not recorded
-        path.append(w.numpy().copy())
+        path.append(w.detach().numpy().copy())
         losses.append(loss.item())
     return path, losses
 
@@ -309,11 +311,11 @@ print(f"  len(seq) = {len(seq)}; seq[0] is a {type(seq[0]).__name__}, seq[1] a "
 print(f"  seq(x) equals calling the layers by hand; seq[:2] is a {type(seq[:2]).__name__} of "
       f"{len(seq[:2])} (Linear, ReLU)")
 assert len(seq) == 3 and isinstance(seq[0], Linear) and seq[-1] is seq[2]
-assert close(seq(xs).numpy(), by_hand.numpy(), 0) and close(h.numpy(), by_hand.numpy(), 0)
+assert close(seq(xs), by_hand, 0) and close(h, by_hand, 0)
 head = seq[:2]
 assert isinstance(head, Sequential) and len(head) == 2 and head[0] is seq[0]
-W1, b1 = seq[0].weight.numpy(), seq[0].bias.numpy()
-assert close(head(xs).numpy(), np.maximum(xs.numpy() @ W1.T + b1, 0))
+W1, b1 = seq[0].weight.detach().numpy(), seq[0].bias.detach().numpy()
+assert close(head(xs).detach().numpy(), np.maximum(xs.detach().numpy() @ W1.T + b1, 0))
 assert [name for name, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 # --- Day 34: the training loop -----------------------------------------------------------------
@@ -349,7 +351,7 @@ for epoch in range(1, 21):
 
 model.eval()
 with no_grad():
-    guess = model(Tensor(points)).argmax(dim=1).numpy()
+    guess = model(Tensor(points)).argmax(dim=1).detach().numpy()
 accuracy = np.mean(guess == labels)
 print(f"  training accuracy {accuracy:.1%} (the nearest-centre rule, best for these blobs: "
       f"{best:.1%})")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from adcore import views
 from adcore.levels import (
     EAGER_DUAL_DEPTH,
     FIRST_TRANSFORM_DEPTH,
@@ -19,7 +20,7 @@ from adcore.levels import (
     value_types,
 )
 from adcore.methods import ArrayMethods
-from adcore.shapes import shape_of
+from adcore.shapes import check_real, shape_of
 
 
 class JVPLevel(Level):
@@ -33,13 +34,19 @@ class JVPLevel(Level):
         tangents = []
         for a in args:
             if type(a) in value_types and a._level is self:  # a Dual (or subclass) of this level
+                if a._link is not None:
+                    views.fresh(a)
                 primals.append(a.primal)
                 tangents.append(a._tangent)
             else:
                 primals.append(a)
                 tangents.append(None)
         out = bind(op, *primals, **params)
-        return _make(out, op.jvp(tangents, primals, out, params), self)
+        check_real(op, out, primals)
+        result = _make(out, op.jvp(tangents, primals, out, params), self)
+        if op.view:
+            views.link(result, args[0], op, params)
+        return result
 
     def constant(self, value: Any) -> Dual:
         return _make(value, None, self)
@@ -56,8 +63,9 @@ class Dual(ArrayMethods):
     shape, or extra leading axes for a batch of directions pushed forward at once.
 
     In-place operations (``d += 1``, ``d[0] = v``, ``d.mul_(2)``) update the primal and the tangent
-    together: the Dual is rebound to the result of the out-of-place op. Duals do not share memory
-    with one another, so a Dual made from another one by slicing does not see the change.
+    together: the Dual is rebound to the result of the out-of-place op. A Dual made from another
+    by a view op (slicing, reshape, transpose) behaves as numpy's view does: a change through it
+    changes the other, and it sees changes made through the other (see adcore/views.py).
 
     >>> x = Dual(3.0, 1.0)
     >>> y = x * x + x.sin()
@@ -65,12 +73,14 @@ class Dual(ArrayMethods):
     (9.141120008059866, 5.010007503399555)
     """
 
-    __slots__ = ("primal", "_tangent", "_level", "__weakref__")
+    __slots__ = ("primal", "_tangent", "_level", "_link", "_box", "__weakref__")
 
     def __init__(self, primal: Any, tangent: Any = None) -> None:
         self.primal = _as_value(primal, "primal")
         self._tangent = None if tangent is None else _as_value(tangent, "tangent")
         self._level: Level = EAGER
+        self._link: views.Link | None = None
+        self._box: list | None = None
         if self._tangent is not None:
             _check_tangent_shape(self.primal, self._tangent)
 
@@ -87,7 +97,17 @@ class Dual(ArrayMethods):
     def _traced(self) -> bool:
         return self._tangent is not None and self._level.depth >= FIRST_TRANSFORM_DEPTH
 
+    def _snapshot(self) -> Dual:
+        """This Dual as it is now (an in-place op rebinds this one, never the snapshot)."""
+        return _make(self.primal, self._tangent, self._level)
+
+    def _assign(self, other: Dual) -> None:
+        self.primal = other.primal
+        self._tangent = other._tangent
+
     def _inplace(self, op: Any, args: tuple, params: dict) -> Dual:
+        if self._link is not None:
+            views.fresh(self)
         result = op.fn(self, *args, **params)
         if type(result) not in value_types or result._level is not self._level:
             raise RuntimeError(
@@ -98,8 +118,7 @@ class Dual(ArrayMethods):
             raise RuntimeError(f"{op.name} in place: the result has shape "
                                f"{shape_of(result.primal)} but the Dual has shape "
                                f"{shape_of(self.primal)}; an in-place op cannot change the shape")
-        self.primal = result.primal
-        self._tangent = result._tangent
+        views.assign_through(self, result)
         return self
 
     def __repr__(self) -> str:
@@ -111,6 +130,8 @@ def _make(primal: Any, tangent: Any, level: Level) -> Dual:
     d.primal = primal
     d._tangent = tangent
     d._level = level
+    d._link = None
+    d._box = None
     return d
 
 

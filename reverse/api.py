@@ -29,10 +29,12 @@ class _Recording:
     enters the graph (its node, the leaf itself, or None when it does not depend on the inputs)."""
 
     def __init__(self, f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int],
-                 kwargs: dict, has_aux: bool, fn: str) -> None:
+                 kwargs: dict, has_aux: bool, fn: str, keep: bool = False) -> None:
         self.inputs = Inputs(args, nums, fn)
         with new_level(TapeLevel) as level:
-            self.leaves = [leaf(x, level) for x in self.inputs.leaves]
+            # keep: the recording outlives the call (vjp's vjp_fn), so it takes its own copy of
+            # the caller's arrays, which the caller may change before pulling cotangents back.
+            self.leaves = [leaf(_own_copy(x) if keep else x, level) for x in self.inputs.leaves]
             result = f(*self.inputs.rebuild(self.leaves), **kwargs)
             self.aux = None
             if has_aux:
@@ -65,6 +67,10 @@ class _Recording:
                 sum(int(np.prod(shape_of(v))) for v in self.values))
 
 
+def _own_copy(x: Any) -> Any:
+    return x.copy() if type(x) is np.ndarray else x
+
+
 def _value(v: Any, level: TapeLevel) -> Any:
     return v.data if isinstance(v, Tensor) and v._level is level else v
 
@@ -81,8 +87,8 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
     >>> vjp_fn(np.array([1.0, 1.0]))
     (array([2., 4.]),)
     """
-    rec = _Recording(f, primals, range(len(primals)), {}, has_aux, "vjp")
-    out = unflatten(rec.spec, [plain(v) for v in rec.values])
+    rec = _Recording(f, primals, range(len(primals)), {}, has_aux, "vjp", keep=True)
+    out = unflatten(rec.spec, [plain(_own_copy(v)) for v in rec.values])
 
     def vjp_fn(y_bar: Any) -> tuple:
         check_tree_match(out, y_bar, "vjp_fn", "cotangents")

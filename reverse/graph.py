@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import weakref
 from collections.abc import Callable
 from heapq import heappop as _pop
 from heapq import heappush as _push
@@ -70,7 +71,8 @@ class Node(list):
     recorded it) is set only under detect_anomaly.
     """
 
-    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin", "seq")
+    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin", "seq",
+                 "owner")
     op: Any
     params: dict
     primals: tuple | None
@@ -80,6 +82,7 @@ class Node(list):
     retain: Any
     origin: Any
     seq: int
+    owner: Any
     __hash__ = object.__hash__  # type: ignore[assignment]  # identity, not list equality: keys
     __eq__ = object.__eq__
     __ne__ = object.__ne__
@@ -111,17 +114,29 @@ _next_seq = itertools.count().__next__
 
 def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs: tuple,
            args: tuple, level: Any) -> Node:
-    """The node for one op application at ``level``: what its rule reads, and their versions."""
+    """The node for one op application at ``level``: what its rule reads, frozen.
+
+    What a node keeps cannot change under it. A tensor's data is checked by version (the node
+    stores, per value its rule reads, the position, the tensor that owns the memory and its
+    version then), whatever level the tensor belongs to; a numpy array the user passed is copied
+    (the user may change it before backward, as PyTorch copies what ``torch.tensor`` is given); a
+    value of a lower transformation (a Dual, a batch) is kept as it is now.
+    """
     kept = op._keeps.get(needs)
     read, unread, reads_out = kept if kept is not None else op.keep(needs)
     versions: tuple | None = None
     for i in read:
         a = args[i]
-        if type(a) in value_types and a._level is level:
+        if type(a) in value_types:
+            if a._level is not level and not hasattr(a, "_count"):
+                primals[i] = a._snapshot()  # a Dual or a batch: in place rebinds it
+                continue
             view = a._view
             root = a if view is None else view.root
-            entry = (root, root._count)
+            entry = (i, root, root._count)
             versions = entry if versions is None else versions + entry
+        elif type(a) is _ndarray:
+            primals[i] = a.copy()
     # An elementwise op's inputs are never larger than its output: a small output settles it.
     if unread and (op.kind != "elementwise" or type(out) is not _ndarray
                    or out.size > KEEP_UNREAD_BELOW):
@@ -140,6 +155,7 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
     node.needs = needs
     node.versions = versions
     node.retain = None
+    node.owner = reads_out  # the engine replaces True by a weak reference to the output tensor
     return node
 
 
@@ -210,19 +226,27 @@ def check_versions(node: Node) -> None:
     versions = node.versions
     if versions is None:
         return
-    pairs = iter(versions)  # (root, saved version), flattened
-    for root, saved in zip(pairs, pairs):
+    triples = iter(versions)  # (position, root, saved version), flattened
+    for _, root, saved in zip(triples, triples, triples):
         if root._count != saved:
             raise _modified_error(node, "an input", root.data.shape, root.data.dtype, saved,
                                   root._count)
 
 
 def _run_rule(node: Node, y_bar: Any, primals: tuple, rebuild: Callable | None) -> list:
-    """The node's VJP: on the saved values, or (create_graph) on engine values rebuilt from them."""
+    """The node's VJP: on the saved values, or (create_graph) on engine values rebuilt from them,
+    each sharing the version counter of the tensor its value came from (``rebuild(key, value,
+    root)``), so that a later in-place change of that tensor is seen by the graph built here."""
     if rebuild is None:
         return node.op.vjp(y_bar, primals, node.out, node.params, node.needs)
-    return node.op.vjp(y_bar, [rebuild(k, p) for k, p in zip(node, primals)],
-                       rebuild(node, node.out), node.params, node.needs)
+    roots: dict = {}
+    versions = node.versions or ()
+    for j in range(0, len(versions), 3):
+        roots[versions[j]] = versions[j + 1]
+    owner = node.owner() if type(node.owner) is weakref.ref else None
+    return node.op.vjp(y_bar, [rebuild(k, p, roots.get(i)) for i, (k, p) in
+                               enumerate(zip(node, primals))],
+                       rebuild(node, node.out, owner), node.params, node.needs)
 
 
 def _add_into(prev: Any, x_bar: Any, owned: set) -> Any:
@@ -242,15 +266,29 @@ def _add_into(prev: Any, x_bar: Any, owned: set) -> Any:
     return total
 
 
+def _passed_to_one(y_bar: Any, x_bars: list) -> bool:
+    """Whether a rule passed ``y_bar`` through to exactly one input and sent no other input a
+    view of its memory (``g, g.T``): only then may the pass still write into it."""
+    seen = False
+    for x in x_bars:
+        if x is y_bar:
+            if seen:
+                return False
+            seen = True
+        elif type(x) is _ndarray and x.base is not None and np.may_share_memory(x, y_bar):
+            return False
+    return seen
+
+
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
-             rebuild: Callable[[Any, Any], Any] | None = None,
+             rebuild: Callable[[Any, Any, Any], Any] | None = None,
              trace: Callable[[Node, Any, list], None] | None = None,
              owned: set | None = None) -> dict:
     """Pull the cotangents ``roots`` = [(key, y_bar), ...] back to the leaves.
 
     Returns {leaf tensor: cotangent}. With ``rebuild`` (create_graph), each rule sees engine values
-    rebuilt from the nodes by ``rebuild(key, primal)``, so the engine records the backward pass too;
-    without it, rules run on the primal values and record nothing at this level. ``trace``, if
+    rebuilt from the nodes by ``rebuild(key, primal, root)`` (root: the tensor whose version
+    counter the value shares), so the engine records the backward pass too; without it, rules run on the primal values and record nothing at this level. ``trace``, if
     given, sees each node as it runs, with its incoming cotangent and what it sends to each input
     (reverse.explain prints them). ``owned``, if given, receives the ids of the returned
     cotangents that the pass owns (arrays that nothing else refers to: the caller may keep them).
@@ -299,8 +337,8 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
             trace(node, y_bar, x_bars)
         if checking:
             anomaly.check_backward(node, y_bar, x_bars)
-        if mine and len(x_bars) > 1 and [x is y_bar for x in x_bars].count(True) != 1:
-            mine = False  # sent to two inputs: owned by neither
+        if mine and len(x_bars) > 1 and not _passed_to_one(y_bar, x_bars):
+            mine = False  # sent to two inputs, or viewed by another input's cotangent
         for key, x_bar in zip(node, x_bars):
             if key is None:
                 continue
@@ -313,8 +351,8 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
                 # Owned: the owned y_bar passed on to this one input, or a fresh array that the
                 # result list alone holds. Freshness is looked at where it can pay: for a leaf
                 # (which may adopt the buffer) and where cotangents meet (the sum may go in place).
-                if x_bar is y_bar:
-                    fresh = mine
+                if x_bar is y_bar:  # passed through: y_bar is held here once more
+                    fresh = mine and _getrefcount(x_bar) == _SOLE + 1
                 elif prev is None and type(key) is Node:
                     fresh = False
                 else:

@@ -35,7 +35,7 @@ from adcore.levels import (
 )
 from adcore.methods import ArrayMethods
 from adcore.registry import registry
-from adcore.shapes import Meta, dtype_of, refuse_tensors_in, shape_of
+from adcore.shapes import Meta, check_real, complex_error, dtype_of, refuse_tensors_in, shape_of
 from reverse import anomaly, graph
 from reverse.modes import enable_grad, mode
 
@@ -103,8 +103,19 @@ class TapeLevel(Level):
                 raise
             if type(out) is not _ndarray:
                 out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
+            elif not op.view:  # an output that shares an input's memory is that input's copy
+                if out.base is not None:
+                    out = _unaliased(out, primals)
+                else:
+                    for p in primals:
+                        if p is out:
+                            out = out.copy()
+                            break
+            if out.dtype.kind == "c":
+                raise complex_error(op, primals)
         else:
             out = bind(op, *primals, **params)
+            check_real(op, out, primals)
         node = None
         if record and self.depth > mode.floor:
             node = graph.record(op, params, parents, primals, out, tuple(needs), args, self)
@@ -112,6 +123,8 @@ class TapeLevel(Level):
                 node.origin = anomaly.origin()
                 anomaly.check_forward(op, primals, out, node.origin)
         t = _make(out, node, self)
+        if node is not None and node.owner is True:
+            node.owner = weakref.ref(t)  # rebuilt under create_graph with t's version counter
         if op.view:
             _link_view(t, args[0], op, params, self)
         return t
@@ -147,7 +160,7 @@ class Tensor(ArrayMethods):
             [11., 15.]])
     """
 
-    __slots__ = ("data", "grad", "_node", "_level", "_requires_grad", "_count", "_view",
+    __slots__ = ("data", "_grad", "_node", "_level", "_requires_grad", "_count", "_view",
                  "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -155,7 +168,7 @@ class Tensor(ArrayMethods):
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require gradients, got dtype "
                             f"{self.data.dtype}; pass dtype=np.float32 (or float64)")
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._node: graph.Node | None = None
         self._level: Level = EAGER
         self._requires_grad = bool(requires_grad)
@@ -182,6 +195,27 @@ class Tensor(ArrayMethods):
         return self._level.depth >= FIRST_TRANSFORM_DEPTH and self.requires_grad
 
     # --- autograd state -----------------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (None until a backward pass reaches this tensor)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"x.grad = ...: the gradient must be a Tensor or None, got "
+                                f"{type(value).__name__}; wrap an array as Tensor(array)")
+            mine, given = raw(self), raw(value)
+            if shape_of(given) != shape_of(mine):
+                raise ValueError(f"x.grad = ...: the gradient has shape {shape_of(given)} but "
+                                 f"the tensor has shape {shape_of(mine)}; they must match")
+            if dtype_of(given) != dtype_of(mine):
+                raise TypeError(f"x.grad = ...: the gradient has dtype {dtype_of(given)} but the "
+                                f"tensor has dtype {dtype_of(mine)}; convert it with "
+                                f".to({dtype_of(mine)})")
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         return self._node is not None or self._requires_grad
@@ -245,11 +279,17 @@ class Tensor(ArrayMethods):
         return t
 
     def numpy(self) -> np.ndarray:
-        """The data as a numpy array (shared, not copied)."""
+        """The data as a numpy array (shared, not copied). Refused for a tensor that requires
+        grad, as in PyTorch: the array would silently leave the graph; ``x.detach().numpy()``
+        says that is meant."""
+        if self.requires_grad:
+            raise RuntimeError(_leaves_graph("x.numpy()", self))
         return np.asarray(raw(self))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return np.array(raw(self), dtype=dtype, copy=copy)
+        if self.requires_grad:
+            raise RuntimeError(_leaves_graph("np.array(x) / np.asarray(x)", self))
+        return np.array(self.data, dtype=dtype, copy=copy)  # a Dual underneath says if it may
 
     def __repr__(self) -> str:
         extra = ""
@@ -280,8 +320,8 @@ class Tensor(ArrayMethods):
                 f"level cannot hold it without losing that derivative; use the out-of-place form")
         recording = level.depth > mode.floor and (self.requires_grad or any(
             type(a) in value_types and a._level is level and a.requires_grad for a in args))
-        if recording:
-            _record_inplace(self, op, args, params)
+        if recording or type(self.data) is not _ndarray:
+            _record_inplace(self, op, args, params, recording)
         else:
             _write_inplace(self, op, args, params)
             _changed(self)
@@ -321,7 +361,12 @@ class Tensor(ArrayMethods):
             if type(gradient) in value_types and not create_graph:
                 gradient = raw(gradient)
             elif type(gradient) not in value_types:
-                gradient = np.asarray(gradient, dtype=raw(self).dtype)
+                given = np.asarray(gradient)
+                if given.dtype.kind not in "biuf":
+                    raise TypeError(f"backward: gradient must hold real numbers, got dtype "
+                                    f"{given.dtype} ({type(gradient).__name__}); pass an array "
+                                    f"or a tensor of the output's shape {shape}")
+                gradient = given.astype(raw(self).dtype)
             if shape_of(gradient) != shape:
                 raise ValueError(f"backward: gradient has shape {shape_of(gradient)} but the "
                                  f"output has shape {shape}; they must match")
@@ -332,7 +377,7 @@ class Tensor(ArrayMethods):
             level = self._level
             with enable_grad():
                 cts = graph.backward([(key, gradient)], retain_graph=retain,
-                                     rebuild=lambda k, value: _rebuild(k, value, level),
+                                     rebuild=lambda k, value, root: _rebuild(k, value, level, root),
                                      trace=_trace)
         else:
             cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace,
@@ -346,33 +391,39 @@ class Tensor(ArrayMethods):
         backward pass made it and nothing else holds it (``owned``), else a copy); later ones are
         added in place, or out of place when the gradient is itself part of a graph
         (create_graph)."""
-        grad = self.grad
+        grad = self._grad
         leaf = self.data
         if type(ct) is not _ndarray or ct.dtype != leaf.dtype:
             converted = like_leaf(ct, leaf)
             owned = owned or converted is not ct  # a converted cotangent is a fresh array
             ct = converted
         if type(ct) in value_types:  # create_graph: the gradient keeps its history
-            if grad is None:
-                if not _owned(raw(ct)):
-                    ct = ops.clone(ct)
-                self.grad = ct
+            if grad is None:  # its own copy: never the caller's gradient= tensor, never shared
+                self._grad = ops.clone(ct)
             else:
-                self.grad = grad + ct
+                self._grad = grad + ct
             return
         if grad is None:
             if owned and type(ct) is _ndarray and ct.shape == leaf.shape and ct.flags.c_contiguous:
-                self.grad = _make(ct, None, self._level)  # the pass's own buffer: no copy
+                self._grad = _make(ct, None, self._level)  # the pass's own buffer: no copy
                 return
             data = np.array(ct, dtype=leaf.dtype, order="C", copy=True)
             if data.shape != leaf.shape:
                 data = np.array(np.broadcast_to(data, leaf.shape), order="C")
-            self.grad = _make(data, None, self._level)
+            self._grad = _make(data, None, self._level)
         elif grad._node is None and type(grad.data) is _ndarray and grad.data.flags.writeable:
             np.add(grad.data, ct, out=grad.data)
             _changed(grad)
         else:
-            self.grad = grad + ct
+            self._grad = grad + ct
+
+
+def _leaves_graph(call: str, t: Tensor) -> str:
+    where = " inside a transformation (grad, vjp, jacrev, ...)" if t._traced() else ""
+    return (f"{call}: this tensor (shape {shape_of(raw(t))}) requires grad{where}, and a numpy "
+            f"array would silently drop its gradient (numpy calls such as np.array([x, y]) and "
+            f"np.r_ convert their inputs this way). To combine tensors use their ops (np.stack, "
+            f"np.concatenate, ops.stack); to leave the graph on purpose, x.detach().numpy()")
 
 
 def like_leaf(ct: Any, data: Any) -> Any:
@@ -384,10 +435,6 @@ def like_leaf(ct: Any, data: Any) -> Any:
     return np.asarray(ct) if isinstance(ct, np.generic) else ct
 
 
-def _owned(a: Any) -> bool:
-    return type(a) is _ndarray and a.base is None and a.flags.writeable and a.flags.c_contiguous
-
-
 _new = object.__new__
 
 
@@ -395,7 +442,7 @@ def _make(data: Any, node: graph.Node | None, level: Level, cls: type = Tensor) 
     """A tensor without the constructor's checks (the engine's fast path)."""
     t: Tensor = _new(cls)
     t.data = data
-    t.grad = None
+    t._grad = None
     t._node = node
     t._level = level
     t._requires_grad = False
@@ -411,13 +458,18 @@ def leaf(data: Any, level: Level) -> Tensor:
     return t
 
 
-def _rebuild(key: Any, value: Any, level: Level) -> Any:
-    """The engine value a rule sees under create_graph: gradients flow into ``key``."""
+def _rebuild(key: Any, value: Any, level: Level, root: Tensor | None = None) -> Any:
+    """The engine value a rule sees under create_graph: gradients flow into ``key``. It shares
+    the version counter of ``root``, the tensor its value came from, so that the graph the rule
+    builds sees a later in-place change of that tensor (PyTorch's saved variables do the same)."""
     if key is None or type(value) is Meta:
         return value
     if type(key) is not graph.Node:
         return key  # a leaf tensor
-    return _make(value, key, level)
+    t = _make(value, key, level)
+    if root is not None:
+        t._view = View(_root(root), None, None, {})
+    return t
 
 
 # --- views and versions ----------------------------------------------------------------------
@@ -437,9 +489,20 @@ def _shares(out: Any, data: Any) -> bool:
     return base is data or base is data.base or np.may_share_memory(out, data)
 
 
+def _unaliased(out: _ndarray, primals: list) -> _ndarray:
+    """``out``, or a copy of it when it shares memory with an input although its op is not
+    declared a view (``where(True, a, 0)`` returns ``a``; a Function may return a slice of its
+    input): a later in-place change of one must not silently change the other."""
+    for p in primals:
+        if type(p) is _ndarray and (out is p or np.may_share_memory(out, p)):
+            return out.copy()
+    return out
+
+
 def _link_view(t: Tensor, source: Any, op: Any, params: dict, level: TapeLevel) -> None:
     """Mark ``t`` as a view of ``source`` when op returned a view of its memory."""
-    if type(source) in value_types and source._level is level and _shares(t.data, source.data):
+    if type(source) in value_types and source._level is level and _shares(raw(t.data),
+                                                                          raw(source.data)):
         t._view = View(_root(source), source, op, params)
 
 
@@ -453,7 +516,10 @@ def _refresh(t: Tensor) -> None:
         if base_view is not None and base_view.version != base_view.root._count:
             _refresh(base)
         with enable_grad():  # the history must exist whatever the grad mode of the caller
-            t._node = bind(view.op, base, **view.params)._node
+            rebuilt = bind(view.op, base, **view.params)
+        _set_history(t, rebuilt._node)
+        if type(t.data) is not _ndarray:  # a value of a lower level: rebound to the new one
+            t.data = rebuilt.data
     view.version = view.root._count
 
 
@@ -519,15 +585,20 @@ def _inplace_error(t: Tensor, op: Any, exc: Exception) -> Exception:
     return type(exc)(f"{name}: {message}")
 
 
-def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
+def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict, recording: bool = True
+                    ) -> None:
     """The out-of-place op on the tape, its result written into t's memory, and t (with every base
-    it views) given the new history."""
+    it views) given the new history.
+
+    Under a nested transformation t's data is a value of a lower level (a Dual, inside hessian):
+    such values are never written into, so t and its bases are rebound to the new values instead
+    (and t's views, linked by the memory of the arrays underneath, are rebuilt when next used)."""
     name = _inplace_name(op)
     chain = [t]
     while chain[-1]._view is not None and chain[-1]._view.base is not None:
         chain.append(chain[-1]._view.base)
     for x in chain:
-        if x._node is None and x._requires_grad:
+        if recording and x._node is None and x._requires_grad:
             what = "this tensor" if x is t else "the tensor that this one is a view of"
             raise RuntimeError(
                 f"{name}: {what} is a leaf that requires grad (shape {shape_of(x.data)}); changing "
@@ -549,35 +620,49 @@ def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
         result = ops.astype(result, t.data.dtype)
     node = result._node
     root = _root(t)
-    if node is not None:  # values the rule reads that live in this memory: keep them as they were
-        node.primals = tuple(p.copy() if type(p) is _ndarray and np.may_share_memory(p, root.data)
-                             else p for p in node.primals)
-        node.versions = _drop_root(node.versions, root)
-    try:
-        np.copyto(t.data, result.data)
-    except (ValueError, TypeError) as exc:
-        raise _inplace_error(t, op, exc) from exc
+    if type(t.data) is not _ndarray:
+        t.data = result.data  # a value of a lower level: rebound, never written into
+    else:
+        if node is not None:  # values the rule reads that live in this memory: keep them as were
+            node.primals = tuple(p.copy() if type(p) is _ndarray and
+                                 np.may_share_memory(p, root.data) else p for p in node.primals)
+            node.versions = _drop_root(node.versions, root)
+        try:
+            np.copyto(t.data, result.data)
+        except (ValueError, TypeError) as exc:
+            raise _inplace_error(t, op, exc) from exc
     _changed(t)
     for x in chain:  # their histories are rewritten below: not stale
         if x._view is not None:
             x._view.version = root._count
-    retained = t._node.retain if t._node is not None else None
-    t._node = node
-    if node is not None and retained is not None:
-        node.retain = retained
-        node.versions = node.versions or ()
+    _set_history(t, node)
     child = t
     for base in chain[1:]:  # the bases' histories, rewritten around the change (CopySlices)
-        base._node = _put(base, child, cast(View, child._view))._node
+        new = _put(base, child, cast(View, child._view))
+        _set_history(base, new._node)
+        if type(base.data) is not _ndarray:
+            base.data = new.data
         child = base
+
+
+def _set_history(t: Tensor, node: graph.Node | None) -> None:
+    """Make ``node`` t's history; a retained gradient moves with it (as PyTorch moves its hook),
+    so that it is counted once, for t's latest value."""
+    old = t._node
+    t._node = node
+    if old is not None and old.retain is not None and old.retain() is t:
+        old.retain = None
+        if node is not None:
+            node.retain = weakref.ref(t)
+            node.versions = node.versions or ()
 
 
 def _drop_root(versions: tuple | None, root: Tensor) -> tuple | None:
     """Version entries without those of ``root`` (its saved values were just copied)."""
     if versions is None:
         return None
-    kept = tuple(v for j in range(0, len(versions), 2) if versions[j] is not root
-                 for v in versions[j:j + 2])
+    kept = tuple(v for j in range(0, len(versions), 3) if versions[j + 1] is not root
+                 for v in versions[j:j + 3])
     return kept or None
 
 

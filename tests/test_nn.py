@@ -11,6 +11,7 @@ import pytest
 import nn
 import nn.functional as F
 from adcore import gradcheck
+from adcore.levels import raw
 from nn import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -36,7 +37,8 @@ from reverse import Tensor, grad, no_grad
 
 
 def close(a, b, tol=1e-6):
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=tol, atol=tol)
 
 

@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 
 from adcore import ops, registry
+from adcore.levels import raw
 from reverse import Tensor, Value, grad
 
 BIG = [-1e4, -30.0, 0.0, 30.0, 1e4]
 
 
 def close(a, b, tol=1e-6):
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=tol, atol=tol)
 
 

@@ -95,4 +95,4 @@ def test_inspecting_functions_read_plain_values() -> None:
     t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     assert np.shape(t) == (3,) and np.ndim(t) == 1
     assert np.allclose(t, [1.0, 2.0, 3.0])
-    np.testing.assert_allclose(t, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(t.detach(), [1.0, 2.0, 3.0])  # as in PyTorch: detach first

@@ -14,12 +14,14 @@ from hypothesis import given
 from programs import programs
 
 from adcore import gradcheck
+from adcore.levels import raw
 from forward import jacfwd
 from reverse import jacobian, jacrev, vmap
 
 
 def close(a: Any, b: Any, tol: float = 1e-9) -> None:
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=tol, atol=tol)
 
 

@@ -27,6 +27,7 @@ import forward
 import reverse
 from adcore import GradcheckError, bind, defop, gradcheck, registry
 from adcore import domains as D
+from adcore.levels import raw
 from adcore.ops import cos, mul
 from reverse import Tensor, graph
 
@@ -63,7 +64,8 @@ def like(draw: HypothesisDraw, shape: tuple, batch: tuple = ()) -> np.ndarray:
 
 
 def close(a: Any, b: Any, rtol: float = 1e-10, atol: float = 1e-12) -> None:
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=rtol, atol=atol)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from adcore import bind, defop, gradcheck, ops
 from adcore import domains as D
+from adcore.levels import raw
 from adcore.methods import FUNCTIONS, UFUNCS, ArrayMethods
 from adcore.registry import register, registry, unregister
 from forward import Dual, jvp
@@ -19,7 +20,8 @@ A = np.array([[1.0, 5.0, 2.0], [3.0, -2.0, 4.0]])
 
 
 def close(a, b, tol=1e-6):
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=tol, atol=tol)
 
 

@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 
 from adcore import ops
+from adcore.levels import raw
 from forward import Dual, jacfwd, jvp
 from reverse import Tensor, grad, jacrev, no_grad
 
 
 def close(a, b, tol=1e-6):
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=tol, atol=tol)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import nn
 from adcore import numerical_jacobian, ops
+from adcore.levels import raw
 from forward import jacfwd, jvp
 from reverse import Tensor, grad, hessian, hvp, jacobian, jacrev, value_and_grad, vhp, vjp, vmap
 
@@ -15,7 +16,8 @@ W = RNG.normal(size=(3, 4))
 
 
 def close(a, b, tol=1e-10):
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64),
                                rtol=tol, atol=tol)
 
 

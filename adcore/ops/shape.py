@@ -388,7 +388,11 @@ def _index_item(ix: Any, fn: str) -> Any:
             raise IndexError(f"{fn}: index arrays must hold integers or booleans, got dtype "
                              f"{arr.dtype} (tensors made from Python ints are float32: give index "
                              f"tensors dtype=np.int64)")
-        return arr.astype(np.intp, copy=False)
+        # The op keeps its own read-only copy: the caller may change the array (or the index
+        # tensor, in place) before backward runs, and the gradient must not see it.
+        arr = arr.astype(np.intp, copy=True)
+        arr.flags.writeable = False
+        return arr
     if isinstance(ix, (bool, np.bool_)):
         raise IndexError(f"{fn}: a boolean scalar index is not supported; use an array mask")
     if isinstance(ix, (int, np.integer)):

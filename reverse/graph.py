@@ -288,9 +288,10 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
 
     Returns {leaf tensor: cotangent}. With ``rebuild`` (create_graph), each rule sees engine values
     rebuilt from the nodes by ``rebuild(key, primal, root)`` (root: the tensor whose version
-    counter the value shares), so the engine records the backward pass too; without it, rules run on the primal values and record nothing at this level. ``trace``, if
-    given, sees each node as it runs, with its incoming cotangent and what it sends to each input
-    (reverse.explain prints them). ``owned``, if given, receives the ids of the returned
+    counter the value shares), so the engine records the backward pass too; without it, rules
+    run on the primal values and record nothing at this level. ``trace``, if given, sees each
+    node as it runs, with its incoming cotangent and what it sends to each input (reverse.explain
+    prints them). ``owned``, if given, receives the ids of the returned
     cotangents that the pass owns (arrays that nothing else refers to: the caller may keep them).
 
     Nodes run latest-recorded first (a max-heap on their sequence numbers): every node that uses

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from adcore import views
-from adcore.levels import Level, bind, new_level, raw, value_types
+from adcore.levels import Level, bind, new_level, raw, speaks_numpy, value_types
 from adcore.methods import ArrayMethods
+from adcore.promotion import PROMOTING_KINDS, numpy_operands
 from adcore.pytree import flatten, leaf_paths, unflatten
 from adcore.registry import registry
 from adcore.shapes import check_real, shape_of
@@ -77,6 +78,8 @@ class BatchLevel(Level):
         return values
 
     def process(self, op: Any, args: tuple, params: dict) -> Batched:
+        if self.numpy and op.kind in PROMOTING_KINDS:
+            args = numpy_operands(args)
         values, batched = self._unwrap_args(args)
         values = self._line_up(values, batched, op.kind in _BROADCASTING_KINDS)
         out = bind(op, *values, **params)
@@ -222,6 +225,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
             raise ValueError("vmap: no argument is mapped (every in_axes entry is None); map at "
                              "least one axis")
         with new_level(lambda depth: BatchLevel(depth, size)) as level:
+            level.numpy = speaks_numpy(leaf for leaves, _, _ in plan for leaf in leaves)
             inner = []
             for leaves, spec, leaf_axes in plan:
                 wrapped = [leaf if axis is None else

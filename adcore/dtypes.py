@@ -91,3 +91,4 @@ def binary(np_fn: Any, py_fn: Any) -> Any:
         return py_fn(x, y)
     impl.__name__ = getattr(np_fn, "__name__", "impl")
     return impl
+

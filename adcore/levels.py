@@ -26,13 +26,21 @@ FIRST_TRANSFORM_DEPTH = 2
 
 
 class Level:
-    """One level of differentiation; an engine subclasses it and implements ``process``."""
+    """One level of differentiation; an engine subclasses it and implements ``process``.
 
-    __slots__ = ("depth", "closed")
+    ``numpy`` is the personality of the level's values: a transformation handed numpy arrays (or
+    numbers) hands ``f`` values that follow numpy's method semantics and promotion (``v.var()`` has
+    ddof 0, ``v.max(0)`` is an array, ``v.size`` an int), so that ``f`` computes what it computes
+    without the transformation; values built by hand (the eager levels) and transformations of
+    them follow PyTorch's (see adcore/methods.py).
+    """
+
+    __slots__ = ("depth", "closed", "numpy")
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
         self.closed = False  # set when its transformation returns
+        self.numpy = False
 
     def process(self, op: Any, args: tuple, params: dict) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} does not process ops")
@@ -72,6 +80,15 @@ def register_value_type(cls: type) -> type:
     engines also call it from ``__init_subclass__`` for every subclass of their value types."""
     value_types.add(cls)
     return cls
+
+
+def speaks_numpy(leaves: Any) -> bool:
+    """The personality of a transformation's level: numpy's, unless a value it is handed belongs
+    to a level with PyTorch's (a Tensor built by hand, or a value of a transformation of one)."""
+    for x in leaves:
+        if type(x) in value_types and not x._level.numpy:
+            return False
+    return True
 
 
 def is_engine_value(x: Any) -> bool:

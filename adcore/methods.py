@@ -13,6 +13,7 @@ defines what updating one of its values in place means.
 """
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -85,10 +86,12 @@ class ArrayMethods:
         clip: _Method
         clip_: _Method
         clone: _Method
+        copy: _Method
         cos: _Method
         cumsum: _Method
         div: _Method
         div_: _Method
+        dot: _Method
         divide: _Method
         exp: _Method
         expand_dims: _Method
@@ -109,8 +112,10 @@ class ArrayMethods:
         masked_fill: _Method
         masked_fill_: _Method
         matmul: _Method
+        max: _Method
         maximum: _Method
         mean: _Method
+        min: _Method
         minimum: _Method
         mul: _Method
         mul_: _Method
@@ -125,19 +130,24 @@ class ArrayMethods:
         round: _Method
         sigmoid: _Method
         sign: _Method
+        size: Any
         sin: _Method
         softmax: _Method
         softplus: _Method
         sqrt: _Method
+        std: _Method
         squeeze: _Method
         sub: _Method
         subtract: _Method
         sum: _Method
         swapaxes: _Method
         tanh: _Method
+        transpose: _Method
         true_divide: _Method
         trunc: _Method
         unsqueeze: _Method
+        var: _Method
+        view: _Method
 
     def _unwrap(self) -> Any:  # pragma: no cover - every engine value defines it
         raise NotImplementedError
@@ -191,10 +201,6 @@ class ArrayMethods:
         for s in self.shape:
             n *= s
         return n
-
-    def size(self, dim: int | None = None) -> Any:
-        """The shape, or the length of axis ``dim`` (torch.Tensor.size)."""
-        return self.shape if dim is None else self.shape[dim]
 
     @property
     def dtype(self) -> Any:
@@ -281,8 +287,6 @@ class ArrayMethods:
         """x.reshape(2, 3) or x.reshape((2, 3)); one size may be -1."""
         return ops.reshape(self, _shape_args(shape))
 
-    view = reshape
-
     def broadcast_to(self, *shape: Any) -> Any:
         return ops.broadcast_to(self, _shape_args(shape))
 
@@ -304,10 +308,6 @@ class ArrayMethods:
         """Reorder the axes: x.permute(2, 0, 1)."""
         return ops.transpose(self, _shape_args(axes))
 
-    def transpose(self, axis0: int = -2, axis1: int = -1) -> Any:
-        """Exchange two axes, as torch.Tensor.transpose (numpy's axes order is ``permute``)."""
-        return ops.swapaxes(self, axis0, axis1)
-
     @property
     def T(self) -> Any:
         """All axes reversed."""
@@ -317,53 +317,6 @@ class ArrayMethods:
     def mT(self) -> Any:
         """The last two axes exchanged (a stack of matrices, each transposed)."""
         return ops.swapaxes(self, -1, -2)
-
-    def _extremum(self, name: str, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Any:
-        reduce, arg = (ops.max, ops.argmax) if name == "max" else (ops.min, ops.argmin)
-        if dim is None:
-            return reduce(self, axis, keepdims)  # ties share the gradient, as torch.amax
-        if not isinstance(dim, (int, np.integer)):  # x.max(other): the elementwise maximum
-            return (ops.maximum if name == "max" else ops.minimum)(self, dim)
-        # As PyTorch: the values are the entries at the returned indices, so the gradient goes to
-        # those entries only (the first of any ties), not shared among ties.
-        shape = self.shape
-        d = normalize_axis(int(dim), len(shape), name) + len(shape)
-        indices = arg(self, dim=d, keepdim=True)
-        index = tuple(raw(indices) if j == d else
-                      np.arange(s).reshape([s if k == j else 1 for k in range(len(shape))])
-                      for j, s in enumerate(shape))
-        values = ops.getitem(self, index)
-        if not keepdim:
-            values, indices = ops.squeeze(values, d), ops.squeeze(indices, d)
-        return MaxResult(values, indices)
-
-    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-            keepdims: Any = None) -> Any:
-        """The largest value: of all (x.max()), over ``axis`` (numpy), or over ``dim`` with its
-        indices as (values, indices) (PyTorch); x.max(other) is the elementwise maximum."""
-        return self._extremum("max", dim, keepdim, axis, keepdims)
-
-    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-            keepdims: Any = None) -> Any:
-        """The smallest value, as ``max`` (values and indices when ``dim`` is given)."""
-        return self._extremum("min", dim, keepdim, axis, keepdims)
-
-    def var(self, dim: Any = None, *, correction: Any = None, unbiased: Any = None,
-            keepdim: Any = None, axis: Any = None, keepdims: Any = None, ddof: Any = None) -> Any:
-        """The variance over ``dim``, with PyTorch's default correction=1 (n - 1 in the divisor);
-        ddof=0 or correction=0 divides by n, as numpy does."""
-        if ddof is None and correction is None and unbiased is None:
-            correction = 1
-        return ops.var(self, axis, keepdims, ddof=ddof, correction=correction, unbiased=unbiased,
-                       dim=dim, keepdim=keepdim)
-
-    def std(self, dim: Any = None, *, correction: Any = None, unbiased: Any = None,
-            keepdim: Any = None, axis: Any = None, keepdims: Any = None, ddof: Any = None) -> Any:
-        """The standard deviation, with PyTorch's default correction=1 (as ``var``)."""
-        if ddof is None and correction is None and unbiased is None:
-            correction = 1
-        return ops.std(self, axis, keepdims, ddof=ddof, correction=correction, unbiased=unbiased,
-                       dim=dim, keepdim=keepdim)
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
         """The p-norm over ``dim`` (all entries when None), as torch.Tensor.norm."""
@@ -402,6 +355,185 @@ class ArrayMethods:
         """The values of ``src`` (broadcast to this shape, converted to this dtype), in place."""
         return self._inplace(registry["setitem"], (Ellipsis, src), {})
 
+
+# --- two personalities: methods whose meaning differs between numpy and PyTorch ---------------
+#
+# A value's level says which one it speaks (``Level.numpy``): the values a transformation hands to
+# a function of numpy arrays follow numpy (``v.var()`` divides by n, ``v.max(0)`` is an array,
+# ``v.size`` is the number of elements), so that the function computes under the transformation
+# exactly what it computes without one; tensors built by hand, and transformations of them, follow
+# PyTorch (``t.var()`` divides by n - 1, ``t.max(0)`` is (values, indices), ``t.size()`` the
+# shape). Each table maps a method name to its function for one personality; a name in either
+# table becomes a method that looks at the value's level.
+
+def _torch_size(self: Any, dim: int | None = None) -> Any:
+    """The shape, or the length of axis ``dim`` (torch.Tensor.size)."""
+    return self.shape if dim is None else self.shape[dim]
+
+
+def _torch_transpose(self: Any, axis0: int = -2, axis1: int = -1) -> Any:
+    """Exchange two axes, as torch.Tensor.transpose (numpy's axes order is ``permute``)."""
+    return ops.swapaxes(self, axis0, axis1)
+
+
+def _torch_extremum(self: Any, name: str, dim: Any, keepdim: bool, axis: Any,
+                    keepdims: Any) -> Any:
+    reduce, arg = (ops.max, ops.argmax) if name == "max" else (ops.min, ops.argmin)
+    if dim is None:
+        return reduce(self, axis, keepdims)  # ties share the gradient, as torch.amax
+    if not isinstance(dim, (int, np.integer)):  # x.max(other): the elementwise maximum
+        return (ops.maximum if name == "max" else ops.minimum)(self, dim)
+    # As PyTorch: the values are the entries at the returned indices, so the gradient goes to
+    # those entries only (the first of any ties), not shared among ties.
+    shape = self.shape
+    d = normalize_axis(int(dim), len(shape), name) + len(shape)
+    indices = arg(self, dim=d, keepdim=True)
+    index = tuple(raw(indices) if j == d else
+                  np.arange(s).reshape([s if k == j else 1 for k in range(len(shape))])
+                  for j, s in enumerate(shape))
+    values = ops.getitem(self, index)
+    if not keepdim:
+        values, indices = ops.squeeze(values, d), ops.squeeze(indices, d)
+    return MaxResult(values, indices)
+
+
+def _torch_max(self: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+               keepdims: Any = None) -> Any:
+    """The largest value: of all (x.max()), over ``axis`` (numpy), or over ``dim`` with its
+    indices as (values, indices) (PyTorch); x.max(other) is the elementwise maximum."""
+    return _torch_extremum(self, "max", dim, keepdim, axis, keepdims)
+
+
+def _torch_min(self: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+               keepdims: Any = None) -> Any:
+    """The smallest value, as ``max`` (values and indices when ``dim`` is given)."""
+    return _torch_extremum(self, "min", dim, keepdim, axis, keepdims)
+
+
+def _torch_var(self: Any, dim: Any = None, *, correction: Any = None, unbiased: Any = None,
+               keepdim: Any = None, axis: Any = None, keepdims: Any = None,
+               ddof: Any = None) -> Any:
+    """The variance over ``dim``, with PyTorch's default correction=1 (n - 1 in the divisor);
+    ddof=0 or correction=0 divides by n, as numpy does."""
+    if ddof is None and correction is None and unbiased is None:
+        correction = 1
+    return ops.var(self, axis, keepdims, ddof=ddof, correction=correction, unbiased=unbiased,
+                   dim=dim, keepdim=keepdim)
+
+
+def _torch_std(self: Any, dim: Any = None, *, correction: Any = None, unbiased: Any = None,
+               keepdim: Any = None, axis: Any = None, keepdims: Any = None,
+               ddof: Any = None) -> Any:
+    """The standard deviation, with PyTorch's default correction=1 (as ``var``)."""
+    if ddof is None and correction is None and unbiased is None:
+        correction = 1
+    return ops.std(self, axis, keepdims, ddof=ddof, correction=correction, unbiased=unbiased,
+                   dim=dim, keepdim=keepdim)
+
+
+def _torch_view(self: Any, *shape: Any) -> Any:
+    """The same values in another shape (torch.Tensor.view)."""
+    return ops.reshape(self, _shape_args(shape))
+
+
+def _no_out(fn: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{fn}: out= is not supported on a value being differentiated (it would "
+                        f"write around the transformation); use the returned value")
+
+
+def _numpy_var(self: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+               keepdims: bool = False) -> Any:
+    """The variance over ``axis``, dividing by n - ddof (ndarray.var: ddof 0)."""
+    _no_out("var", out)
+    result = ops.var(self, axis, keepdims, ddof=ddof)
+    return result if dtype is None else ops.astype(result, dtype)
+
+
+def _numpy_std(self: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
+               keepdims: bool = False) -> Any:
+    """The standard deviation over ``axis``, dividing by n - ddof (ndarray.std: ddof 0)."""
+    _no_out("std", out)
+    result = ops.std(self, axis, keepdims, ddof=ddof)
+    return result if dtype is None else ops.astype(result, dtype)
+
+
+def _numpy_max(self: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """The largest value over ``axis`` (ndarray.max: an array, not (values, indices))."""
+    _no_out("max", out)
+    return ops.max(self, axis, keepdims)
+
+
+def _numpy_min(self: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """The smallest value over ``axis`` (ndarray.min)."""
+    _no_out("min", out)
+    return ops.min(self, axis, keepdims)
+
+
+def _numpy_transpose(self: Any, *axes: Any) -> Any:
+    """The axes reversed, or in the order ``axes`` (ndarray.transpose)."""
+    if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+        axes = () if axes[0] is None else tuple(axes[0])
+    return ops.transpose(self, axes or None)
+
+
+def _numpy_view(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("ndarray.view (a reinterpretation of the bytes) has no derivative; use "
+                    "reshape for another shape, astype for another dtype")
+
+
+def _numpy_dot(self: Any, other: Any) -> Any:
+    """The dot product (ndarray.dot) of vectors and matrices."""
+    if len(self.shape) > 2 or len(shape_of(other)) > 2:
+        raise TypeError(f"dot: arrays of shapes {self.shape} and {shape_of(other)}; dot of stacks "
+                        f"of matrices is not supported here: use matmul (@) or tensordot")
+    if not self.shape or not shape_of(other):
+        return ops.mul(self, other)
+    return ops.matmul(self, other)
+
+
+def _copy(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A copy that gradients pass through (ndarray.copy)."""
+    return ops.clone(self)
+
+
+TORCH_METHODS: dict[str, Callable[..., Any]] = {
+    "size": _torch_size, "transpose": _torch_transpose, "max": _torch_max, "min": _torch_min,
+    "var": _torch_var, "std": _torch_std, "view": _torch_view,
+}
+NUMPY_METHODS: dict[str, Callable[..., Any]] = {
+    "transpose": _numpy_transpose, "max": _numpy_max, "min": _numpy_min, "var": _numpy_var,
+    "std": _numpy_std, "view": _numpy_view, "dot": _numpy_dot, "copy": _copy,
+}
+
+
+def _personal(name: str) -> Callable[..., Any]:
+    """The method ``name``: the numpy table's function or the PyTorch table's, by the level."""
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fn = (NUMPY_METHODS if self._level.numpy else TORCH_METHODS).get(name)
+        if fn is None:
+            kind = "a numpy array" if self._level.numpy else "a PyTorch tensor"
+            raise AttributeError(f"{name}: this value stands for {kind}, which has no method "
+                                 f"{name!r}")
+        return fn(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = (NUMPY_METHODS.get(name) or TORCH_METHODS[name]).__doc__
+    return method
+
+
+def _size(self: Any) -> Any:
+    """numpy: the number of elements (an int); PyTorch: the method size(dim=None)."""
+    if self._level.numpy:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+    return functools.partial(_torch_size, self)
+
+
+for _name in {*TORCH_METHODS, *NUMPY_METHODS} - {"size"}:
+    setattr(ArrayMethods, _name, _personal(_name))
+ArrayMethods.size = property(_size)
 
 _EXPLICIT = frozenset(ArrayMethods.__dict__)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from adcore import ops
 from adcore.arguments import Inputs, as_input, check_tree_match, normalize_argnums, plain, split_aux
-from adcore.levels import is_engine_value, new_level, raw, register_transform
+from adcore.levels import is_engine_value, new_level, raw, register_transform, speaks_numpy
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
 from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
@@ -31,6 +31,19 @@ def _zeros_tangent(primal: Any, batch: tuple) -> Any:
                                                                     np.float32))
 
 
+def _like_primal(t: Any, p: Any) -> Any:
+    """A tangent in its primal's dtype, whatever route made it (the cast is an op)."""
+    dtype = dtype_of(raw(p))
+    if dtype.kind == "f" and dtype_of(raw(t)) != dtype:
+        return ops.astype(t, dtype)
+    return t
+
+
+def jacobian_dtype(out: Any, leaf: Any) -> np.dtype:
+    """The dtype of a Jacobian block d out / d leaf, the same in every mode: both primals'."""
+    return np.result_type(dtype_of(raw(out)), dtype_of(raw(leaf)), np.float32)
+
+
 def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs: dict,
           has_aux: bool, fn: str) -> tuple[Any, list, list, Any, tuple]:
     """Push ``tangents`` (one per input leaf, possibly with leading batch axes) through f at a
@@ -46,6 +59,7 @@ def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs
         batch = b
     batch = batch or ()
     with new_level(JVPLevel) as level:
+        level.numpy = speaks_numpy(inputs.leaves)
         duals = [_make(p, t, level) for p, t in zip(inputs.leaves, tangents)]
         result = f(*inputs.rebuild(duals), **kwargs)
         aux = None
@@ -58,7 +72,7 @@ def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs
                 as_input(leaf, fn, f"the output{path}")  # a number or an array, or say so
         pairs = [_split(o, level) for o in leaves]
     outs = [p for p, _ in pairs]
-    dots = [_zeros_tangent(p, batch) if t is None else t for p, t in pairs]
+    dots = [_zeros_tangent(p, batch) if t is None else _like_primal(t, p) for p, t in pairs]
     return spec, outs, dots, aux, batch
 
 
@@ -139,12 +153,17 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_aux: 
             per_leaf, offset = [], 0
             for leaf, n in zip(inputs.leaves, sizes):
                 block = ops.getitem(whole, slice(offset, offset + n)) if len(sizes) > 1 else whole
-                per_leaf.append(plain(_batch_last(block, shape_of(out), shape_of(leaf))))
+                block = _batch_last(block, shape_of(out), shape_of(leaf))
+                per_leaf.append(plain(_as_dtype(block, jacobian_dtype(out, leaf))))
                 offset += n
             per_out.append(inputs.arrange(per_leaf, isinstance(argnums, int)))
         result = unflatten(spec, per_out)
         return (result, plain(aux)) if has_aux else result
     return jac
+
+
+def _as_dtype(x: Any, dtype: np.dtype) -> Any:
+    return x if dtype_of(raw(x)) == dtype else ops.astype(x, dtype)
 
 
 def _batch_last(t: Any, out_shape: tuple, in_shape: tuple) -> Any:

@@ -20,6 +20,7 @@ from adcore.levels import (
     value_types,
 )
 from adcore.methods import ArrayMethods
+from adcore.promotion import PROMOTING_KINDS, numpy_operands
 from adcore.shapes import check_real, shape_of
 
 
@@ -30,6 +31,8 @@ class JVPLevel(Level):
     __slots__ = ()
 
     def process(self, op: Any, args: tuple, params: dict) -> Dual:
+        if self.numpy and op.kind in PROMOTING_KINDS:
+            args = numpy_operands(args)
         primals = []
         tangents = []
         for a in args:

@@ -16,10 +16,10 @@ import numpy as np
 
 from adcore import ops
 from adcore.arguments import Inputs, as_input, check_tree_match, normalize_argnums, plain, split_aux
-from adcore.levels import new_level, raw, register_transform
+from adcore.levels import new_level, raw, register_transform, speaks_numpy
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
-from forward.api import jacfwd, jvp
+from forward.api import jacfwd, jacobian_dtype, jvp
 from reverse import graph
 from reverse.tensor import TapeLevel, Tensor, leaf, like_leaf
 
@@ -32,6 +32,7 @@ class _Recording:
                  kwargs: dict, has_aux: bool, fn: str, keep: bool = False) -> None:
         self.inputs = Inputs(args, nums, fn)
         with new_level(TapeLevel) as level:
+            level.numpy = speaks_numpy(self.inputs.leaves)
             # keep: the recording outlives the call (vjp's vjp_fn), so it takes its own copy of
             # the caller's arrays, which the caller may change before pulling cotangents back.
             self.leaves = [leaf(_own_copy(x) if keep else x, level) for x in self.inputs.leaves]
@@ -185,7 +186,11 @@ def _jacobian_rows(rec: _Recording, argnums: Any, chunk_size: int | None) -> Any
         jac = []
         for t, whole in zip(rec.leaves, per_leaf):
             part = ops.getitem(whole, slice(offset, offset + n)) if len(sizes) > 1 else whole
-            jac.append(plain(ops.reshape(part, shape_of(v) + shape_of(t.data))))
+            block = ops.reshape(part, shape_of(v) + shape_of(t.data))
+            dtype = jacobian_dtype(v, t.data)
+            if dtype_of(raw(block)) != dtype:
+                block = ops.astype(block, dtype)
+            jac.append(plain(block))
         per_out.append(rec.inputs.arrange(jac, isinstance(argnums, int)))
         offset += n
     return unflatten(rec.spec, per_out)

@@ -34,6 +34,7 @@ from adcore.levels import (
     value_types,
 )
 from adcore.methods import ArrayMethods
+from adcore.promotion import PROMOTING_KINDS, numpy_operands
 from adcore.registry import registry
 from adcore.shapes import Meta, check_real, complex_error, dtype_of, refuse_tensors_in, shape_of
 from reverse import anomaly, graph
@@ -66,6 +67,8 @@ class TapeLevel(Level):
     __slots__ = ()
 
     def process(self, op: Any, args: tuple, params: dict) -> Tensor:
+        if self.numpy and op.kind in PROMOTING_KINDS:
+            args = numpy_operands(args)
         primals: list = []
         parents: list = []
         needs: list = []

@@ -81,7 +81,7 @@ def test_vjp_keeps_its_own_copy_of_the_callers_arrays() -> None:
 # --- 3. a tensor of an outer level changed in place inside a transformation --------------------
 
 def test_an_outer_tensor_changed_in_place_after_use_inside_grad_raises() -> None:
-    c = Tensor([3.0])
+    c = Tensor([3.0], dtype=np.float64)
 
     def f(y):
         s = (y * c).sum()
@@ -90,6 +90,8 @@ def test_an_outer_tensor_changed_in_place_after_use_inside_grad_raises() -> None
 
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         grad(f)(np.array([1.0]))
+    c32 = Tensor([3.0])  # promoted to float64 first: the op reads its own converted copy
+    close(grad(lambda y: (y * c32).sum() + 0 * c32.mul_(10).sum())(np.array([1.0])), [3.0])
 
 
 # --- 4. an output that shares an input's memory is a copy, whatever op made it ----------------

@@ -103,11 +103,17 @@ def test_a_zero_dim_value_does_not_promote_a_tensor_with_dimensions() -> None:
 
 
 def test_forward_and_reverse_mode_agree_on_dtypes() -> None:
+    # A function of numpy arrays promotes as numpy does (float32 times np.float64 is float64)...
     x32, t32 = np.ones(3, np.float32), np.ones(3, np.float32)
     out, out_dot = jvp(lambda a: a * np.float64(2), (x32,), (t32,))
+    assert out.dtype == np.float64 and out_dot.dtype == np.float64
+    assert jacrev(lambda a: a * np.float64(2))(x32).dtype == np.float64
+    assert jacfwd(lambda a: a * np.float64(2))(x32).dtype == np.float64
+    # ... and a function of tensors as PyTorch does (a 0-d value never promotes)
+    t = Tensor(x32)
+    out, out_dot = jvp(lambda a: a * np.float64(2), (t,), (Tensor(t32),))
     assert out.dtype == np.float32 and out_dot.dtype == np.float32
-    assert jacrev(lambda a: a * np.float64(2))(x32).dtype == np.float32
-    assert jacfwd(lambda a: a * np.float64(2))(x32).dtype == np.float32
+    assert jacrev(lambda a: a * np.float64(2))(t).dtype == np.float32
 
 
 def test_floating_arrays_of_any_library_keep_their_dtype() -> None:

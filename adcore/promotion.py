@@ -9,8 +9,6 @@ left to promote and the derivative follows the cast (a tangent takes its primal'
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from adcore.levels import raw

@@ -1,11 +1,14 @@
-"""Module keeps one source of truth for what it registers."""
+"""Module keeps one source of truth for what it registers; randomness in nn is explicit."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
 import nn
-from nn import Linear, Module, Parameter, ReLU, Sequential
+import nn.functional as F
+from nn import Dropout, Linear, Module, Parameter, ReLU, Sequential
 from reverse import Tensor
 
 
@@ -114,3 +117,98 @@ def test_register_checks_names_as_pytorch_does() -> None:
         m.register_parameter("plain", param((1,), 0.0))
     with pytest.raises(TypeError, match="cannot assign 'ndarray' object to buffer 'running'"):
         m.register_buffer("running", np.zeros(2))
+
+
+# --- explicit randomness -----------------------------------------------------------------------
+
+def test_dropout_mask_is_the_generators_draw() -> None:
+    x = Tensor(np.ones((50, 40), np.float32), requires_grad=True)
+    y = F.dropout(x, 0.3, training=True, generator=np.random.default_rng(7))
+    keep = np.random.default_rng(7).random((50, 40)) >= 0.3
+    np.testing.assert_array_equal(y.data, keep / np.float32(0.7))
+    assert y.dtype == np.float32
+
+
+def test_dropout_with_generators_seeded_alike_gives_the_same_mask() -> None:
+    x = Tensor(np.arange(1.0, 1001.0))
+    a = F.dropout(x, 0.5, True, np.random.default_rng(123))
+    b = F.dropout(x, 0.5, True, np.random.default_rng(123))
+    c = F.dropout(x, 0.5, True, np.random.default_rng(124))
+    np.testing.assert_array_equal(a.data, b.data)
+    assert (a.data != c.data).any()
+    g = np.random.default_rng(5)
+    first, second = F.dropout(x, 0.5, generator=g), F.dropout(x, 0.5, generator=g)
+    assert (first.data != second.data).any()  # the generator advances, as a stream
+
+
+def test_an_explicit_generator_leaves_the_default_one_alone() -> None:
+    nn.manual_seed(11)
+    F.dropout(Tensor(np.ones(100)), 0.5, generator=np.random.default_rng(0))
+    nn.init.uniform_(Parameter(np.empty(10, np.float32)), generator=np.random.default_rng(0))
+    assert float(nn.rng.generator().random()) == float(np.random.default_rng(11).random())
+
+
+def test_dropout_default_path_follows_manual_seed() -> None:
+    x = Tensor(np.ones(2000))
+    nn.manual_seed(3)
+    a = F.dropout(x, 0.25)
+    nn.manual_seed(3)
+    b = Dropout(0.25)(x)
+    np.testing.assert_array_equal(a.data, b.data)
+    c = F.dropout(x, 0.25, generator=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.data, c.data)
+
+
+def test_manual_seed_reseeds_the_default_generator_in_place() -> None:
+    g = nn.rng.generator()
+    assert nn.manual_seed(9) is g
+    np.testing.assert_array_equal(g.random(5), np.random.default_rng(9).random(5))
+
+
+def test_dropout_gradient_is_mask_over_keep_probability() -> None:
+    p = 0.4
+    x = Tensor(np.random.default_rng(1).normal(size=(30, 20)) + 5.0, requires_grad=True)
+    y = F.dropout(x, p, generator=np.random.default_rng(2))
+    mask = y.data != 0  # x is far from 0, so a zero in y is a dropped element
+    np.testing.assert_allclose(y.data[mask], x.data[mask] / (1 - p), rtol=1e-12)
+    (y * Tensor(np.arange(600.0).reshape(30, 20))).sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.arange(600.0).reshape(30, 20) * mask / (1 - p),
+                               rtol=1e-12)
+
+
+def test_dropout_layer_takes_a_generator_and_is_off_in_eval() -> None:
+    x = Tensor(np.ones(500, np.float32))
+    a = Sequential(Dropout(0.5, generator=np.random.default_rng(4)))(x)
+    b = Dropout(0.5, generator=np.random.default_rng(4))(x)
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.data, (np.random.default_rng(4).random(500) >= 0.5) * 2.0)
+    layer = Dropout(0.5, generator=np.random.default_rng(4)).eval()
+    assert layer(x) is x
+
+
+def test_a_generator_that_is_not_a_numpy_generator_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"dropout: generator must be a numpy\.random\.Generator"):
+        F.dropout(Tensor(np.ones(3)), 0.5, True, False)  # PyTorch's inplace=False, positionally
+    with pytest.raises(TypeError, match=r"init\.uniform_: generator must be"):
+        nn.init.uniform_(Parameter(np.empty(3, np.float32)), generator=0)
+
+
+@pytest.mark.parametrize("fn, kwargs, draw", [
+    (nn.init.uniform_, {"a": -2.0, "b": 3.0}, lambda g, s: g.uniform(-2.0, 3.0, s)),
+    (nn.init.normal_, {"mean": 1.0, "std": 0.5}, lambda g, s: g.normal(1.0, 0.5, s)),
+    (nn.init.xavier_uniform_, {"gain": 2.0},
+     lambda g, s: g.uniform(-2.0 * math.sqrt(6 / 11), 2.0 * math.sqrt(6 / 11), s)),
+    (nn.init.xavier_normal_, {}, lambda g, s: g.normal(0.0, math.sqrt(2 / 11), s)),
+    (nn.init.kaiming_uniform_, {"nonlinearity": "relu"},
+     lambda g, s: g.uniform(-math.sqrt(6 / 5), math.sqrt(6 / 5), s)),
+    (nn.init.kaiming_normal_, {"mode": "fan_out", "nonlinearity": "relu"},
+     lambda g, s: g.normal(0.0, math.sqrt(2 / 6), s)),
+])
+def test_init_functions_draw_from_the_given_generator(fn, kwargs, draw) -> None:
+    shape = (6, 5)  # fan_in 5, fan_out 6
+    w = Parameter(np.empty(shape, np.float32))
+    fn(w, **kwargs, generator=np.random.default_rng(21))
+    np.testing.assert_array_equal(w.data, draw(np.random.default_rng(21), shape).astype(np.float32))
+    again = Parameter(np.empty(shape, np.float32))
+    fn(again, **kwargs, generator=np.random.default_rng(21))
+    np.testing.assert_array_equal(again.data, w.data)

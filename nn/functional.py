@@ -82,16 +82,23 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     return _reduce(ops.sub(ops.softplus(input), ops.mul(target, input)), reduction)
 
 
-def dropout(input: Any, p: float = 0.5, training: bool = True) -> Any:
-    """Zero each element with probability p and scale the rest by 1 / (1 - p), in training only."""
+def dropout(input: Any, p: float = 0.5, training: bool = True,
+            generator: np.random.Generator | None = None) -> Any:
+    """Zero each element with probability p and scale the rest by 1 / (1 - p), in training only.
+
+    The mask is ``generator.random(shape) >= p`` (``generator``: a numpy Generator; by default
+    nn's, which ``nn.manual_seed`` seeds), so the same seed gives the same mask. The gradient with
+    respect to ``input`` is mask / (1 - p).
+    """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    gen = rng.resolve(generator, "dropout")
     if not training or p == 0.0:
         return input
     if p == 1.0:
         return ops.mul(input, 0.0)
     shape, dtype = np.shape(input), np.result_type(input)
-    keep = rng.generator().random(shape, dtype=np.float64) >= p
+    keep = gen.random(shape, dtype=np.float64) >= p
     return ops.mul(input, keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype))
 
 

@@ -1,7 +1,9 @@
 """Initialisation of parameters, in place and unrecorded (torch.nn.init).
 
-Every function draws from ``nn``'s generator (``nn.manual_seed`` makes it reproducible), writes into
-the tensor under ``no_grad`` (so parameters stay leaves that require grad) and returns the tensor.
+Every random function takes ``generator=`` (a ``numpy.random.Generator``, as PyTorch's take a
+``torch.Generator``) and otherwise draws from ``nn``'s default generator (``nn.manual_seed`` makes
+it reproducible). Each writes into the tensor under ``no_grad`` (so parameters stay leaves that
+require grad) and returns the tensor.
 """
 from __future__ import annotations
 
@@ -25,16 +27,18 @@ def _check(tensor: Any, fn: str) -> None:
         raise TypeError(f"init.{fn}: expected a Tensor or Parameter, got {type(tensor).__name__}")
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Values drawn uniformly from [a, b)."""
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
+             generator: np.random.Generator | None = None) -> Tensor:
+    """Values drawn uniformly from [a, b): ``generator.uniform(a, b, tensor.shape)``."""
     _check(tensor, "uniform_")
-    return _fill(tensor, rng.generator().uniform(a, b, tensor.shape))
+    return _fill(tensor, rng.resolve(generator, "init.uniform_").uniform(a, b, tensor.shape))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Values drawn from a normal distribution with ``mean`` and ``std``."""
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Values drawn from a normal distribution: ``generator.normal(mean, std, tensor.shape)``."""
     _check(tensor, "normal_")
-    return _fill(tensor, rng.generator().normal(mean, std, tensor.shape))
+    return _fill(tensor, rng.resolve(generator, "init.normal_").normal(mean, std, tensor.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -76,17 +80,19 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
                      f"sigmoid, tanh, relu or leaky_relu")
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
+                    generator: np.random.Generator | None = None) -> Tensor:
     """Uniform in +-gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio)."""
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0,
+                   generator: np.random.Generator | None = None) -> Tensor:
     """Normal with std gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str, fn: str) -> float:
@@ -98,13 +104,16 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str, fn: str
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Tensor:
+                     nonlinearity: str = "leaky_relu",
+                     generator: np.random.Generator | None = None) -> Tensor:
     """Uniform in +-sqrt(3) * gain / sqrt(fan) (He et al.); Linear's default uses a = sqrt(5)."""
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Tensor:
+                    nonlinearity: str = "leaky_relu",
+                    generator: np.random.Generator | None = None) -> Tensor:
     """Normal with std gain / sqrt(fan) (He et al.)."""
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))
+    std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
+    return normal_(tensor, 0.0, std, generator)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nn import functional as F
-from nn import init
+from nn import init, rng
 from nn.module import Module, Parameter
 
 
@@ -105,16 +105,21 @@ class Flatten(Module):
 
 class Dropout(Module):
     """In training mode, zero each element with probability p and scale the rest by 1 / (1 - p);
-    in evaluation mode (``model.eval()``), the identity."""
+    in evaluation mode (``model.eval()``), the identity.
 
-    def __init__(self, p: float = 0.5) -> None:
+    ``generator`` (a numpy Generator) is where the masks come from; by default nn's generator,
+    which ``nn.manual_seed`` seeds.
+    """
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
+        self.generator = rng.resolve(generator, "Dropout") if generator is not None else None
 
     def forward(self, x: Any) -> Any:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -64,6 +64,10 @@ class Module:
             object.__setattr__(self, kind, OrderedDict())
 
     # --- registration ---------------------------------------------------------------------------
+    # One source of truth, as in PyTorch: a parameter lives only in ``_parameters``, a buffer only
+    # in ``_buffers``, a submodule only in ``_modules``. None of them is ever in the instance's
+    # ``__dict__``, so reading ``self.weight`` misses the ordinary lookup and ``__getattr__`` finds
+    # it in its registry; ``m._parameters["weight"] = p`` is therefore seen by ``m.weight`` too.
     def _registry(self, kind: str) -> OrderedDict[str, Any]:
         found = self.__dict__.get(kind)
         if found is None:
@@ -71,74 +75,100 @@ class Module:
             object.__setattr__(self, kind, found)
         return found
 
+    def __getattr__(self, name: str) -> Any:  # called only when ordinary lookup fails
+        d = self.__dict__
+        params = d.get("_parameters")
+        if params is not None and name in params:
+            return params[name]
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
+            return buffers[name]
+        modules = d.get("_modules")
+        if modules is not None and name in modules:
+            return modules[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def __setattr__(self, name: str, value: Any) -> None:
-        params, modules, buffers = (self._registry(k) for k in
-                                    ("_parameters", "_modules", "_buffers"))
+        params = self._registry("_parameters")
         if isinstance(value, Parameter):
             self._forget(name)
-            self._store(params, name, value)
-        elif isinstance(value, Module):
+            self.register_parameter(name, value)
+            return
+        if name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                f"(torch.nn.Parameter or None expected): {type(self).__name__}."
+                                f"{name} is a parameter; wrap the value: nn.Parameter(value)")
+            params[name] = None
+            return
+        modules = self._registry("_modules")
+        if isinstance(value, Module):
             self._forget(name)
-            self._store(modules, name, value)
-        elif name in params:
+            self.add_module(name, value)
+            return
+        if name in modules:
             if value is not None:
-                raise TypeError(f"{type(self).__name__}.{name} is a parameter: assign a Parameter "
-                                f"or None, not {type(value).__name__} (wrap it: Parameter(value))")
-            self._store(params, name, None)
-        elif name in modules:
-            if value is not None:
-                raise TypeError(f"{type(self).__name__}.{name} is a submodule: assign a Module or "
-                                f"None, not {type(value).__name__}")
-            self._store(modules, name, None)
-        elif name in buffers:
-            self._store(buffers, name, value)
-        else:
-            object.__setattr__(self, name, value)
-
-    def _store(self, registry: OrderedDict[str, Any], name: str, value: Any) -> None:
-        """Register ``value`` under ``name``, and keep it in the instance's __dict__ as well, so
-        that reading ``self.name`` (every forward pass) is an ordinary attribute lookup."""
-        registry[name] = value
-        self.__dict__[name] = value
-
-    def _forget(self, name: str) -> None:
-        for kind in _REGISTRIES:
-            self._registry(kind).pop(name, None)
-        self.__dict__.pop(name, None)
-
-    def __getattr__(self, name: str) -> Any:  # called only when ordinary lookup fails
-        # Registered parameters, buffers and submodules live in __dict__ too (see _store).
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
+                                f"'{name}' (torch.nn.Module or None expected)")
+            modules[name] = None
+            return
+        buffers = self._registry("_buffers")
+        if name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                f"(Tensor or None expected)")
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         for kind in _REGISTRIES:
             registry = self.__dict__.get(kind)
             if registry is not None and name in registry:
                 del registry[name]
-                self.__dict__.pop(name, None)
                 return
         object.__delattr__(self, name)
+
+    def _forget(self, name: str) -> None:
+        """Remove ``name`` from every registry and from the instance's __dict__."""
+        for kind in _REGISTRIES:
+            self._registry(kind).pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def _check_new_name(self, fn: str, name: Any, kind: str) -> None:
+        """PyTorch's checks before registering: a non-empty str without a dot, not already an
+        attribute of another kind."""
+        if not isinstance(name, str):
+            raise TypeError(f"{fn}: name must be a str, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{fn}: name {name!r} must be non-empty and contain no \".\" (dotted "
+                           f"names are how state_dict addresses nested modules)")
+        if name not in self._registry(kind) and hasattr(self, name):
+            raise KeyError(f"{fn}: attribute '{name}' already exists")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or None, a parameter slot left empty) under ``name``."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
-                            f"{type(param).__name__}")
-        self._forget(name)
-        self._store(self._registry("_parameters"), name, param)
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
+                            f"'{name}' (torch.nn.Parameter or None required)")
+        self._check_new_name("register_parameter", name, "_parameters")
+        self._registry("_parameters")[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
         """Register a tensor that is state but not learnable (a running mean): it is saved in
         ``state_dict`` and moves with the module, but ``parameters()`` leaves it out."""
-        self._forget(name)
-        self._store(self._registry("_buffers"), name, tensor)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            f"(Tensor or None required)")
+        self._check_new_name("register_buffer", name, "_buffers")
+        self._registry("_buffers")[name] = tensor
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
-        self._forget(name)
-        self._store(self._registry("_modules"), name, module)
+        self._check_new_name("add_module", name, "_modules")
+        self._registry("_modules")[name] = module
 
     register_module = add_module
 

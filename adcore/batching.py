@@ -77,13 +77,15 @@ class BatchLevel(Level):
                                      in_shape=shape)
         return values
 
-    def process(self, op: Any, args: tuple, params: dict) -> Batched:
+    def process(self, op: Any, args: tuple, params: dict) -> Batched | tuple:
         if self.numpy and op.kind in PROMOTING_KINDS:
             args = numpy_operands(args)
         values, batched = self._unwrap_args(args)
         values = self._line_up(values, batched, op.kind in _BROADCASTING_KINDS)
         out = bind(op, *values, **params)
         check_real(op, out, values)
+        if op.outputs != 1:
+            return tuple(_make(o, self) for o in out)
         result = _make(out, self)
         if op.view:
             views.link(result, args[0], op, params)

@@ -63,7 +63,8 @@ class Op:
     """
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
-                 "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials")
+                 "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
+                 "outputs")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -85,6 +86,7 @@ class Op:
         self.numpy: tuple = ()
         self.view = False
         self.partials: tuple | None = None  # an elementwise op's declared partials, for display
+        self.outputs = 1  # several: impl returns a tuple, rules take and give one entry per output
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -153,6 +155,7 @@ def defop(name: str, impl: Callable[..., Any], *,
           inplace: str | Sequence[str] = (),
           numpy: Any = (),
           view: bool = False,
+          outputs: int = 1,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
 
@@ -161,6 +164,12 @@ def defop(name: str, impl: Callable[..., Any], *,
     (``"add"``: ``x + y``, ``y + x``, ``x += y``); ``inplace`` its in-place method (``"add_"``);
     ``numpy`` the numpy ufuncs or functions that route to it (``np.add``); ``view`` that its result
     may share memory with its first input (reshape, transpose, basic indexing).
+
+    ``outputs=k`` (k > 1) declares an op with several outputs (eigh, slogdet, max with indices):
+    ``impl`` returns a tuple of k arrays, and the explicit rules work on tuples: each ``jvp`` entry
+    returns a tuple of k output tangents (None for an output it does not move), each ``vjp`` entry
+    receives a tuple of k output cotangents (zeros where an output received none). The engines give
+    back a tuple of k values of their own; a node has several outputs.
 
     ``register=False`` makes an op that the public ``registry`` does not list (tests use it for
     deliberately wrong rules, and to register a throwaway op for a while with ``register(op)``).
@@ -171,6 +180,10 @@ def defop(name: str, impl: Callable[..., Any], *,
         raise TypeError(f"defop({name!r}): declare exactly one of partials, transpose, bilinear or "
                         f"jvp+vjp; got {given or 'none'}")
     op = Op(name, impl, _no_rule, _no_rule, domain=domain, doc=doc, variadic=callable(transpose))
+    op.outputs = outputs
+    if outputs != 1 and (jvp is None or vjp is None):
+        raise TypeError(f"defop({name!r}): an op with {outputs} outputs declares explicit jvp and "
+                        f"vjp rules (one entry per input) that work on tuples of outputs")
     if partials is not None:
         op.kind = "elementwise"
         op.partials = tuple(partials)
@@ -190,7 +203,7 @@ def defop(name: str, impl: Callable[..., Any], *,
             raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per "
                             f"input")
         op.kind = "explicit"
-        op.jvp, op.vjp = _explicit_rules(tuple(jvp), tuple(vjp))
+        op.jvp, op.vjp = _explicit_rules(tuple(jvp), tuple(vjp), outputs)
         op.reads = tuple(_reads(v, 1, len(vjp) + 1) if v is not None else frozenset()
                          for v in vjp)
     op.methods = (method,) if isinstance(method, str) else tuple(method)
@@ -499,22 +512,75 @@ def _bilinear_rules(op: Op, transposes: tuple) -> tuple[Rule, Rule]:
     return jvp, vjp
 
 
-def _explicit_rules(jvps: tuple, vjps: tuple) -> tuple[Rule, Rule]:
+def _explicit_rules(jvps: tuple, vjps: tuple, outputs: int = 1) -> tuple[Rule, Rule]:
     def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
         total = None
         for i, x_dot in enumerate(tangents):
             if x_dot is None or jvps[i] is None:
                 continue
             term = jvps[i](x_dot, *primals, out, **params)
-            total = term if total is None else add(total, term)
+            if outputs == 1:
+                total = term if total is None else add(total, term)
+            elif total is None:
+                total = tuple(term)
+            else:  # several outputs: tangents add output by output (None: a zero tangent)
+                total = tuple(b if a is None else a if b is None else add(a, b)
+                              for a, b in zip(total, term))
         return total
 
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
+        if outputs != 1:
+            y_bar = _fill_cotangents(y_bar, out)
         return [v(y_bar, *primals, out, **params) if needs[i] and v is not None else None
                 for i, v in enumerate(vjps)]
 
     return jvp, vjp
+
+
+class Several(list):
+    """The cotangents of an op's several outputs, as a node receives them: one entry per output,
+    None where an output has received none (yet)."""
+
+    __slots__ = ()
+
+    def merged(self, other: Several) -> Several:
+        """Self with ``other``'s cotangents added in, output by output."""
+        for k, c in enumerate(other):
+            if c is not None:
+                self[k] = c if self[k] is None else add(self[k], c)
+        return self
+
+
+def _select_vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+                needs: Sequence[bool]) -> list:
+    ct = Several([None] * params["count"])
+    ct[params["index"]] = y_bar
+    return [ct]
+
+
+def _select_jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
+    t = tangents[0]
+    return None if t is None else t[params["index"]]
+
+
+# Output ``index`` of an op with several outputs, as the tape records it: the node of each output
+# is a selection from the op's node, whose transpose puts the output's cotangent in its place
+# among the op's outputs. Not a public op: engines other than the tape return tuples directly.
+select_op = Op("select", lambda outs, *, index, count: outs[index], _select_jvp, _select_vjp,
+               kind="linear", reads=())
+
+
+def _fill_cotangents(y_bars: Sequence[Any], outs: Sequence[Any]) -> tuple:
+    """The cotangents of an op's several outputs, zeros (with the others' batch axes) where an
+    output received none."""
+    first = next((k for k, c in enumerate(y_bars) if c is not None), None)
+    if first is None:
+        raise AssertionError("a node runs only when one of its outputs has a cotangent")
+    ct_shape = shape_of(y_bars[first])
+    batch = ct_shape[:len(ct_shape) - len(shape_of(outs[first]))]
+    return tuple(np.zeros(batch + shape_of(o), dtype=dtype_of(raw(o))) if c is None else c
+                 for c, o in zip(y_bars, outs))
 
 
 # The derived rules are written with these ops, which are themselves declared with defop; importing

@@ -30,7 +30,7 @@ class JVPLevel(Level):
 
     __slots__ = ()
 
-    def process(self, op: Any, args: tuple, params: dict) -> Dual:
+    def process(self, op: Any, args: tuple, params: dict) -> Dual | tuple:
         if self.numpy and op.kind in PROMOTING_KINDS:
             args = numpy_operands(args)
         primals = []
@@ -46,6 +46,9 @@ class JVPLevel(Level):
                 tangents.append(None)
         out = bind(op, *primals, **params)
         check_real(op, out, primals)
+        if op.outputs != 1:
+            out_dots = op.jvp(tangents, primals, out, params) or (None,) * len(out)
+            return tuple(_make(o, t, self) for o, t in zip(out, out_dots))
         result = _make(out, op.jvp(tangents, primals, out, params), self)
         if op.view:
             views.link(result, args[0], op, params)

@@ -38,6 +38,7 @@ import numpy as np
 
 from adcore.levels import value_types
 from adcore.ops import add
+from adcore.registry import Several, select_op
 from adcore.shapes import Meta
 from reverse import anomaly
 from reverse.modes import mode
@@ -159,6 +160,22 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
     return node
 
 
+def select(node: Node, index: int, count: int, out: Any) -> Node:
+    """The node of output ``index`` of ``node``'s op (an op with several outputs): it sends its
+    cotangent to ``node`` in that output's place (``adcore.registry.select_op``)."""
+    sel = Node([node])
+    sel.seq = _next_seq()
+    sel.op = select_op
+    sel.params = {"index": index, "count": count}
+    sel.primals = ()
+    sel.out = Meta(np.shape(out), getattr(out, "dtype", None))
+    sel.needs = (True,)
+    sel.versions = None
+    sel.retain = None
+    sel.owner = False
+    return sel
+
+
 def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -> list:
     """The objects of type ``kind`` (Node by default) reachable from ``roots`` through their
     ``inputs`` attribute (a Node is itself the list of its inputs), each after all of its inputs.
@@ -243,10 +260,13 @@ def _run_rule(node: Node, y_bar: Any, primals: tuple, rebuild: Callable | None) 
     versions = node.versions or ()
     for j in range(0, len(versions), 3):
         roots[versions[j]] = versions[j + 1]
-    owner = node.owner() if type(node.owner) is weakref.ref else None
+    out = node.out
+    if type(out) is tuple:  # several outputs: each rebuilt behind a selection of its own
+        out = tuple(rebuild(select(node, i, len(out), o), o, None) for i, o in enumerate(out))
+    else:
+        out = rebuild(node, out, node.owner() if type(node.owner) is weakref.ref else None)
     return node.op.vjp(y_bar, [rebuild(k, p, roots.get(i)) for i, (k, p) in
-                               enumerate(zip(node, primals))],
-                       rebuild(node, node.out, owner), node.params, node.needs)
+                               enumerate(zip(node, primals))], out, node.params, node.needs)
 
 
 def _add_into(prev: Any, x_bar: Any, owned: set) -> Any:
@@ -365,6 +385,8 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
                 cts[key] = x_bar
                 if type(key) is Node:
                     _push(ready, (-key.seq, key))
+            elif type(x_bar) is Several:  # another output of an op with several
+                cts[key] = prev.merged(x_bar)
             else:
                 cts[key] = _add_into(prev, x_bar, own) if plain else add(prev, x_bar)
         if not retain_graph:

@@ -35,7 +35,7 @@ from adcore.levels import (
 )
 from adcore.methods import ArrayMethods
 from adcore.promotion import PROMOTING_KINDS, numpy_operands
-from adcore.registry import registry
+from adcore.registry import registry, select_op
 from adcore.shapes import Meta, check_real, complex_error, dtype_of, refuse_tensors_in, shape_of
 from reverse import anomaly, graph
 from reverse.modes import enable_grad, mode
@@ -43,6 +43,7 @@ from reverse.modes import enable_grad, mode
 DEFAULT_DTYPE = np.float32
 _ndarray = np.ndarray
 _SETITEM = registry["setitem"]
+_SELECT = select_op
 _GETITEM = registry["getitem"]
 
 
@@ -66,7 +67,7 @@ class TapeLevel(Level):
 
     __slots__ = ()
 
-    def process(self, op: Any, args: tuple, params: dict) -> Tensor:
+    def process(self, op: Any, args: tuple, params: dict) -> Tensor | tuple:
         if self.numpy and op.kind in PROMOTING_KINDS:
             args = numpy_operands(args)
         primals: list = []
@@ -92,6 +93,8 @@ class TapeLevel(Level):
                 primals.append(a)
                 parents.append(None)
                 needs.append(False)
+        if op.outputs != 1:
+            return self._several(op, params, parents, primals, tuple(needs), args, record)
         if self is EAGER:  # nothing lives below the eager tape: the primals are plain values
             try:
                 out = op.impl(*primals, **params) if params else op.impl(*primals)
@@ -131,6 +134,26 @@ class TapeLevel(Level):
         if op.view:
             _link_view(t, args[0], op, params, self)
         return t
+
+    def _several(self, op: Any, params: dict, parents: list, primals: list, needs: tuple,
+                 args: tuple, record: bool) -> tuple:
+        """An op with several outputs: one node for the op, and per output a tensor whose node
+        selects that output from it."""
+        if self is EAGER:
+            try:
+                outs = op.impl(*primals, **params)
+            except (ValueError, IndexError, TypeError) as exc:
+                raise op.error(exc, tuple(primals), params) from exc
+            outs = tuple(_unaliased(np.asarray(o), primals) for o in outs)
+        else:
+            outs = bind(op, *primals, **params)
+        check_real(op, outs, primals)
+        node = None
+        if record and self.depth > mode.floor:
+            node = graph.record(op, params, parents, primals, outs, needs, args, self)
+        n = len(outs)
+        return tuple(_make(o, None if node is None else graph.select(node, i, n, o), self)
+                     for i, o in enumerate(outs))
 
     def constant(self, value: Any) -> Tensor:
         return _make(value if type(value) is _ndarray else np.asarray(value), None, self)
@@ -538,7 +561,13 @@ def _changed(t: Tensor) -> None:
     marked, and backward through it raises."""
     root = _root(t)
     node = root._node
-    if node is not None and node.out is root.data and node.primals is not None \
+    if node is not None and node.op is _SELECT:  # an output of an op with several
+        node = node[0] if node and type(node[0]) is graph.Node else None
+        if node is not None and type(node.out) is tuple and node.primals is not None \
+                and node.reads_out() and any(o is root.data for o in node.out):
+            node.out = graph.Modified(root.data, root._count, root._count + 1)
+            node.versions = node.versions or ()
+    elif node is not None and node.out is root.data and node.primals is not None \
             and node.reads_out():
         node.out = graph.Modified(root.data, root._count, root._count + 1)
         node.versions = node.versions or ()

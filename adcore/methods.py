@@ -492,18 +492,13 @@ def _numpy_dot(self: Any, other: Any) -> Any:
     return ops.matmul(self, other)
 
 
-def _copy(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """A copy that gradients pass through (ndarray.copy)."""
-    return ops.clone(self)
-
-
 TORCH_METHODS: dict[str, Callable[..., Any]] = {
     "size": _torch_size, "transpose": _torch_transpose, "max": _torch_max, "min": _torch_min,
     "var": _torch_var, "std": _torch_std, "view": _torch_view,
 }
 NUMPY_METHODS: dict[str, Callable[..., Any]] = {
     "transpose": _numpy_transpose, "max": _numpy_max, "min": _numpy_min, "var": _numpy_var,
-    "std": _numpy_std, "view": _numpy_view, "dot": _numpy_dot, "copy": _copy,
+    "std": _numpy_std, "view": _numpy_view, "dot": _numpy_dot,
 }
 
 
@@ -583,6 +578,10 @@ def _members(op: Any) -> dict[str, Callable[..., Any]]:
 def _install(op: Any) -> None:
     for name, member in _members(op).items():
         setattr(ArrayMethods, name, member)
+    for table, names in ((NUMPY_METHODS, op.numpy_methods), (TORCH_METHODS, op.torch_methods)):
+        for name in names:
+            table[name] = _as_method(op.fn)
+            setattr(ArrayMethods, name, _personal(name))
     for fn in op.numpy:
         (UFUNCS if isinstance(fn, np.ufunc) else FUNCTIONS)[fn] = op.fn
 
@@ -591,6 +590,9 @@ def _uninstall(op: Any) -> None:
     for name in _members(op):
         if name in ArrayMethods.__dict__:
             delattr(ArrayMethods, name)
+    for table, names in ((NUMPY_METHODS, op.numpy_methods), (TORCH_METHODS, op.torch_methods)):
+        for name in names:
+            table.pop(name, None)
     for fn in op.numpy:
         (UFUNCS if isinstance(fn, np.ufunc) else FUNCTIONS).pop(fn, None)
 

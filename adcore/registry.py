@@ -64,7 +64,7 @@ class Op:
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
                  "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
-                 "outputs")
+                 "outputs", "numpy_methods", "torch_methods")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -87,6 +87,8 @@ class Op:
         self.view = False
         self.partials: tuple | None = None  # an elementwise op's declared partials, for display
         self.outputs = 1  # several: impl returns a tuple, rules take and give one entry per output
+        self.numpy_methods: tuple[str, ...] = ()  # method names of one personality only
+        self.torch_methods: tuple[str, ...] = ()
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -151,6 +153,8 @@ def defop(name: str, impl: Callable[..., Any], *,
           domain: Callable[..., Any] | None = None,
           doc: str = "",
           method: str | Sequence[str] = (),
+          numpy_method: str | Sequence[str] = (),
+          torch_method: str | Sequence[str] = (),
           operator: str | None = None,
           inplace: str | Sequence[str] = (),
           numpy: Any = (),
@@ -160,7 +164,9 @@ def defop(name: str, impl: Callable[..., Any], *,
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
 
     How users reach the op, for the generated tables: ``method`` names the Tensor/Dual (and, for
-    elementwise ops, Value) methods that call its public function; ``operator`` a Python operator
+    elementwise ops, Value) methods that call its public function; ``numpy_method`` and
+    ``torch_method`` name methods of one personality only (``x.copy()`` is numpy's name for
+    ``clone``; see adcore/methods.py); ``operator`` a Python operator
     (``"add"``: ``x + y``, ``y + x``, ``x += y``); ``inplace`` its in-place method (``"add_"``);
     ``numpy`` the numpy ufuncs or functions that route to it (``np.add``); ``view`` that its result
     may share memory with its first input (reshape, transpose, basic indexing).
@@ -206,7 +212,9 @@ def defop(name: str, impl: Callable[..., Any], *,
         op.jvp, op.vjp = _explicit_rules(tuple(jvp), tuple(vjp), outputs)
         op.reads = tuple(_reads(v, 1, len(vjp) + 1) if v is not None else frozenset()
                          for v in vjp)
-    op.methods = (method,) if isinstance(method, str) else tuple(method)
+    op.methods = _names(method)
+    op.numpy_methods = _names(numpy_method)
+    op.torch_methods = _names(torch_method)
     op.operator = operator
     op.inplace = (inplace,) if isinstance(inplace, str) else tuple(inplace)
     op.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
@@ -214,6 +222,10 @@ def defop(name: str, impl: Callable[..., Any], *,
     if register:
         _register(op)
     return op
+
+
+def _names(names: str | Sequence[str]) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else tuple(names)
 
 
 def _reads(rule: Rule, skip: int, n: int) -> frozenset:
@@ -235,13 +247,18 @@ class PublicFunction:
     or a function without a derivative (a comparison, argmax). Declared with the same user-facing
     names as an op, so that the engines' method and protocol tables include it."""
 
-    __slots__ = ("name", "fn", "methods", "operator", "inplace", "numpy", "doc", "kind")
+    __slots__ = ("name", "fn", "methods", "operator", "inplace", "numpy", "doc", "kind",
+                 "numpy_methods", "torch_methods")
 
     def __init__(self, name: str, fn: Callable[..., Any], *, method: str | Sequence[str] = (),
-                 operator: str | None = None, numpy: Any = (), doc: str = "") -> None:
+                 operator: str | None = None, numpy: Any = (), doc: str = "",
+                 numpy_method: str | Sequence[str] = (),
+                 torch_method: str | Sequence[str] = ()) -> None:
         self.name = name
         self.fn = fn
-        self.methods = (method,) if isinstance(method, str) else tuple(method)
+        self.methods = _names(method)
+        self.numpy_methods = _names(numpy_method)
+        self.torch_methods = _names(torch_method)
         self.operator = operator
         self.inplace: tuple[str, ...] = ()
         self.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
@@ -266,12 +283,16 @@ def subscribe(install: Callable[[Any], None], uninstall: Callable[[Any], None]) 
 
 
 def declare(*, method: str | Sequence[str] = (), operator: str | None = None, numpy: Any = (),
-            name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            name: str | None = None, numpy_method: str | Sequence[str] = (),
+            torch_method: str | Sequence[str] = ()
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: list a public function that is not an op (see ``PublicFunction``) in the tables
-    built from the registry, under its method names, operator and NumPy functions."""
+    built from the registry, under its method names (both personalities', or one's), operator
+    and NumPy functions."""
     def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
         record = PublicFunction(name or fn.__name__, fn, method=method, operator=operator,
-                                numpy=numpy, doc=fn.__doc__ or "")
+                                numpy=numpy, doc=fn.__doc__ or "", numpy_method=numpy_method,
+                                torch_method=torch_method)
         if record.name in functions:
             raise ValueError(f"declare: a public function named {record.name!r} already exists")
         functions[record.name] = record

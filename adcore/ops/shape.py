@@ -580,7 +580,7 @@ def setitem(x: Any, index: Any, value: Any) -> Any:
 clone_op = defop(
     "clone", lambda x: np.array(x, copy=True),
     transpose=(lambda y_bar, x: y_bar,),
-    domain=D.unary(), method="clone", numpy=np.copy,
+    domain=D.unary(), method="clone", numpy_method="copy", numpy=np.copy,
     doc="clone(x): a copy of x with its own memory.  Transpose: the identity.")
 
 

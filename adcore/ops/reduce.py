@@ -15,9 +15,9 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind
-from adcore.ops.compare import Constant, count_true, equal, extremum_weights
+from adcore.ops.compare import Constant, equal, extremum_weights
 from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sub, where
-from adcore.ops.shape import broadcast_to_op, flatten, reshape_op
+from adcore.ops.shape import _slice_core, broadcast_to_op, concatenate_op, flatten, reshape_op
 from adcore.registry import Op, declare, defop, public
 from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
 
@@ -191,26 +191,77 @@ def std(x: Any, axis: Axis = None, keepdims: Any = None, *, ddof: Any = None,
                       ddof=_ddof("std", ddof, correction, unbiased, 0))
 
 
-# --- prod (exact at zeros: the derivative is the product of the other entries) ---------------
+# --- prod (exact at zeros, to every order: the derivative is a product of the other entries) ---
+
+def _slice(x: Any, axis: int, start: int, stop: int) -> Any:
+    return _slice_core(x, shape_of(x), axis, slice(start, stop))
+
+
+def _exclusive(x: Any, axis: int) -> Any:
+    """The product of the other entries along one (negative) axis, for each entry: an inclusive
+    prefix and suffix scan of products (log2 n steps of mul each), then prefix[i - 1] *
+    suffix[i + 1]. Only products, so it is exact where entries are 0 and differentiates again."""
+    n = shape_of(x)[axis]
+    if n <= 1:
+        return x if n == 0 else 1.0  # empty: nothing to multiply; one entry: no others
+    prefix, suffix, step = x, x, 1
+    while step < n:
+        prefix = bind(concatenate_op, _slice(prefix, axis, 0, step),
+                      mul(_slice(prefix, axis, step, n), _slice(prefix, axis, 0, n - step)),
+                      axis=axis)
+        suffix = bind(concatenate_op,
+                      mul(_slice(suffix, axis, 0, n - step), _slice(suffix, axis, step, n)),
+                      _slice(suffix, axis, n - step, n), axis=axis)
+        step *= 2
+    first, last = _slice(suffix, axis, 1, 2), _slice(prefix, axis, n - 2, n - 1)
+    if n == 2:
+        return bind(concatenate_op, first, last, axis=axis)
+    middle = mul(_slice(prefix, axis, 0, n - 2), _slice(suffix, axis, 2, n))
+    return bind(concatenate_op, first, middle, last, axis=axis)
+
 
 def _prod_partial(x: Any, axes: tuple) -> Any:
-    """d prod / dx_i = the product of the other entries, computed without dividing by zero."""
-    zero = equal(x, 0)
-    zeros = count_true(zero, axes=axes)
-    nonzero_prod = bind(prod_op, where(zero, 1.0, x), axes=axes, keepdims=True)
-    return where(zero, where(equal(zeros, 1), nonzero_prod, 0.0),
-                 where(equal(zeros, 0), div(nonzero_prod, where(zero, 1.0, x)), 0.0))
+    """d prod / dx_i = the product of the other entries over ``axes`` (a number 1.0 when there are
+    none): over the first axis, the others' products of the remaining axes, times the product of
+    the others along the remaining axes. No division, so exact at zeros to every order."""
+    if not axes:
+        return 1.0
+    if len(axes) == 1:
+        return _exclusive(x, axes[0])
+    rest = bind(prod_op, x, axes=axes[1:], keepdims=True)
+    return mul(_exclusive(rest, axes[0]), _prod_partial(x, axes[1:]))
 
 
-prod_op = defop(
+def _prod_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    """Any values, and in some draws one or two zeros in every reduced slice (where a quotient
+    out / x_i would divide by zero)."""
+    (x,), params = _reduce_domain()(draw)
+    zeros = draw.choice([0, 1, 2])
+    axes = normalize_axes(params["axis"], x.ndim, "prod")
+    n = _count(x.shape, axes)
+    if zeros and x.size:
+        moved = np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+        rows = moved.reshape(-1, n).copy()
+        for row in rows:
+            first = draw.integers(0, n - 1)
+            row[first] = 0.0
+            if zeros == 2 and n > 1:
+                row[(first + draw.integers(1, n - 1)) % n] = 0.0
+        moved = rows.reshape(moved.shape)
+        x = np.ascontiguousarray(
+            np.moveaxis(moved, tuple(range(x.ndim - len(axes), x.ndim)), axes))
+    return (x,), params
+
+
+prod_op: Op = defop(
     "prod", lambda x, *, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims),
     jvp=(lambda x_dot, x, out, *, axes, keepdims:
          bind(sum_op, mul(_prod_partial(x, axes), x_dot), axes=axes, keepdims=keepdims),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims:
          mul(_prod_partial(x, axes), _keep(y_bar, shape_of(x), axes, keepdims)),),
-    domain=_reduce_domain(avoid_zero=True), method="prod", numpy=np.prod,
+    domain=_prod_domain, method="prod", numpy=np.prod,
     doc="prod(x, axis, keepdims): the product over axes.  d/dx_i = the product of the other "
-        "entries (exact where some are 0; second derivatives assume no entry is 0).")
+        "entries (by prefix and suffix products: exact where entries are 0, to every order).")
 
 
 @public(prod_op)

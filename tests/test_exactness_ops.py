@@ -13,7 +13,7 @@ import pytest
 
 import forward
 import reverse
-from adcore import ops
+from adcore import numerical_jacobian, ops
 from reverse import Tensor
 
 
@@ -127,3 +127,47 @@ def test_prod_over_axes_is_exact_at_zeros_to_second_order(axis: Any, keepdims: b
     close(forward.jacfwd(f)(x), want_g)
     for route, got in all_hessians(f, x).items():
         close(got, want_h), route
+
+
+# --- remainder: d/dx = 1, d/dy = -floor(x / y) -----------------------------------------------
+
+X = np.array([1.5, -2.5, 7.3, 0.2, -5.1])
+Y = np.array([0.7, 2.0, -3.0, -0.9, 1.3])
+
+
+def test_remainder_of_tensors_has_the_gradients_of_x_minus_y_floor_x_over_y() -> None:
+    x, y = Tensor(X, requires_grad=True), Tensor(Y, requires_grad=True)
+    out = x % y
+    close(out, np.remainder(X, Y))
+    out.sum().backward()
+    close(x.grad, np.ones(5))
+    close(y.grad, -np.floor(X / Y))
+    for fn in (np.remainder, np.mod):  # one ufunc under two names, and ops.remainder
+        x, y = Tensor(X, requires_grad=True), Tensor(Y, requires_grad=True)
+        (fn(x, y) * 2.0).sum().backward()
+        close(x.grad, 2 * np.ones(5))
+        close(y.grad, -2 * np.floor(X / Y))
+
+
+def test_remainder_with_a_number_on_either_side() -> None:
+    x = Tensor(X, requires_grad=True)
+    (x % 2.0).sum().backward()
+    close(x.grad, np.ones(5))
+    y = Tensor(Y, requires_grad=True)
+    (5.0 % y).sum().backward()
+    close(y.grad, -np.floor(5.0 / Y))
+    y = Tensor(Y, requires_grad=True)
+    ops.remainder(5.0, y).sum().backward()
+    close(y.grad, -np.floor(5.0 / Y))
+
+
+def test_remainder_agrees_with_finite_differences_in_both_modes() -> None:
+    def f(x: Any, y: Any) -> Any:
+        return x % y
+    jx = numerical_jacobian(lambda v: f(v, Y), X)
+    jy = numerical_jacobian(lambda v: f(X, v), Y)
+    close(np.diag(jx), np.ones(5), atol=1e-6)
+    close(np.diag(jy), -np.floor(X / Y), atol=1e-6)
+    close(reverse.jacrev(f, argnums=(0, 1))(X, Y)[1], jy, atol=1e-6)
+    close(forward.jacfwd(lambda v: f(X, v))(Y), jy, atol=1e-6)
+    close(forward.jacfwd(lambda v: f(v, Y))(X), jx, atol=1e-6)

@@ -5,6 +5,7 @@ formulas written out here or from finite differences, never from the code under 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -171,3 +172,127 @@ def test_remainder_agrees_with_finite_differences_in_both_modes() -> None:
     close(reverse.jacrev(f, argnums=(0, 1))(X, Y)[1], jy, atol=1e-6)
     close(forward.jacfwd(lambda v: f(X, v))(Y), jy, atol=1e-6)
     close(forward.jacfwd(lambda v: f(v, Y))(X), jx, atol=1e-6)
+
+
+# --- degenerate reductions ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("x, kwargs", [
+    ([2.0, 2.0, 2.0], {}),  # a constant slice
+    ([3.5], {}),  # one entry, ddof 0
+    ([1.25, 1.25], {"ddof": 0}),  # repeated entries
+    ([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]], {"axis": 1}),  # one constant row among others
+    ([[0.5, 0.5], [0.5, 0.5]], {"axis": 0, "keepdims": True}),
+])
+def test_std_gradient_is_zero_where_std_is_zero(x: list, kwargs: dict) -> None:
+    v = np.array(x)
+
+    def f(t: Any) -> Any:
+        return ops.sum(ops.std(t, **kwargs))
+
+    s = np.std(v, **{k: a for k, a in kwargs.items() if k != "keepdims"})
+    n = v.size // np.size(s)
+    # d std / dx = (x - mean) / (n std) on a slice with std > 0, and 0 (PyTorch's value) at std = 0
+    mean = np.mean(v, axis=kwargs.get("axis"), keepdims=True)
+    s_keep = np.std(v, axis=kwargs.get("axis"), keepdims=True)
+    want = np.where(s_keep == 0, 0.0, (v - mean) / (n * np.where(s_keep == 0, 1.0, s_keep)))
+    close(reverse.grad(f)(v), want)
+    close(forward.jacfwd(f)(v), want)
+    t = Tensor(v, requires_grad=True)
+    f(t).backward()
+    close(t.grad, want)
+    for route, h in all_hessians(f, v).items():
+        assert np.all(np.isfinite(h)), route  # no nan from the unused branch of the where
+        constant = np.broadcast_to(s_keep == 0, v.shape).reshape(-1)
+        flat = h.reshape(v.size, v.size)
+        close(flat[constant], 0.0), route  # zero rows (and columns) of the constant slices
+        close(flat[:, constant], 0.0), route
+
+
+def test_std_gradient_elsewhere_still_matches_finite_differences() -> None:
+    v = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
+    g = reverse.grad(lambda t: ops.sum(ops.std(t, axis=1)))(v)
+    fd = numerical_jacobian(lambda t: np.std(t, axis=1), v)  # (2, 2, 3)
+    close(g[1], fd[1, 1], atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore:Degrees of freedom <= 0")  # numpy warns, as PyTorch does
+@pytest.mark.parametrize("fn", ["var", "std"])
+def test_var_and_std_with_ddof_equal_to_the_count_give_nan_in_every_route(fn: str) -> None:
+    # PyTorch: torch.tensor([2.]).var() is nan (correction 1 on one element), its gradient nan
+    with np.errstate(all="ignore"):
+        t = Tensor([2.0], requires_grad=True)
+        out = getattr(t, fn)()
+        assert math.isnan(float(out.data))
+        out.backward()
+        assert t.grad.shape == (1,) and np.isnan(t.grad.data).all()
+
+        def f(v: Any) -> Any:
+            return getattr(ops, fn)(v, ddof=2)  # two entries, ddof 2
+
+        x = np.array([1.0, 3.0])
+        results = {
+            "grad": reverse.grad(f)(x),
+            "jacrev": reverse.jacrev(f)(x),
+            "jacfwd": forward.jacfwd(f)(x),
+            "hessian": reverse.hessian(f)(x),
+            "jacfwd(grad)": forward.jacfwd(reverse.grad(f))(x),
+            "create_graph": hessian_by_create_graph(f, x),
+        }
+        for route, got in results.items():
+            got = np.asarray(got)
+            assert not np.isfinite(got).any(), (route, got)  # nan or inf, never a number
+        assert np.isnan(results["grad"]).all() or fn == "var"
+        y = np.array([2.0, 2.0])  # x equal to its mean: 0 * inf, nan everywhere (as PyTorch)
+        assert np.isnan(reverse.grad(f)(y)).all()
+
+
+def test_cross_entropy_mean_over_an_empty_batch_is_nan_with_an_empty_gradient() -> None:
+    with np.errstate(all="ignore"):
+        logits = Tensor(np.zeros((0, 4)), requires_grad=True)
+        loss = ops.cross_entropy(logits, np.zeros((0,), dtype=np.int64))
+        assert math.isnan(float(loss.data))
+        loss.backward()
+        assert logits.grad.shape == (0, 4)
+        for reduction in ("sum", "none"):
+            logits = Tensor(np.zeros((0, 4)), requires_grad=True)
+            loss = ops.cross_entropy(logits, np.zeros((0,), dtype=np.int64), reduction=reduction)
+            ops.sum(loss).backward()
+            assert logits.grad.shape == (0, 4)
+        target = np.zeros((0,), dtype=np.int64)
+        value, tangent = forward.jvp(lambda v: ops.cross_entropy(v, target), [np.zeros((0, 4))],
+                                     [np.zeros((0, 4))])
+        assert math.isnan(float(value)) and np.shape(tangent) == ()
+        g = reverse.grad(lambda v: ops.cross_entropy(v, target))(np.zeros((0, 4)))
+        assert g.shape == (0, 4)
+
+
+@pytest.mark.parametrize("p", [3, 1.5, 0.5])
+def test_p_norm_gradient_is_zero_at_an_all_zero_slice(p: float) -> None:
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+
+    def f(t: Any) -> Any:
+        return ops.sum(ops.norm(t, p, axis=1))
+
+    norm = np.sum(np.abs(x[1]) ** p) ** (1 / p)
+    # d ||x||_p / dx = sign(x) |x| ** (p - 1) / ||x|| ** (p - 1); 0 on the zero row (PyTorch)
+    want = np.zeros_like(x)
+    want[1] = np.sign(x[1]) * np.abs(x[1]) ** (p - 1) / norm ** (p - 1)
+    close(reverse.grad(f)(x), want)
+    close(forward.jacfwd(f)(x), want)
+    t = Tensor(x, requires_grad=True)
+    f(t).backward()
+    close(t.grad, want)
+    close(ops.norm(x, p, axis=1), [0.0, norm])
+    for route, h in all_hessians(f, x).items():
+        assert np.all(np.isfinite(h)), route
+        fd = numerical_jacobian(lambda v: reverse.grad(f)(v)[1], x)[:, 1]
+        close(h.reshape(6, 6)[3:, 3:], fd.reshape(3, 3), rtol=1e-5, atol=1e-6), route
+
+
+def test_p_norm_below_1_at_a_zero_entry_of_a_nonzero_slice_is_zero_there() -> None:
+    # PyTorch, p < 1: the entry's term sign(x) |x| ** (p - 1) is taken as 0 at x = 0
+    x = np.array([0.0, 2.0, -1.0])
+    g = reverse.grad(lambda t: ops.norm(t, 0.5))(x)
+    norm = np.sum(np.abs(x) ** 0.5) ** 2
+    close(g[1:], np.sign(x[1:]) * np.abs(x[1:]) ** -0.5 * norm ** 0.5)
+    assert g[0] == 0.0

@@ -145,6 +145,7 @@ div = _binary("div", binary(np.true_divide, _py_div),
               method=("div", "divide", "true_divide"), operator="truediv", inplace="div_",
               numpy=np.true_divide)
 
+
 def _py_mod(x: Any, y: Any) -> Any:
     """x % y on Python numbers (the sign of y, as numpy), with numpy's nan for a float modulo 0
     instead of ZeroDivisionError."""

@@ -117,9 +117,12 @@ def _count(xs: tuple, axes: tuple) -> int:
 
 
 def _centered(x: Any, axes: tuple, ddof: float) -> Any:
-    """(x - mean(x)) / (n - ddof): d var / dx, halved."""
+    """(x - mean(x)) / (n - ddof): d var / dx, halved. With ddof >= n the variance divides by 0
+    (numpy and PyTorch: nan, or inf): so does its derivative, nan where x is the mean, +-inf
+    elsewhere, as in PyTorch, and no exception."""
     mu = bind(mean_op, x, axes=axes, keepdims=True)
-    return mul(sub(x, mu), 1.0 / (_count(shape_of(x), axes) - ddof))
+    dof = _count(shape_of(x), axes) - ddof
+    return mul(sub(x, mu), 1.0 / dof if dof > 0 else math.inf)
 
 
 def _var_domain(draw: D.Draw) -> tuple[tuple, dict]:
@@ -149,15 +152,25 @@ def _std_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (x,), {"axis": axis, "keepdims": draw.boolean(), "ddof": draw.choice([0, 1])}
 
 
+def _std_scale(y_bar: Any, out: Any) -> Any:
+    """y_bar / std, and 0 where std is 0 (a constant slice), as PyTorch: std has no derivative
+    there. The double where keeps the unused branch finite (y_bar / 1), so that no nan reaches the
+    derivative of this rule either."""
+    zero = equal(out, 0)
+    return where(zero, 0.0, div(y_bar, where(zero, 1.0, out)))
+
+
 std_op = defop(
     "std", lambda x, *, axes, keepdims, ddof: np.std(x, axis=axes, keepdims=keepdims, ddof=ddof),
     jvp=(lambda x_dot, x, out, *, axes, keepdims, ddof:
-         div(bind(sum_op, mul(_centered(x, axes, ddof), x_dot), axes=axes, keepdims=keepdims),
-             out),),
+         _std_scale(bind(sum_op, mul(_centered(x, axes, ddof), x_dot), axes=axes,
+                         keepdims=keepdims), out),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims, ddof:
-         mul(_centered(x, axes, ddof), _keep(div(y_bar, out), shape_of(x), axes, keepdims)),),
+         mul(_centered(x, axes, ddof), _keep(_std_scale(y_bar, out), shape_of(x), axes,
+                                             keepdims)),),
     domain=_std_domain, numpy=np.std,
-    doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std).")
+    doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std), and "
+        "0 where std is 0 (as PyTorch).")
 
 
 def _ddof(fn: str, ddof: Any, correction: Any, unbiased: Any, default: int) -> float:
@@ -315,7 +328,19 @@ def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p:
     if not isinstance(ord, (int, float)) or ord <= 0:
         raise ValueError(f"norm: ord={ord!r} is not supported; use 2 (default), 1, inf, -inf or "
                          f"a number > 0")
-    return pow(sum(pow(abs(x), float(ord)), axis, keepdims), 1.0 / ord)
+    return _p_norm(x, float(ord), axis, keepdims)
+
+
+def _p_norm(x: Any, p: float, axis: Axis, keepdims: Any) -> Any:
+    """sum(|x| ** p) ** (1 / p), with PyTorch's gradient 0 where the norm is 0 (and, for p < 1,
+    where an entry is 0): both powers have an infinite slope at 0, so each is taken at 1 there
+    and the result chosen by where (the double where), which keeps nan out of every order."""
+    a = abs(x)
+    zero = equal(a, 0)
+    powers = where(zero, 0.0, pow(where(zero, 1.0, a), p))
+    total = sum(powers, axis, keepdims)
+    empty = equal(total, 0)
+    return where(empty, 0.0, pow(where(empty, 1.0, total), 1.0 / p))
 
 
 @declare(numpy=np.linalg.norm, name="linalg_norm")

@@ -296,3 +296,35 @@ def test_p_norm_below_1_at_a_zero_entry_of_a_nonzero_slice_is_zero_there() -> No
     norm = np.sum(np.abs(x) ** 0.5) ** 2
     close(g[1:], np.sign(x[1:]) * np.abs(x[1:]) ** -0.5 * norm ** 0.5)
     assert g[0] == 0.0
+
+
+# --- what a node keeps: PyTorch's saved values -------------------------------------------------
+
+def test_div_result_changed_in_place_keeps_both_gradients() -> None:
+    xv, dv = np.array([1.0, -2.0, 0.5]), np.array([3.0, 4.0, -0.25])
+    x, d = Tensor(xv, requires_grad=True), Tensor(dv, requires_grad=True)
+    y = x / d
+    y.add_(1)
+    (y * y).sum().backward()
+    # L = sum((x / d + 1) ** 2): dL/dx = 2 (x / d + 1) / d, dL/dd = -2 (x / d + 1) x / d ** 2
+    close(x.grad, 2 * (xv / dv + 1) / dv)
+    close(d.grad, -2 * (xv / dv + 1) * xv / dv ** 2)
+
+
+def test_exp_result_changed_in_place_still_raises() -> None:
+    # exp reads its result (PyTorch saves it too): changing it before backward is an error
+    x = Tensor([0.5, -1.0], requires_grad=True, dtype=np.float64)
+    t = x.exp()
+    t.add_(1)
+    with pytest.raises(RuntimeError, match="exp"):
+        t.sum().backward()
+
+
+def test_pow_with_a_tensor_exponent_keeps_its_result_as_pytorch() -> None:
+    # d x ** e / de = x ** e log x: PyTorch saves the result for it, so changing it is an error
+    x = Tensor([1.5, 2.0], requires_grad=True, dtype=np.float64)
+    e = Tensor([2.0, 0.5], requires_grad=True, dtype=np.float64)
+    y = x ** e
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="pow"):
+        y.sum().backward()

@@ -139,9 +139,10 @@ mul = _binary("mul", binary(np.multiply, operator.mul),
               method=("mul", "multiply"), operator="mul", inplace="mul_", numpy=np.multiply)
 
 div = _binary("div", binary(np.true_divide, _py_div),
-              (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(out, y))),
+              (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(div(x, y), y))),
               D.binary(y_avoid=(0.0,), margin=0.3),
-              "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 = -out / y.",
+              "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 (read from the inputs, as "
+              "PyTorch saves them: the result may be changed in place before backward).",
               method=("div", "divide", "true_divide"), operator="truediv", inplace="div_",
               numpy=np.true_divide)
 

@@ -298,6 +298,24 @@ def test_p_norm_below_1_at_a_zero_entry_of_a_nonzero_slice_is_zero_there() -> No
     assert g[0] == 0.0
 
 
+@pytest.mark.parametrize("p", [2, 3, 1.5])
+def test_norm_second_derivative_at_an_all_zero_slice_is_zero(p: float) -> None:
+    # PyTorch masks the whole backward where the norm is 0, so its derivative is 0 there too
+    # (the 2-norm's rule used to give x / 1 there, whose derivative is the identity)
+    x = np.array([[0.0, 0.0], [3.0, -4.0]])
+
+    def f(t: Any) -> Any:
+        return ops.sum(ops.norm(t, p, axis=1))
+
+    for route, h in all_hessians(f, x).items():
+        flat = h.reshape(4, 4)
+        close(flat[:2], 0.0), route
+        close(flat[:, :2], 0.0), route
+    if p == 2:  # elsewhere: (I - u u^T) / ||x||, u = x / ||x||
+        u = x[1] / 5.0
+        close(reverse.hessian(f)(x).reshape(4, 4)[2:, 2:], (np.eye(2) - np.outer(u, u)) / 5.0)
+
+
 # --- what a node keeps: PyTorch's saved values -------------------------------------------------
 
 def test_div_result_changed_in_place_keeps_both_gradients() -> None:

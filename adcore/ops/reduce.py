@@ -287,9 +287,11 @@ def prod(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
 # --- norm (the 2-norm is an op; other orders are compositions) -------------------------------
 
 def _unit(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
-    """x / ||x||, and 0 where the norm is 0 (the subgradient PyTorch uses)."""
+    """x / ||x||, and 0 where the norm is 0 (the subgradient PyTorch uses), selected by where so
+    that its own derivative there is 0 too (PyTorch's masked_fill), not x / 1's identity."""
     norm = _keep(out, shape_of(x), axes, keepdims)
-    return div(x, where(equal(norm, 0), 1.0, norm))
+    zero = equal(norm, 0)
+    return where(zero, 0.0, div(x, where(zero, 1.0, norm)))
 
 
 norm2_op = defop(

@@ -316,6 +316,16 @@ def test_norm_second_derivative_at_an_all_zero_slice_is_zero(p: float) -> None:
         close(reverse.hessian(f)(x).reshape(4, 4)[2:, 2:], (np.eye(2) - np.outer(u, u)) / 5.0)
 
 
+def test_p_norm_gradient_under_vmap() -> None:
+    # the p-norm's masks live in its rule, so vmap of grad sees them as batched values
+    import adcore
+    x = np.array([[1.0, -2.0], [0.0, 0.0], [3.0, 4.0]])
+    got = adcore.vmap(reverse.grad(lambda v: ops.norm(v, 3)))(x)
+    norms = np.sum(np.abs(x) ** 3, axis=1, keepdims=True) ** (1 / 3)
+    want = np.sign(x) * x ** 2 / np.where(norms == 0, 1.0, norms) ** 2
+    close(got, want)
+
+
 # --- what a node keeps: PyTorch's saved values -------------------------------------------------
 
 def test_div_result_changed_in_place_keeps_both_gradients() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind
-from adcore.ops.compare import Constant, equal, extremum_weights
+from adcore.ops.compare import Constant, equal, extremum_weights, sign
 from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sub, where
 from adcore.ops.shape import _slice_core, broadcast_to_op, concatenate_op, flatten, reshape_op
 from adcore.registry import Op, declare, defop, public
@@ -305,6 +305,46 @@ norm2_op = defop(
         "d/dx = x / norm (0 where the norm is 0).")
 
 
+def _p_norm_partial(x: Any, out: Any, p: float, axes: tuple, keepdims: bool) -> Any:
+    """sign(x) |x| ** (p - 1) / norm ** (p - 1), and 0 where the norm is 0 and, for p < 1, where
+    an entry is 0 (PyTorch's choices). Both powers have an infinite slope at 0: each is taken at 1
+    there and 0 selected by where (the double where), which keeps nan out of every order."""
+    a = abs(x)
+    zero = equal(a, 0)
+    slope = where(zero, 0.0, pow(where(zero, 1.0, a), p - 1.0))
+    norm = _keep(out, shape_of(x), axes, keepdims)
+    empty = equal(norm, 0)
+    scale = where(empty, 0.0, pow(where(empty, 1.0, norm), 1.0 - p))
+    return mul(mul(sign(x), slope), scale)
+
+
+def _p_norm_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    (x,), params = _reduce_domain(avoid_zero=True)(draw)
+    params["p"] = draw.choice([3.0, 1.5, 0.5, 4.0])
+    return (x,), params
+
+
+p_norm_op = defop(
+    "p_norm", lambda x, *, p, axes, keepdims:
+        np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdims) ** (1.0 / p),
+    jvp=(lambda x_dot, x, out, *, p, axes, keepdims:
+         bind(sum_op, mul(_p_norm_partial(x, out, p, axes, keepdims), x_dot), axes=axes,
+              keepdims=keepdims),),
+    vjp=(lambda y_bar, x, out, *, p, axes, keepdims:
+         mul(_p_norm_partial(x, out, p, axes, keepdims),
+             _keep(y_bar, shape_of(x), axes, keepdims)),),
+    domain=_p_norm_domain,
+    doc="p_norm(x, p, axis, keepdims) = sum(|x| ** p) ** (1 / p), for p other than 1, 2, inf.  "
+        "d/dx = sign(x) |x| ** (p - 1) / norm ** (p - 1) (0 where the norm is 0, as PyTorch).")
+
+
+@public(p_norm_op)
+def p_norm(x: Any, p: float, axis: Axis = None, keepdims: Any = None) -> Any:
+    """p_norm(x, p, axis=None, keepdims=False) = sum(|x| ** p, axis) ** (1 / p); ``norm`` calls
+    it for orders other than 1, 2 and inf."""
+    return _reduction(p_norm_op, x, axis, keepdims, p=float(p))
+
+
 @public(norm2_op)
 def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p: Any = None,
          dim: Axis = None, keepdim: Any = None) -> Any:
@@ -330,19 +370,7 @@ def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p:
     if not isinstance(ord, (int, float)) or ord <= 0:
         raise ValueError(f"norm: ord={ord!r} is not supported; use 2 (default), 1, inf, -inf or "
                          f"a number > 0")
-    return _p_norm(x, float(ord), axis, keepdims)
-
-
-def _p_norm(x: Any, p: float, axis: Axis, keepdims: Any) -> Any:
-    """sum(|x| ** p) ** (1 / p), with PyTorch's gradient 0 where the norm is 0 (and, for p < 1,
-    where an entry is 0): both powers have an infinite slope at 0, so each is taken at 1 there
-    and the result chosen by where (the double where), which keeps nan out of every order."""
-    a = abs(x)
-    zero = equal(a, 0)
-    powers = where(zero, 0.0, pow(where(zero, 1.0, a), p))
-    total = sum(powers, axis, keepdims)
-    empty = equal(total, 0)
-    return where(empty, 0.0, pow(where(empty, 1.0, total), 1.0 / p))
+    return _reduction(p_norm_op, x, axis, keepdims, p=float(ord))
 
 
 @declare(numpy=np.linalg.norm, name="linalg_norm")

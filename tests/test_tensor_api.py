@@ -126,10 +126,11 @@ def test_non_differentiable_functions_return_the_engine_type() -> None:
     t = Tensor([-1.5, 0.0, 2.5], requires_grad=True)
     for out in (ops.sign(t), ops.where(t > 1, 1.0, 0.0), t > 1, t == 0, ops.argmax(t),
                 t.any(), t.all(), ~(t > 0), (t > 0) & (t < 2), (t > 0) | (t < -1), t // 2,
-                t % 2, ops.floor(t), ops.isfinite(t)):
+                ops.floor(t), ops.isfinite(t)):
         assert type(out) is Tensor and not out.requires_grad
     close(t // 2, [-1.0, 0.0, 1.0])
-    close(t % 2, [0.5, 0.0, 0.5])
+    close(t % 2, [0.5, 0.0, 0.5])  # differentiable: d/dx = 1 (tests/test_exactness_ops.py)
+    assert (t % 2).requires_grad
     close(ops.sign(t), [-1.0, 0.0, 1.0])
     assert bool((t > -2).all()) and not bool((t > 0).all()) and bool(t.any())
     d = Dual(np.array([1.0, -1.0]), np.array([1.0, 1.0]))

@@ -49,6 +49,7 @@ def constant_like(args: Sequence[Any], value: Any) -> Any:
 # Functions that the elementwise rules import before this module has declared them (the modules
 # import each other): their types, for type checkers.
 greater: Callable[..., Any]
+floor_divide: Callable[..., Any]
 sign: Callable[..., Any]
 logical_not: Callable[..., Any]
 
@@ -117,10 +118,16 @@ def _sign(x: Any) -> Any:
 
 sign = nondiff("sign", _sign, method="sign", numpy=np.sign,
                doc="-1, 0 or 1 by the sign of x, in x's dtype (not differentiable).")
-floor_divide = nondiff("floor_divide", np.floor_divide, operator="floordiv", numpy=np.floor_divide,
+
+
+def _floor_divide(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float and y:
+        return x // y  # the scalar Value engine: a float, as numpy computes it
+    return np.floor_divide(x, y)
+
+
+floor_divide = nondiff("floor_divide", _floor_divide, operator="floordiv", numpy=np.floor_divide,
                        doc="x // y, rounded towards -inf (not differentiable).")
-remainder = nondiff("remainder", np.remainder, operator="mod", numpy=np.remainder,
-                    doc="x % y, with the sign of y (not differentiable).")
 floor = nondiff("floor", np.floor, method="floor", numpy=np.floor,
                 doc="The largest integer <= x, in x's dtype (not differentiable).")
 ceil = nondiff("ceil", np.ceil, method="ceil", numpy=np.ceil,
@@ -253,7 +260,6 @@ __all__ = [
     "logical_xor",
     "nondiff",
     "not_equal",
-    "remainder",
     "round",
     "share",
     "sign",

@@ -23,6 +23,7 @@ from adcore.dtypes import binary, promote
 from adcore.levels import bind, raw, value_types
 from adcore.ops.compare import (
     equal,
+    floor_divide,
     greater,
     greater_equal,
     less,
@@ -138,11 +139,39 @@ mul = _binary("mul", binary(np.multiply, operator.mul),
               method=("mul", "multiply"), operator="mul", inplace="mul_", numpy=np.multiply)
 
 div = _binary("div", binary(np.true_divide, _py_div),
-              (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(out, y))),
+              (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(div(x, y), y))),
               D.binary(y_avoid=(0.0,), margin=0.3),
-              "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 = -out / y.",
+              "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 (read from the inputs, as "
+              "PyTorch saves them: the result may be changed in place before backward).",
               method=("div", "divide", "true_divide"), operator="truediv", inplace="div_",
               numpy=np.true_divide)
+
+
+def _py_mod(x: Any, y: Any) -> Any:
+    """x % y on Python numbers (the sign of y, as numpy), with numpy's nan for a float modulo 0
+    instead of ZeroDivisionError."""
+    try:
+        return x % y
+    except ZeroDivisionError:
+        return np.remainder(x, y).item()
+
+
+def _mod_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    """x / y kept at least 0.05 from every integer, where x % y jumps: x = c x0 and y = c y0, y0
+    in {+-1, +-2, +-3} and x0 at least 0.15 from every integer, c a common scale."""
+    xs, ys = draw.broadcast_shapes(2)
+    x0 = draw.array(xs, -4.0, 4.0, avoid=tuple(float(k) for k in range(-4, 5)), margin=0.15)
+    y0 = np.round(draw.array(ys, -3.4, 3.4, avoid=(0.0,), margin=0.6))
+    c = float(draw.array((), 0.5, 2.0))
+    return (np.asarray(c * x0), np.asarray(c * y0)), {}
+
+
+remainder = _binary("remainder", binary(np.remainder, _py_mod),
+                    (1, lambda x, y, out: neg(floor_divide(x, y))), _mod_domain,
+                    "remainder(x, y) = x % y = x - y * floor(x / y), with the sign of y.  "
+                    "d/dx = 1, d/dy = -floor(x / y) (away from the jumps where x / y is an "
+                    "integer).",
+                    operator="mod", numpy=np.remainder)
 
 neg = _unary("neg", operator.neg, -1, D.unary(), "neg(x) = -x.  d/dx = -1.",
              method=("neg", "negative"), operator="neg", numpy=np.negative)
@@ -441,6 +470,7 @@ __all__ = [
     "neg",
     "pow",
     "relu",
+    "remainder",
     "sigmoid",
     "sin",
     "sqrt",

@@ -120,7 +120,15 @@ def _cross_entropy_impl(x: Any, target: Any, *, reduction: str, label_smoothing:
     if reduction == "none" or not rows:
         return np.asarray(losses)
     total = losses.sum(axis=-1)
-    return np.asarray(total / losses.shape[-1] if reduction == "mean" else total)
+    if reduction == "mean":  # 0 / 0 over no rows: nan, as PyTorch
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = total / losses.shape[-1]
+    return np.asarray(total)
+
+
+def _mean_factor(rows: int) -> float:
+    """1 / rows for reduction='mean'; nan over no rows (the loss is nan there, as in PyTorch)."""
+    return 1.0 / rows if rows else math.nan
 
 
 def _ce_grad(x: Any, target: Any, label_smoothing: float) -> Any:
@@ -143,7 +151,7 @@ def _ce_weights(y_bar: Any, x: Any, reduction: str, rows: int) -> Any:
         return bind(reshape_op, y_bar, shape=xs[:-1] + (1,), in_shape=xs[:-1])
     # One loss: a cotangent without batch axes broadcasts as it is; a batch of them is lifted.
     lifted = y_bar if not shape_of(y_bar) else bind(reshape_op, y_bar, shape=(1, 1), in_shape=())
-    return mul(lifted, 1.0 / xs[0]) if reduction == "mean" else lifted
+    return mul(lifted, _mean_factor(xs[0])) if reduction == "mean" else lifted
 
 
 def _ce_jvp(x_dot: Any, x: Any, target: Any, out: Any, *, reduction: str, label_smoothing: float,
@@ -153,7 +161,7 @@ def _ce_jvp(x_dot: Any, x: Any, target: Any, out: Any, *, reduction: str, label_
     if reduction == "none" or not rows:
         return per_row
     total = bind(sum_op, per_row, axes=(-1,), keepdims=False)
-    return mul(total, 1.0 / shape_of(x)[0]) if reduction == "mean" else total
+    return mul(total, _mean_factor(shape_of(x)[0])) if reduction == "mean" else total
 
 
 def _cross_entropy_domain(draw: D.Draw) -> tuple[tuple, dict]:

@@ -15,9 +15,9 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.levels import bind
-from adcore.ops.compare import Constant, count_true, equal, extremum_weights
+from adcore.ops.compare import Constant, equal, extremum_weights, sign
 from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sub, where
-from adcore.ops.shape import broadcast_to_op, flatten, reshape_op
+from adcore.ops.shape import _slice_core, broadcast_to_op, concatenate_op, flatten, reshape_op
 from adcore.registry import Op, declare, defop, public
 from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
 
@@ -117,9 +117,12 @@ def _count(xs: tuple, axes: tuple) -> int:
 
 
 def _centered(x: Any, axes: tuple, ddof: float) -> Any:
-    """(x - mean(x)) / (n - ddof): d var / dx, halved."""
+    """(x - mean(x)) / (n - ddof): d var / dx, halved. With ddof >= n the variance divides by 0
+    (numpy and PyTorch: nan, or inf): so does its derivative, nan where x is the mean, +-inf
+    elsewhere, as in PyTorch, and no exception."""
     mu = bind(mean_op, x, axes=axes, keepdims=True)
-    return mul(sub(x, mu), 1.0 / (_count(shape_of(x), axes) - ddof))
+    dof = _count(shape_of(x), axes) - ddof
+    return mul(sub(x, mu), 1.0 / dof if dof > 0 else math.inf)
 
 
 def _var_domain(draw: D.Draw) -> tuple[tuple, dict]:
@@ -149,15 +152,25 @@ def _std_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (x,), {"axis": axis, "keepdims": draw.boolean(), "ddof": draw.choice([0, 1])}
 
 
+def _std_scale(y_bar: Any, out: Any) -> Any:
+    """y_bar / std, and 0 where std is 0 (a constant slice), as PyTorch: std has no derivative
+    there. The double where keeps the unused branch finite (y_bar / 1), so that no nan reaches the
+    derivative of this rule either."""
+    zero = equal(out, 0)
+    return where(zero, 0.0, div(y_bar, where(zero, 1.0, out)))
+
+
 std_op = defop(
     "std", lambda x, *, axes, keepdims, ddof: np.std(x, axis=axes, keepdims=keepdims, ddof=ddof),
     jvp=(lambda x_dot, x, out, *, axes, keepdims, ddof:
-         div(bind(sum_op, mul(_centered(x, axes, ddof), x_dot), axes=axes, keepdims=keepdims),
-             out),),
+         _std_scale(bind(sum_op, mul(_centered(x, axes, ddof), x_dot), axes=axes,
+                         keepdims=keepdims), out),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims, ddof:
-         mul(_centered(x, axes, ddof), _keep(div(y_bar, out), shape_of(x), axes, keepdims)),),
+         mul(_centered(x, axes, ddof), _keep(_std_scale(y_bar, out), shape_of(x), axes,
+                                             keepdims)),),
     domain=_std_domain, numpy=np.std,
-    doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std).")
+    doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std), and "
+        "0 where std is 0 (as PyTorch).")
 
 
 def _ddof(fn: str, ddof: Any, correction: Any, unbiased: Any, default: int) -> float:
@@ -191,26 +204,77 @@ def std(x: Any, axis: Axis = None, keepdims: Any = None, *, ddof: Any = None,
                       ddof=_ddof("std", ddof, correction, unbiased, 0))
 
 
-# --- prod (exact at zeros: the derivative is the product of the other entries) ---------------
+# --- prod (exact at zeros, to every order: the derivative is a product of the other entries) ---
+
+def _slice(x: Any, axis: int, start: int, stop: int) -> Any:
+    return _slice_core(x, shape_of(x), axis, slice(start, stop))
+
+
+def _exclusive(x: Any, axis: int) -> Any:
+    """The product of the other entries along one (negative) axis, for each entry: an inclusive
+    prefix and suffix scan of products (log2 n steps of mul each), then prefix[i - 1] *
+    suffix[i + 1]. Only products, so it is exact where entries are 0 and differentiates again."""
+    n = shape_of(x)[axis]
+    if n <= 1:
+        return x if n == 0 else 1.0  # empty: nothing to multiply; one entry: no others
+    prefix, suffix, step = x, x, 1
+    while step < n:
+        prefix = bind(concatenate_op, _slice(prefix, axis, 0, step),
+                      mul(_slice(prefix, axis, step, n), _slice(prefix, axis, 0, n - step)),
+                      axis=axis)
+        suffix = bind(concatenate_op,
+                      mul(_slice(suffix, axis, 0, n - step), _slice(suffix, axis, step, n)),
+                      _slice(suffix, axis, n - step, n), axis=axis)
+        step *= 2
+    first, last = _slice(suffix, axis, 1, 2), _slice(prefix, axis, n - 2, n - 1)
+    if n == 2:
+        return bind(concatenate_op, first, last, axis=axis)
+    middle = mul(_slice(prefix, axis, 0, n - 2), _slice(suffix, axis, 2, n))
+    return bind(concatenate_op, first, middle, last, axis=axis)
+
 
 def _prod_partial(x: Any, axes: tuple) -> Any:
-    """d prod / dx_i = the product of the other entries, computed without dividing by zero."""
-    zero = equal(x, 0)
-    zeros = count_true(zero, axes=axes)
-    nonzero_prod = bind(prod_op, where(zero, 1.0, x), axes=axes, keepdims=True)
-    return where(zero, where(equal(zeros, 1), nonzero_prod, 0.0),
-                 where(equal(zeros, 0), div(nonzero_prod, where(zero, 1.0, x)), 0.0))
+    """d prod / dx_i = the product of the other entries over ``axes`` (a number 1.0 when there are
+    none): over the first axis, the others' products of the remaining axes, times the product of
+    the others along the remaining axes. No division, so exact at zeros to every order."""
+    if not axes:
+        return 1.0
+    if len(axes) == 1:
+        return _exclusive(x, axes[0])
+    rest = bind(prod_op, x, axes=axes[1:], keepdims=True)
+    return mul(_exclusive(rest, axes[0]), _prod_partial(x, axes[1:]))
 
 
-prod_op = defop(
+def _prod_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    """Any values, and in some draws one or two zeros in every reduced slice (where a quotient
+    out / x_i would divide by zero)."""
+    (x,), params = _reduce_domain()(draw)
+    zeros = draw.choice([0, 1, 2])
+    axes = normalize_axes(params["axis"], x.ndim, "prod")
+    n = _count(x.shape, axes)
+    if zeros and x.size:
+        moved = np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+        rows = moved.reshape(-1, n).copy()
+        for row in rows:
+            first = draw.integers(0, n - 1)
+            row[first] = 0.0
+            if zeros == 2 and n > 1:
+                row[(first + draw.integers(1, n - 1)) % n] = 0.0
+        moved = rows.reshape(moved.shape)
+        x = np.ascontiguousarray(
+            np.moveaxis(moved, tuple(range(x.ndim - len(axes), x.ndim)), axes))
+    return (x,), params
+
+
+prod_op: Op = defop(
     "prod", lambda x, *, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims),
     jvp=(lambda x_dot, x, out, *, axes, keepdims:
          bind(sum_op, mul(_prod_partial(x, axes), x_dot), axes=axes, keepdims=keepdims),),
     vjp=(lambda y_bar, x, out, *, axes, keepdims:
          mul(_prod_partial(x, axes), _keep(y_bar, shape_of(x), axes, keepdims)),),
-    domain=_reduce_domain(avoid_zero=True), method="prod", numpy=np.prod,
+    domain=_prod_domain, method="prod", numpy=np.prod,
     doc="prod(x, axis, keepdims): the product over axes.  d/dx_i = the product of the other "
-        "entries (exact where some are 0; second derivatives assume no entry is 0).")
+        "entries (by prefix and suffix products: exact where entries are 0, to every order).")
 
 
 @public(prod_op)
@@ -223,9 +287,11 @@ def prod(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = None,
 # --- norm (the 2-norm is an op; other orders are compositions) -------------------------------
 
 def _unit(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
-    """x / ||x||, and 0 where the norm is 0 (the subgradient PyTorch uses)."""
+    """x / ||x||, and 0 where the norm is 0 (the subgradient PyTorch uses), selected by where so
+    that its own derivative there is 0 too (PyTorch's masked_fill), not x / 1's identity."""
     norm = _keep(out, shape_of(x), axes, keepdims)
-    return div(x, where(equal(norm, 0), 1.0, norm))
+    zero = equal(norm, 0)
+    return where(zero, 0.0, div(x, where(zero, 1.0, norm)))
 
 
 norm2_op = defop(
@@ -237,6 +303,46 @@ norm2_op = defop(
     domain=_reduce_domain(avoid_zero=True),
     doc="norm(x, axis, keepdims) = sqrt(sum(x ** 2)), the 2-norm (Frobenius for matrices).  "
         "d/dx = x / norm (0 where the norm is 0).")
+
+
+def _p_norm_partial(x: Any, out: Any, p: float, axes: tuple, keepdims: bool) -> Any:
+    """sign(x) |x| ** (p - 1) / norm ** (p - 1), and 0 where the norm is 0 and, for p < 1, where
+    an entry is 0 (PyTorch's choices). Both powers have an infinite slope at 0: each is taken at 1
+    there and 0 selected by where (the double where), which keeps nan out of every order."""
+    a = abs(x)
+    zero = equal(a, 0)
+    slope = where(zero, 0.0, pow(where(zero, 1.0, a), p - 1.0))
+    norm = _keep(out, shape_of(x), axes, keepdims)
+    empty = equal(norm, 0)
+    scale = where(empty, 0.0, pow(where(empty, 1.0, norm), 1.0 - p))
+    return mul(mul(sign(x), slope), scale)
+
+
+def _p_norm_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    (x,), params = _reduce_domain(avoid_zero=True)(draw)
+    params["p"] = draw.choice([3.0, 1.5, 0.5, 4.0])
+    return (x,), params
+
+
+p_norm_op = defop(
+    "p_norm", lambda x, *, p, axes, keepdims:
+        np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdims) ** (1.0 / p),
+    jvp=(lambda x_dot, x, out, *, p, axes, keepdims:
+         bind(sum_op, mul(_p_norm_partial(x, out, p, axes, keepdims), x_dot), axes=axes,
+              keepdims=keepdims),),
+    vjp=(lambda y_bar, x, out, *, p, axes, keepdims:
+         mul(_p_norm_partial(x, out, p, axes, keepdims),
+             _keep(y_bar, shape_of(x), axes, keepdims)),),
+    domain=_p_norm_domain,
+    doc="p_norm(x, p, axis, keepdims) = sum(|x| ** p) ** (1 / p), for p other than 1, 2, inf.  "
+        "d/dx = sign(x) |x| ** (p - 1) / norm ** (p - 1) (0 where the norm is 0, as PyTorch).")
+
+
+@public(p_norm_op)
+def p_norm(x: Any, p: float, axis: Axis = None, keepdims: Any = None) -> Any:
+    """p_norm(x, p, axis=None, keepdims=False) = sum(|x| ** p, axis) ** (1 / p); ``norm`` calls
+    it for orders other than 1, 2 and inf."""
+    return _reduction(p_norm_op, x, axis, keepdims, p=float(p))
 
 
 @public(norm2_op)
@@ -264,7 +370,7 @@ def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p:
     if not isinstance(ord, (int, float)) or ord <= 0:
         raise ValueError(f"norm: ord={ord!r} is not supported; use 2 (default), 1, inf, -inf or "
                          f"a number > 0")
-    return pow(sum(pow(abs(x), float(ord)), axis, keepdims), 1.0 / ord)
+    return _reduction(p_norm_op, x, axis, keepdims, p=float(ord))
 
 
 @declare(numpy=np.linalg.norm, name="linalg_norm")

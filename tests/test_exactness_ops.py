@@ -15,12 +15,13 @@ import pytest
 import forward
 import reverse
 from adcore import numerical_jacobian, ops
+from adcore.levels import raw
 from reverse import Tensor
 
 
 def close(a: Any, b: Any, rtol: float = 1e-12, atol: float = 1e-12) -> None:
-    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
-                               rtol=rtol, atol=atol)
+    np.testing.assert_allclose(np.asarray(raw(a), dtype=np.float64),
+                               np.asarray(raw(b), dtype=np.float64), rtol=rtol, atol=atol)
 
 
 # --- prod: the product of the other entries, to second order ---------------------------------

@@ -92,7 +92,8 @@ def main() -> None:
     counts: dict[str, int] = {}
     seen = [0]
     deadline = time.monotonic() + 60 * args.minutes
-    quiet = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    quiet: dict[str, Any] = dict(deadline=None, database=None,
+                                 suppress_health_check=list(HealthCheck))
 
     @settings(max_examples=10 ** 7, phases=[Phase.generate], **quiet)
     @given(program=fz.programs())

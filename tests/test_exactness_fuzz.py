@@ -119,8 +119,10 @@ class NumpyBackend:
         return idx
 
     def unary(self, name: str, v: Any) -> Any:
-        return {"tanh": np.tanh, "exp": lambda a: np.exp(a * 0.3), "sin": np.sin,
-                "square": lambda a: a * a, "scale": lambda a: a * 0.5}[name](v)
+        rules: dict[str, Any] = {"tanh": np.tanh, "exp": lambda a: np.exp(a * 0.3),
+                                 "sin": np.sin, "square": lambda a: a * a,
+                                 "scale": lambda a: a * 0.5}
+        return rules[name](v)
 
     def view(self, kind: str, v: Any) -> Any:
         if kind == "detach":
@@ -495,7 +497,7 @@ ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
 @dataclass
 class Outcome:
     error: StepError | None = None
-    loss: float | None = None
+    loss: Any = None
     grads: dict = field(default_factory=dict)  # "x", "y", "r<i>" (retained), "x2", "y2", "r<i>2"
 
 
@@ -513,8 +515,9 @@ def run(program: Program, B: Any, x: np.ndarray | None = None, y: np.ndarray | N
         for n, s in enumerate(program.steps):
             phase = f"step {n}"
             apply(s, values, B, consts, idxs)
-            if s[0] == "retain" and values[s[1]] not in retained and B.requires_grad(values[s[1]]):
-                retained.append(values[s[1]])
+            v = values[s[1]] if s[0] == "retain" else None
+            if v is not None and B.requires_grad(v) and all(r is not v for r in retained):
+                retained.append(v)  # (by identity: == on tensors is elementwise)
         phase = "loss"
         loss = None
         for k, v in enumerate(values):
@@ -522,6 +525,7 @@ def run(program: Program, B: Any, x: np.ndarray | None = None, y: np.ndarray | N
                 continue
             term = (v * B.const(_weights(v.shape, k))).sum()
             loss = term if loss is None else loss + term
+        assert loss is not None, "the last value is always in the loss"
         out.loss = B.number(loss)
         if B.name == "numpy":
             return out
@@ -587,7 +591,7 @@ def programs(draw: Any, max_steps: int = 10) -> Program:
         group_leaf[g] = False
         meta.append(_Meta(shape, contiguous, g))
 
-    def pick(pred: Any = lambda m: True) -> int | None:
+    def pick(pred: Any = lambda m: True) -> Any:
         ok = [i for i, m in enumerate(meta) if pred(m)]
         return draw(st.sampled_from(ok)) if ok else None
 
@@ -926,9 +930,11 @@ def _examples(default: int) -> int:
     return int(os.environ.get("EXACTNESS_FUZZ_EXAMPLES", default))
 
 
-_SETTINGS = dict(deadline=None, derandomize=os.environ.get("EXACTNESS_FUZZ_RANDOM") is None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                        HealthCheck.data_too_large])
+_SETTINGS: dict[str, Any] = dict(deadline=None,
+                                 derandomize=os.environ.get("EXACTNESS_FUZZ_RANDOM") is None,
+                                 suppress_health_check=[HealthCheck.too_slow,
+                                                        HealthCheck.filter_too_much,
+                                                        HealthCheck.data_too_large])
 
 
 @settings(max_examples=_examples(100), **_SETTINGS)

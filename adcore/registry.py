@@ -100,9 +100,15 @@ class Op:
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.kind})>"
 
-    def keep(self, needs: tuple[bool, ...]) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+    def keep(self, needs: tuple[bool, ...], params: dict | None = None
+             ) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
         """What the VJP reads when it computes the cotangents ``needs``: (the inputs it reads, the
-        inputs it does not read, whether it reads the output)."""
+        inputs it does not read, whether it reads the output). A custom op whose reads are known
+        only once it ran (a Function: what its forward saved) answers from its ``ctx``
+        parameter."""
+        ctx = params.get("ctx") if params else None
+        if ctx is not None and hasattr(ctx, "reads"):
+            return ctx.reads(len(needs))
         kept = self._keeps.get(needs)
         if kept is None:
             n = len(needs)

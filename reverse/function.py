@@ -36,6 +36,14 @@ class FunctionCtx:
         """Keep values (inputs, outputs or intermediates) for backward, as ``ctx.saved_tensors``."""
         self.saved_tensors = values
 
+    def reads(self, n: int) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+        """What backward reads, for the tape (see ``Op.keep``): the inputs and the output that
+        forward saved, as PyTorch checks only saved tensors for in-place changes."""
+        saved = [i for i, x in enumerate(self._inputs)
+                 if any(v is x for v in self.saved_tensors)]
+        return (tuple(saved), tuple(i for i in range(n) if i not in saved),
+                any(v is self._output for v in self.saved_tensors))
+
     def _at_level(self, primals: Sequence[Any], out: Any) -> FunctionCtx:
         """This ctx as a rule sees it: saved inputs and output replaced by the values of the level
         the rule runs at, so that a backward written with tensor operations differentiates again

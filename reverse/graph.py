@@ -102,7 +102,7 @@ class Node(list):
         return self.op.name
 
     def reads_out(self) -> bool:
-        return self.op.keep(self.needs)[2]
+        return self.op.keep(self.needs, self.params)[2]
 
     def __repr__(self) -> str:
         title = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
@@ -124,7 +124,7 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
     value of a lower transformation (a Dual, a batch) is kept as it is now.
     """
     kept = op._keeps.get(needs)
-    read, unread, reads_out = kept if kept is not None else op.keep(needs)
+    read, unread, reads_out = kept if kept is not None else op.keep(needs, params)
     versions: tuple | None = None
     for i in read:
         a = args[i]

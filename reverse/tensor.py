@@ -156,7 +156,9 @@ class TapeLevel(Level):
                      for i, o in enumerate(outs))
 
     def constant(self, value: Any) -> Tensor:
-        return _make(value if type(value) is _ndarray else np.asarray(value), None, self)
+        if type(value) is not _ndarray and type(value) not in value_types:
+            value = np.asarray(value)  # a number; a value of a lower level stays one
+        return _make(value, None, self)
 
 
 # Tensors made by hand live on the eager tape, below every transformation's level.

@@ -309,3 +309,50 @@ def test_views_inside_jvp_and_vmap_behave_as_numpy_views() -> None:
     out, out_dot = jvp(_through_views, (xs[0],), (np.ones(3),))
     close(out, _through_views(xs[0]))
     close(out_dot, numerical_jacobian(_through_views, xs[0]) @ np.ones(3), tol=1e-6)
+
+
+# --- found beyond the list: what a Function saved, what relu saves, constants under vmap -------
+
+class PassThrough(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 1.0
+
+    @staticmethod
+    def backward(ctx, y_bar):
+        return y_bar
+
+
+def test_a_functions_output_or_input_that_it_did_not_save_may_change_in_place() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    o = PassThrough.apply(x * 1)
+    o.add_(1)
+    (o * o).sum().backward()
+    close(x.grad, [4.0, 6.0])  # 2 (x + 1), as PyTorch: only saved tensors are checked
+    x.grad = None
+    h = x * 1
+    o = PassThrough.apply(h)
+    h.add_(1)
+    (o * o).sum().backward()
+    close(x.grad, [2.0, 4.0])
+
+
+def test_relu_saves_its_output_as_pytorch() -> None:
+    x = Tensor([-1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = h.relu()
+    h.add_(1)  # relu's rule reads its output, not its input
+    y.sum().backward()
+    close(x.grad, [0.0, 1.0])
+    y = (x * 1).relu()
+    loss = y.sum()
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()
+
+
+def test_a_mask_of_a_batched_value_inside_grad_under_vmap() -> None:
+    from adcore import vmap
+    xs = np.array([[1.0, -1.0], [3.0, 4.0]])
+    got = vmap(grad(lambda v: ops.sum(ops.where(v > 0, v, 0.0))))(xs)
+    close(got, (xs > 0).astype(float))

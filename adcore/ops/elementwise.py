@@ -259,8 +259,10 @@ def _relu_impl(x: Any) -> Any:
     return np.maximum(x, 0)
 
 
-relu = _unary("relu", _relu_impl, lambda x, out: greater(x, 0),
-              D.unary(avoid=(0.0,)), "relu(x) = max(x, 0).  d/dx = 1 where x > 0, else 0.",
+relu = _unary("relu", _relu_impl, lambda x, out: greater(out, 0),
+              D.unary(avoid=(0.0,)),
+              "relu(x) = max(x, 0).  d/dx = 1 where out > 0, else 0 (it reads its output, as "
+              "PyTorch saves it).",
               method="relu")
 
 abs = _unary("abs", _scalar_or_array(np.abs), lambda x, out: sign(x),

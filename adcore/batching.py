@@ -255,6 +255,8 @@ def _unbatch(leaf: Any, axis: int | None, level: BatchLevel) -> Any:
         if axis is None:
             raise ValueError("vmap: out_axes is None for an output that differs from example to "
                              "example; give it an axis")
+        if leaf._link is not None:
+            views.fresh(leaf)  # a view whose base changed since it was made
         return _move(leaf.value, 0, axis)
     if axis is None:
         return leaf

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from adcore import ops
+from adcore import ops, views
 from adcore.arguments import Inputs, as_input, check_tree_match, normalize_argnums, plain, split_aux
 from adcore.levels import is_engine_value, new_level, raw, register_transform, speaks_numpy
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
@@ -22,6 +22,8 @@ from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
 def _split(out: Any, level: JVPLevel) -> tuple[Any, Any]:
     """(primal, tangent) of one output, a None tangent when it does not depend on this level."""
     if isinstance(out, Dual) and out._level is level:
+        if out._link is not None:
+            views.fresh(out)  # a view whose base changed since it was made
         return out.primal, out._tangent
     return out, None
 

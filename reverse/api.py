@@ -21,7 +21,7 @@ from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
 from forward.api import jacfwd, jacobian_dtype, jvp
 from reverse import graph
-from reverse.tensor import TapeLevel, Tensor, leaf, like_leaf
+from reverse.tensor import TapeLevel, Tensor, fresh, leaf, like_leaf
 
 
 class _Recording:
@@ -41,6 +41,9 @@ class _Recording:
             if has_aux:
                 result, aux = split_aux(result, fn)
                 self.aux = plain(tree_map(lambda v: _value(v, level), aux))
+            for o in flatten(result)[0]:  # a view whose memory changed since: its history now
+                if isinstance(o, Tensor) and o._level is level and o._view is not None:
+                    fresh(o)
         outs, self.spec = flatten(result)
         self.keys, self.values = [], []
         for path, o in zip(leaf_paths(result), outs):

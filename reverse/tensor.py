@@ -551,6 +551,12 @@ def _refresh(t: Tensor) -> None:
     view.version = view.root._count
 
 
+def fresh(t: Tensor) -> None:
+    """Bring a view's history up to date if its memory was changed since (through its base or
+    another view)."""
+    _fresh(t)
+
+
 def _fresh(t: Tensor) -> None:
     view = t._view
     if view is not None and view.version != view.root._count:
@@ -669,11 +675,13 @@ def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict, recording: bo
     for x in chain:  # their histories are rewritten below: not stale
         if x._view is not None:
             x._view.version = root._count
-    _set_history(t, node)
+    if recording:  # (unrecorded, as under no_grad: the histories stay as they were)
+        _set_history(t, node)
     child = t
     for base in chain[1:]:  # the bases' histories, rewritten around the change (CopySlices)
         new = _put(base, child, cast(View, child._view))
-        _set_history(base, new._node)
+        if recording:
+            _set_history(base, new._node)
         if type(base.data) is not _ndarray:
             base.data = new.data
         child = base

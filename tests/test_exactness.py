@@ -356,3 +356,33 @@ def test_a_mask_of_a_batched_value_inside_grad_under_vmap() -> None:
     xs = np.array([[1.0, -1.0], [3.0, 4.0]])
     got = vmap(grad(lambda v: ops.sum(ops.where(v > 0, v, 0.0))))(xs)
     close(got, (xs > 0).astype(float))
+
+
+def _returns_a_view_changed_through_its_base(v):
+    y = v * 2
+    z = y[1:]
+    y[1] = -1.0  # numpy: z sees it
+    return z
+
+
+@pytest.mark.parametrize("route", ["jvp", "vjp", "vmap", "jacrev"])
+def test_a_returned_view_sees_changes_made_through_its_base(route) -> None:
+    from adcore import vmap
+    from forward import jvp
+    from reverse import jacrev
+    f = _returns_a_view_changed_through_its_base
+    x = np.array([1.0, 2.0, 3.0])
+    expected = f(x)
+    jac = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    if route == "jvp":
+        out, out_dot = jvp(f, (x,), (np.ones(3),))
+        close(out, expected)
+        close(out_dot, jac @ np.ones(3))
+    elif route == "vjp":
+        out, vjp_fn = vjp(f, x)
+        close(out, expected)
+        close(vjp_fn(np.ones(2))[0], np.ones(2) @ jac)
+    elif route == "vmap":
+        close(vmap(f)(np.stack([x, x])), [expected, expected])
+    else:
+        close(jacrev(f)(x), jac)

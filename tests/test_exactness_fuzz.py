@@ -172,75 +172,76 @@ def _view(kind: str, v: Any) -> Any:
     raise AssertionError(kind)
 
 
-class _Pass(Function):
-    @staticmethod
-    def forward(ctx, a):
-        return a + 0.0
+def custom_functions(base: type, concatenate: Any) -> dict[str, type]:
+    """The six custom Functions of the programs, as subclasses of ``base`` (this library's
+    ``Function`` or PyTorch's ``autograd.Function``); ``concatenate`` joins along axis 0."""
 
-    @staticmethod
-    def backward(ctx, g):
-        return g
+    class Pass(base):
+        @staticmethod
+        def forward(ctx, a):
+            return a + 0.0
 
+        @staticmethod
+        def backward(ctx, g):
+            return g
 
-class _Twice(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return 2 * a + b
+    class Twice(base):
+        @staticmethod
+        def forward(ctx, a, b):
+            return 2 * a + b
 
-    @staticmethod
-    def backward(ctx, g):
-        return g * 2, g
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, g
 
+    class SwapT(base):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b.T
 
-class _SwapT(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return a + b.T
+        @staticmethod
+        def backward(ctx, g):
+            return g, g.T  # the same buffer twice: once itself, once as a view
 
-    @staticmethod
-    def backward(ctx, g):
-        return g, g.T
+    class ViewFn(base):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.n = a.shape[0]
+            return a[:1]
 
+        @staticmethod
+        def backward(ctx, g):
+            return concatenate([g] + [g * 0.0] * (ctx.n - 1))
 
-class _ViewFn(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.n = a.shape[0]
-        return a[:1]
+    class SelfFn(base):
+        @staticmethod
+        def forward(ctx, a):
+            return a
 
-    @staticmethod
-    def backward(ctx, g):
-        return ops.concatenate([g] + [g * 0.0] * (ctx.n - 1), axis=0)
+        @staticmethod
+        def backward(ctx, g):
+            return g
 
+    class Cube(base):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a ** 3
 
-class _SelfFn(Function):
-    @staticmethod
-    def forward(ctx, a):
-        return a
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return 3 * a * a * g
 
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-
-class _Cube(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a ** 3
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return 3 * a * a * g
+    return {"pass": Pass, "twice": Twice, "swapT": SwapT, "viewfn": ViewFn, "selffn": SelfFn,
+            "cube": Cube}
 
 
 class LibBackend:
     """This library: reverse.Tensor, float64 leaves, numpy constants handed over as they are."""
 
     name = "lib"
-    FN: ClassVar[dict] = {"pass": _Pass, "twice": _Twice, "swapT": _SwapT, "viewfn": _ViewFn,
-                          "selffn": _SelfFn, "cube": _Cube}
+    FN: ClassVar[dict] = custom_functions(Function, lambda xs: ops.concatenate(xs, axis=0))
 
     def leaf(self, a: np.ndarray) -> Any:
         return Tensor(a.copy(), requires_grad=True)
@@ -297,67 +298,10 @@ def torch_backend() -> Any:
     """PyTorch as the reference (imported only here: torch stays optional)."""
     import torch
 
-    class Pass(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a + 0.0
-
-        @staticmethod
-        def backward(ctx, g):
-            return g
-
-    class Twice(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b):
-            return 2 * a + b
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2, g
-
-    class SwapT(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b):
-            return a + b.T
-
-        @staticmethod
-        def backward(ctx, g):
-            return g, g.T
-
-    class ViewFn(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            ctx.n = a.shape[0]
-            return a[:1]
-
-        @staticmethod
-        def backward(ctx, g):
-            return torch.cat([g] + [g * 0.0] * (ctx.n - 1), dim=0)
-
-    class SelfFn(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a
-
-        @staticmethod
-        def backward(ctx, g):
-            return g
-
-    class Cube(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            ctx.save_for_backward(a)
-            return a ** 3
-
-        @staticmethod
-        def backward(ctx, g):
-            (a,) = ctx.saved_tensors
-            return 3 * a * a * g
-
     class TorchBackend(LibBackend):
         name = "torch"
-        FN: ClassVar[dict] = {"pass": Pass, "twice": Twice, "swapT": SwapT, "viewfn": ViewFn,
-                              "selffn": SelfFn, "cube": Cube}
+        FN: ClassVar[dict] = custom_functions(torch.autograd.Function,
+                                              lambda xs: torch.cat(xs, dim=0))
 
         def leaf(self, a: np.ndarray) -> Any:
             return torch.tensor(a, dtype=torch.float64, requires_grad=True)

@@ -64,7 +64,7 @@ class Op:
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
                  "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
-                 "outputs", "numpy_methods", "torch_methods")
+                 "outputs", "numpy_methods", "torch_methods", "variables")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -88,6 +88,9 @@ class Op:
         self.partials: tuple | None = None  # an elementwise op's declared partials, for display
         self.outputs = 1  # several: impl returns a tuple, rules take and give one entry per output
         self.numpy_methods: tuple[str, ...] = ()  # method names of one personality only
+        # A linear op's inputs from this position on are operands it is not linear in (index
+        # arrays): its transposes read them.
+        self.variables: int | None = None
         self.torch_methods: tuple[str, ...] = ()
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -119,6 +122,8 @@ class Op:
                 for i, need in enumerate(needs):
                     if need and i < len(self.reads):
                         read.update(self.reads[i])
+                if self.variables is not None and any(needs):
+                    read.update(range(self.variables, n))
             kept = (tuple(i for i in range(n) if i in read),
                     tuple(i for i in range(n) if i not in read), n in read)
             self._keeps[needs] = kept
@@ -205,6 +210,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     elif transpose is not None:
         op.kind = "linear"
         op.jvp, op.vjp = _linear_rules(op, transpose)
+        op.variables = None if callable(transpose) else len(tuple(transpose))
         op.reads = ()  # a linear map's transpose reads shapes and dtypes only
     elif bilinear is not None:
         op.kind = "bilinear"
@@ -483,20 +489,30 @@ def _zeros_tangent(like: Any, like_primal: Any, primal: Any) -> np.ndarray:
     return np.zeros(batch + shape_of(primal), dtype=np.result_type(raw(like)))
 
 
-def _fill_tangents(tangents: Sequence[Any], primals: Sequence[Any]) -> list | None:
+def _fill_tangents(tangents: Sequence[Any], primals: Sequence[Any],
+                   variables: int | None = None) -> list | None:
+    """The tangents of a linear op's inputs, zeros where an input has none. Inputs from position
+    ``variables`` on are operands that the map is not linear in (the index arrays of getitem,
+    which have no transpose): they are passed as they are."""
     first = next((i for i, t in enumerate(tangents) if t is not None), None)
     if first is None:
         return None
-    return [t if t is not None else _zeros_tangent(tangents[first], primals[first], primals[i])
+    n = len(tangents) if variables is None else variables
+    return [primals[i] if i >= n else t if t is not None else
+            _zeros_tangent(tangents[first], primals[first], primals[i])
             for i, t in enumerate(tangents)]
 
 
 def _linear_rules(op: Op, transposes: Sequence[Rule | None] | Rule) -> tuple[Rule, Rule]:
+    # A linear op is linear in the inputs that have a transpose; any further inputs (index
+    # arrays) are operands it is not linear in, passed to the tangent map as they are.
+    variables = None if callable(transposes) else len(tuple(transposes))
+
     def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
         if len(tangents) == 1:
             x_dot = tangents[0]
             return None if x_dot is None else bind(op, x_dot, **params)
-        filled = _fill_tangents(tangents, primals)
+        filled = _fill_tangents(tangents, primals, variables)
         return None if filled is None else bind(op, *filled, **params)
 
     if callable(transposes):  # variadic: one rule that takes the input's position
@@ -511,8 +527,11 @@ def _linear_rules(op: Op, transposes: Sequence[Rule | None] | Rule) -> tuple[Rul
 
         def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
                 needs: Sequence[bool]) -> list:
-            return [t(y_bar, *primals, **params) if needs[i] and t is not None else None
-                    for i, t in enumerate(fixed)]
+            cts = [t(y_bar, *primals, **params) if needs[i] and t is not None else None
+                   for i, t in enumerate(fixed)]
+            if len(primals) > len(cts):  # operands without a transpose (index arrays)
+                cts += [None] * (len(primals) - len(cts))
+            return cts
 
     return jvp, vjp
 

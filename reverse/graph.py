@@ -136,8 +136,8 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
             root = a if view is None else view.root
             entry = (i, root, root._count)
             versions = entry if versions is None else versions + entry
-        elif type(a) is _ndarray:
-            primals[i] = a.copy()
+        elif type(a) is _ndarray and (a.flags.writeable or a.base is not None):
+            primals[i] = a.copy()  # (a read-only array of its own, as an index, cannot change)
     # An elementwise op's inputs are never larger than its output: a small output settles it.
     if unread and (op.kind != "elementwise" or type(out) is not _ndarray
                    or out.size > KEEP_UNREAD_BELOW):

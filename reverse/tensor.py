@@ -546,8 +546,8 @@ def _refresh(t: Tensor) -> None:
         with enable_grad():  # the history must exist whatever the grad mode of the caller
             rebuilt = bind(view.op, base, **view.params)
         _set_history(t, rebuilt._node)
-        if type(t.data) is not _ndarray:  # a value of a lower level: rebound to the new one
-            t.data = rebuilt.data
+        if type(t.data) is not _ndarray or type(rebuilt.data) is not _ndarray:
+            t.data = rebuilt.data  # a value of a lower level: rebound to the new one
     view.version = view.root._count
 
 
@@ -660,8 +660,10 @@ def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict, recording: bo
         result = ops.astype(result, t.data.dtype)
     node = result._node
     root = _root(t)
-    if type(t.data) is not _ndarray:
-        t.data = result.data  # a value of a lower level: rebound, never written into
+    if type(t.data) is not _ndarray or type(result.data) is not _ndarray:
+        # a value of a lower level (a Dual inside hessian, a batch whose examples now differ, as
+        # after x[i] = 0 with i mapped by vmap): rebound, never written into
+        t.data = result.data
     else:
         if node is not None:  # values the rule reads that live in this memory: keep them as were
             node.primals = tuple(p.copy() if type(p) is _ndarray and
@@ -682,7 +684,7 @@ def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict, recording: bo
         new = _put(base, child, cast(View, child._view))
         if recording:
             _set_history(base, new._node)
-        if type(base.data) is not _ndarray:
+        if type(base.data) is not _ndarray or type(new.data) is not _ndarray:
             base.data = new.data
         child = base
 

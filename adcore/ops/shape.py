@@ -270,8 +270,43 @@ def sum_to(x: Any, shape: Sequence[int]) -> Any:
 
 # --- getitem and its transpose scatter_add ---------------------------------------------------
 
+class Slot:
+    """Where an integer index array stands in an index (the op's ``index`` parameter): the array
+    itself is an operand of the op, as its value may differ from example to example under vmap.
+    ``shape`` is one example's shape of the array."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+    def __repr__(self) -> str:
+        return f"<array {self.shape}>"
+
+
+def _split(index: tuple) -> tuple[tuple, tuple]:
+    """(the index with each integer array replaced by a Slot, the arrays): parameter and
+    operands of getitem, setitem and scatter_add."""
+    arrays = tuple(ix for ix in index if _is_array(ix))
+    if not arrays:
+        return index, ()
+    return tuple(Slot(shape_of(ix)) if _is_array(ix) else ix for ix in index), arrays
+
+
+def _is_array(ix: Any) -> bool:
+    return isinstance(ix, np.ndarray) or is_engine_value(ix)
+
+
+def _join(index: tuple, arrays: Sequence[Any]) -> tuple:
+    """The index with the arrays back in their slots."""
+    if not arrays:
+        return index
+    it = iter(arrays)
+    return tuple(next(it) if type(ix) is Slot else ix for ix in index)
+
+
 def _is_advanced(ix: Any) -> bool:
-    return isinstance(ix, np.ndarray)
+    return type(ix) is Slot or isinstance(ix, np.ndarray)
 
 
 def _layout(index: tuple) -> tuple[bool, int]:
@@ -284,8 +319,58 @@ def _layout(index: tuple) -> tuple[bool, int]:
     return separated, len(np.broadcast_shapes(*(a.shape for a in arrays)))
 
 
-def _getitem_impl(x: Any, *, index: tuple, in_shape: tuple) -> Any:
+def _before_advanced(index: tuple) -> int:
+    """How many axes of x[index] come before those of the advanced indices, when they are not
+    separated (slices and None before the first array or int)."""
+    count = 0
+    for ix in index:
+        if _is_advanced(ix) or isinstance(ix, int):
+            return count
+        count += 1
+    return count
+
+
+def _batched_index(index: tuple, arrays: Sequence[Any], nb: int) -> tuple[tuple, int, int, int]:
+    """An index for a batch of examples whose index arrays differ (under vmap): (the full index,
+    the arrays' batch ndim nba, the examples' advanced ndim k, where the k advanced axes of one
+    example's result go among the batched result's axes). ``nb`` counts the leading axes of x
+    beyond one example's shape; the arrays' nba leading axes are x's first nba."""
+    nba = len(shape_of(arrays[0])) - len(_slots(index)[0].shape)
+    _, k = _layout(index)
+    batch = shape_of(arrays[0])[:nba]
+    grid = [np.arange(n).reshape((1,) * j + (n,) + (1,) * (nba - 1 - j + k))
+            for j, n in enumerate(batch)]
+    it = iter(arrays)
+    own = []
+    for ix in index:
+        if type(ix) is Slot:
+            a = np.asarray(next(it))
+            own.append(a.reshape(batch + (1,) * (k - len(ix.shape)) + ix.shape))
+        else:
+            own.append(ix)
+    full = tuple(grid) + (slice(None),) * (nb - nba) + tuple(own)
+    separated, _ = _layout(index)
+    dest = nb + (0 if separated else _before_advanced(index))
+    return full, nba, k, dest
+
+
+def _slots(index: tuple) -> list:
+    return [ix for ix in index if type(ix) is Slot]
+
+
+def _arrays_batched(index: tuple, arrays: Sequence[Any]) -> bool:
+    """Whether the index arrays carry leading batch axes (vmap over an index that differs from
+    example to example)."""
+    return bool(arrays) and len(shape_of(arrays[0])) > len(_slots(index)[0].shape)
+
+
+def _getitem_impl(x: Any, *arrays: Any, index: tuple, in_shape: tuple) -> Any:
     nb = len(shape_of(x)) - len(in_shape)
+    if _arrays_batched(index, arrays):
+        full, nba, k, dest = _batched_index(index, arrays, nb)
+        out = np.asarray(x)[full]  # batch, the advanced axes, the rest of x's batch, the others
+        return np.moveaxis(out, tuple(range(nba, nba + k)), tuple(range(dest, dest + k)))
+    index = _join(index, arrays)
     if nb == 0:
         out = x[index]
         if type(out) is not np.ndarray and type(x) is np.ndarray:
@@ -304,11 +389,17 @@ def _indexed_ndim(index: tuple) -> int:
     return basic + k
 
 
-def _scatter_add_impl(y: Any, *, index: tuple, shape: tuple) -> Any:
+def _scatter_add_impl(y: Any, *arrays: Any, index: tuple, shape: tuple) -> Any:
     nb = len(shape_of(y)) - _indexed_ndim(index)
     dtype = np.result_type(y)
     y = np.asarray(y)
     out = np.zeros(y.shape[:nb] + shape, dtype=dtype)
+    if _arrays_batched(index, arrays):
+        full, nba, k, dest = _batched_index(index, arrays, nb)
+        np.add.at(out, full, np.moveaxis(y, tuple(range(dest, dest + k)),
+                                         tuple(range(nba, nba + k))))
+        return out
+    index = _join(index, arrays)
     separated, k = _layout(index)
     if nb and separated:
         y = np.moveaxis(y, tuple(range(nb)), tuple(range(k, k + nb)))
@@ -350,8 +441,8 @@ def _getitem_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 getitem_op = defop(
     "getitem", _getitem_impl,
-    transpose=(lambda y_bar, x, *, index, in_shape:
-               bind(scatter_add_op, y_bar, index=index, shape=in_shape),),
+    transpose=(lambda y_bar, x, *arrays, index, in_shape:
+               bind(scatter_add_op, y_bar, *arrays, index=index, shape=in_shape),),
     domain=_getitem_domain, view=True,
     doc="getitem(x, index): x[index] with basic and integer-array indexing.  "
         "Transpose: scatter_add (repeated indices accumulate).")
@@ -366,8 +457,8 @@ def _scatter_add_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 scatter_add_op: Op = defop(
     "scatter_add", _scatter_add_impl,
-    transpose=(lambda y_bar, y, *, index, shape:
-               bind(getitem_op, y_bar, index=index, in_shape=shape),),
+    transpose=(lambda y_bar, y, *arrays, index, shape:
+               bind(getitem_op, y_bar, *arrays, index=index, in_shape=shape),),
     domain=_scatter_add_domain,
     doc="scatter_add(y, index, shape): zeros(shape) with y added at index (repeats accumulate).  "
         "Transpose: getitem.")
@@ -376,9 +467,11 @@ scatter_add_op: Op = defop(
 def _index_item(ix: Any, fn: str) -> Any:
     """One index entry as an int, slice, None, Ellipsis, integer array or boolean mask."""
     if is_engine_value(ix) and np.shape(raw(ix)) != shape_of(ix):
-        raise IndexError(f"{fn}: an index array whose values differ from example to example "
-                         f"(a value mapped by vmap) is not supported; index with a fixed array, or "
-                         f"select with where() or a one-hot product")
+        # An index that differs from example to example (mapped by vmap): an operand of the op.
+        if np.result_type(raw(ix)).kind not in "iu":
+            raise IndexError(f"{fn}: index arrays must hold integers, got dtype "
+                             f"{np.result_type(raw(ix))}")
+        return ix
     ix = raw(ix)
     if isinstance(ix, (list, np.ndarray)) or (hasattr(ix, "__array__") and not np.isscalar(ix)):
         arr = np.asarray(ix)
@@ -430,6 +523,15 @@ def _canonical_index(index: Any, xs: tuple, fn: str) -> tuple:
             out.append(ix)
             axis += ix is not None
             continue
+        if is_engine_value(ix):  # an index of vmap's examples: checked on all of them
+            values = raw(ix)
+            n = xs[axis]
+            if values.size and (values.max() >= n or values.min() < -n):
+                raise IndexError(f"{fn}: an index is out of bounds for axis {axis} with size {n} "
+                                 f"(array shape {xs})")
+            out.append(ix)
+            axis += 1
+            continue
         if isinstance(ix, np.ndarray) and ix.dtype == bool:
             covered = xs[axis:axis + ix.ndim]
             if ix.shape != covered:
@@ -459,34 +561,38 @@ def getitem(x: Any, index: Any) -> Any:
     array([0., 0., 3.])
     """
     in_shape = shape_of(x)
-    return bind(getitem_op, x, index=_canonical_index(index, in_shape, "getitem"),
-                in_shape=in_shape)
+    template, arrays = _split(_canonical_index(index, in_shape, "getitem"))
+    return bind(getitem_op, x, *arrays, index=template, in_shape=in_shape)
 
 
 @public(scatter_add_op)
 def scatter_add(y: Any, index: Any, shape: Sequence[int]) -> Any:
     """scatter_add(y, index, shape): zeros(shape) with y added at ``index`` (repeats accumulate)."""
     shape = tuple(shape)
-    index = _canonical_index(index, shape, "scatter_add")
-    want = np.zeros(shape)[index].shape
+    template, arrays = _split(_canonical_index(index, shape, "scatter_add"))
+    want = _indexed_shape(shape, template)
     if shape_of(y) != want:
         raise ValueError(f"scatter_add: y has shape {shape_of(y)} but the index selects shape "
                          f"{want}")
-    return bind(scatter_add_op, y, index=index, shape=shape)
+    return bind(scatter_add_op, y, *arrays, index=template, shape=shape)
 
 
 # --- setitem: x with x[index] replaced (PyTorch's CopySlices) --------------------------------
 
 def _indexed_shape(shape: tuple, index: tuple) -> tuple:
-    """The shape of x[index] for an x of ``shape`` (computed on a zero-size broadcast view)."""
-    return np.broadcast_to(np.empty((), dtype=bool), shape)[index].shape
+    """The shape of x[index] for an x of ``shape`` (computed on a zero-size broadcast view; an
+    index array, or its Slot, stands in as zeros of one example's shape)."""
+    probe = tuple(np.zeros(shape_of(ix) if type(ix) is not Slot else ix.shape, dtype=np.intp)
+                  if _is_advanced(ix) or is_engine_value(ix) else ix for ix in index)
+    return np.broadcast_to(np.empty((), dtype=bool), shape)[probe].shape
 
 
-def _setitem_impl(x: Any, v: Any, *, index: tuple, shape: tuple, vshape: tuple) -> Any:
+def _setitem_impl(x: Any, v: Any, *arrays: Any, index: tuple, shape: tuple,
+                  vshape: tuple) -> Any:
     out = np.array(x, copy=True)
     nb = out.ndim - len(shape)
     if nb == 0:
-        out[index] = v
+        out[_join(index, arrays)] = v
         return out
     # A batch of tangents or cotangents: align v's own batch axes (if any) with x's, then put the
     # batch axes where numpy's indexing puts them for this index.
@@ -496,6 +602,11 @@ def _setitem_impl(x: Any, v: Any, *, index: tuple, shape: tuple, vshape: tuple) 
     if v.ndim > len(vshape):
         v = np.reshape(v, batch + (1,) * (len(core) - len(vshape)) + vshape)
     v = np.broadcast_to(v, batch + core)
+    if _arrays_batched(index, arrays):
+        full, nba, k, dest = _batched_index(index, arrays, nb)
+        out[full] = np.moveaxis(v, tuple(range(dest, dest + k)), tuple(range(nba, nba + k)))
+        return out
+    index = _join(index, arrays)
     separated, k = _layout(index)
     if separated:
         v = np.moveaxis(v, tuple(range(nb)), tuple(range(k, k + nb)))
@@ -503,9 +614,9 @@ def _setitem_impl(x: Any, v: Any, *, index: tuple, shape: tuple, vshape: tuple) 
     return out
 
 
-def _setitem_value_transpose(y_bar: Any, x: Any, v: Any, *, index: tuple, shape: tuple,
-                             vshape: tuple) -> Any:
-    picked = bind(getitem_op, y_bar, index=index, in_shape=shape)
+def _setitem_value_transpose(y_bar: Any, x: Any, v: Any, *arrays: Any, index: tuple,
+                             shape: tuple, vshape: tuple) -> Any:
+    picked = bind(getitem_op, y_bar, *arrays, index=index, in_shape=shape)
     core = _indexed_shape(shape, index)
     return picked if core == vshape else bind(sum_to_op, picked, shape=vshape, in_shape=core)
 
@@ -541,8 +652,8 @@ def _setitem_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 setitem_op: Op = defop(
     "setitem", _setitem_impl,
-    transpose=(lambda y_bar, x, v, *, index, shape, vshape:
-               bind(setitem_op, y_bar, 0.0, index=index, shape=shape, vshape=()),
+    transpose=(lambda y_bar, x, v, *arrays, index, shape, vshape:
+               bind(setitem_op, y_bar, 0.0, *arrays, index=index, shape=shape, vshape=()),
                _setitem_value_transpose),
     domain=_setitem_domain,
     doc="setitem(x, index, v): x with x[index] = v (v broadcast).  Transpose: to x, the cotangent "
@@ -572,7 +683,8 @@ def setitem(x: Any, index: Any, value: Any) -> Any:
         raise ValueError(f"setitem: a value of shape {vshape} cannot be written into x[index] of "
                          f"shape {core} (x has shape {in_shape}); give a value that broadcasts to "
                          f"{core}")
-    return bind(setitem_op, x, value, index=index, shape=in_shape, vshape=vshape)
+    template, arrays = _split(index)
+    return bind(setitem_op, x, value, *arrays, index=template, shape=in_shape, vshape=vshape)
 
 
 # --- clone: a copy that gradients pass through unchanged -------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adcore.levels import raw
+from adcore.levels import raw, value_types
 from adcore.ops.elementwise import astype
 
 PROMOTING_KINDS = frozenset({"elementwise", "bilinear"})
@@ -22,15 +22,21 @@ def numpy_operands(args: tuple) -> tuple:
     """``args`` cast to numpy's result dtype where an array's dtype differs from it."""
     dtypes: list = []
     arrays = 0
+    mixed = False  # whether numpy's result type may differ from the first array's dtype
     for a in args:
         if type(a) in _NUMBERS:
-            dtypes.append(a)  # weak: never promotes an array
+            dtypes.append(a)  # weak: never promotes a float array (an integer one, it may)
+            mixed = True
             continue
-        dtype = getattr(raw(a), "dtype", None)
+        while type(a) in value_types:  # the innermost array (levels.raw, inlined)
+            a = a._unwrap()
+        dtype = getattr(a, "dtype", None)
         if isinstance(dtype, np.dtype):  # (None, a missing bound of clip, takes no part)
+            if dtypes and dtype != dtypes[0]:
+                mixed = True
             dtypes.append(dtype)
             arrays += 1
-    if arrays < 2:
+    if arrays < 2 or not mixed:
         return args
     target = np.result_type(*dtypes)
     if target.kind != "f":

@@ -64,7 +64,7 @@ class Op:
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
                  "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
-                 "outputs", "numpy_methods", "torch_methods", "variables")
+                 "outputs", "numpy_methods", "torch_methods", "variables", "fresh")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -92,6 +92,9 @@ class Op:
         # arrays): its transposes read them.
         self.variables: int | None = None
         self.torch_methods: tuple[str, ...] = ()
+        # Its result never shares an input's memory, and is real when its operands are (numpy's
+        # ufuncs): the tape skips those two checks.
+        self.fresh = False
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -170,6 +173,7 @@ def defop(name: str, impl: Callable[..., Any], *,
           inplace: str | Sequence[str] = (),
           numpy: Any = (),
           view: bool = False,
+          fresh: bool = False,
           outputs: int = 1,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
@@ -180,7 +184,9 @@ def defop(name: str, impl: Callable[..., Any], *,
     ``clone``; see adcore/methods.py); ``operator`` a Python operator
     (``"add"``: ``x + y``, ``y + x``, ``x += y``); ``inplace`` its in-place method (``"add_"``);
     ``numpy`` the numpy ufuncs or functions that route to it (``np.add``); ``view`` that its result
-    may share memory with its first input (reshape, transpose, basic indexing).
+    may share memory with its first input (reshape, transpose, basic indexing); ``fresh`` that its
+    result never shares an input's memory and is real for real operands, as a numpy ufunc's (the
+    engines then skip checking both; tests/test_registry.py checks the claim).
 
     ``outputs=k`` (k > 1) declares an op with several outputs (eigh, slogdet, max with indices):
     ``impl`` returns a tuple of k arrays, and the explicit rules work on tuples: each ``jvp`` entry
@@ -231,6 +237,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     op.inplace = (inplace,) if isinstance(inplace, str) else tuple(inplace)
     op.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
     op.view = view
+    op.fresh = fresh
     if register:
         _register(op)
     return op

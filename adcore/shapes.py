@@ -88,6 +88,10 @@ def complex_error(op: Any, args: Any) -> TypeError:
 
 def check_real(op: Any, out: Any, args: Any) -> None:
     """Refuse a complex result of ``op`` under a transformation, naming the op."""
+    if type(out) is np.ndarray:
+        if out.dtype.kind == "c":
+            raise complex_error(op, args)
+        return
     if type(out) is tuple:  # an op with several outputs
         for o in out:
             check_real(op, o, args)

@@ -55,9 +55,22 @@ def shares(a: Any, b: Any) -> bool:
     return a.base is b or a.base is b.base or bool(np.may_share_memory(a, b))
 
 
+def is_item(op: Any, params: dict) -> bool:
+    """Whether ``op`` takes one element by an integer for every axis (``y[k]``, ``y[i, j]``):
+    numpy gives a scalar, a copy, where PyTorch gives a 0-d view. At a level of numpy's
+    personality the result is not linked (and the engine owns a copy of its memory)."""
+    if op is not _GETITEM:
+        return False
+    index = params["index"]
+    return len(index) == len(params["in_shape"]) and all(type(i) is int for i in index)
+
+
 def link(out: Any, source: Any, op: Any, params: dict) -> None:
-    """After a view op: link ``out`` to ``source`` when their memory is shared."""
+    """After a view op: link ``out`` to ``source`` when their memory is shared (not an item of
+    ``source`` at a level of numpy's personality: see ``is_item``)."""
     if type(source) is not type(out) or source._level is not out._level:
+        return
+    if out._level.numpy and is_item(op, params):
         return
     if not shares(out, source):
         return

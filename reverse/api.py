@@ -21,30 +21,54 @@ from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
 from forward.api import jacfwd, jacobian_dtype, jvp
 from reverse import graph
+from reverse.held import release
 from reverse.tensor import TapeLevel, Tensor, fresh, leaf, like_leaf
 
 
 class _Recording:
     """f run once at a fresh tape level: its input leaves, and per output leaf where its cotangent
-    enters the graph (its node, the leaf itself, or None when it does not depend on the inputs)."""
+    enters the graph (its node, the leaf itself, or None when it does not depend on the inputs).
+
+    Used as a context: the numpy arrays its nodes read are read-only until it exits (see
+    reverse/held.py), unless ``keep``: the recording outlives the call (vjp's vjp_fn), so it takes
+    its own copy of the caller's arrays and of every array a node reads, which the caller may
+    change before pulling cotangents back."""
 
     def __init__(self, f: Callable[..., Any], args: Sequence[Any], nums: Sequence[int],
                  kwargs: dict, has_aux: bool, fn: str, keep: bool = False) -> None:
         self.inputs = Inputs(args, nums, fn)
+        self.held: list = []
+        try:
+            self._record(f, kwargs, has_aux, fn, keep)
+        except BaseException:
+            release(self.held)
+            raise
+
+    def __enter__(self) -> _Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Make the arrays its nodes read writeable again: no cotangent will be pulled back."""
+        release(self.held)
+
+    def _record(self, f: Callable[..., Any], kwargs: dict, has_aux: bool, fn: str,
+                keep: bool) -> None:
         with new_level(TapeLevel) as level:
             level.numpy = speaks_numpy(self.inputs.leaves)
-            # keep: the recording outlives the call (vjp's vjp_fn), so it takes its own copy of
-            # the caller's arrays, which the caller may change before pulling cotangents back.
+            level.held = None if keep else self.held
             self.leaves = [leaf(_own_copy(x) if keep else x, level) for x in self.inputs.leaves]
             result = f(*self.inputs.rebuild(self.leaves), **kwargs)
             self.aux = None
             if has_aux:
                 result, aux = split_aux(result, fn)
                 self.aux = plain(tree_map(lambda v: _value(v, level), aux))
-            for o in flatten(result)[0]:  # a view whose memory changed since: its history now
+            outs, self.spec = flatten(result)
+            for o in outs:  # a view whose memory changed since: its history now
                 if isinstance(o, Tensor) and o._level is level and o._view is not None:
                     fresh(o)
-        outs, self.spec = flatten(result)
         self.keys, self.values = [], []
         for path, o in zip(leaf_paths(result), outs):
             if isinstance(o, Tensor) and o._level is level:
@@ -131,18 +155,22 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = normalize_argnums(argnums, len(args), "grad")
-        rec = _Recording(f, args, nums, kwargs, has_aux, "grad")
-        if len(rec.values) != 1 or math.prod(shape_of(rec.values[0])) != 1:
-            got = (f"{len(rec.values)} outputs" if len(rec.values) != 1 else
-                   f"shape {shape_of(rec.values[0])}")
-            raise ValueError(f"grad: f must return a scalar (one element), got {got}; reduce it "
-                             f"(for example with .sum()) or use jacrev for non-scalar outputs")
-        value = rec.values[0]
-        seed = np.ones(shape_of(value), dtype=np.result_type(dtype_of(raw(value)), np.float32))
-        grads = [plain(g) for g in rec.pull([seed], (), retain=False)]
-        result = rec.inputs.arrange(grads, isinstance(argnums, int))
-        return ((plain(value), rec.aux) if has_aux else plain(value)), result
+        with _Recording(f, args, nums, kwargs, has_aux, "grad") as rec:
+            return _value_and_grad(rec, argnums, has_aux)
     return wrapped
+
+
+def _value_and_grad(rec: _Recording, argnums: Any, has_aux: bool) -> tuple[Any, Any]:
+    if len(rec.values) != 1 or math.prod(shape_of(rec.values[0])) != 1:
+        got = (f"{len(rec.values)} outputs" if len(rec.values) != 1 else
+               f"shape {shape_of(rec.values[0])}")
+        raise ValueError(f"grad: f must return a scalar (one element), got {got}; reduce it "
+                         f"(for example with .sum()) or use jacrev for non-scalar outputs")
+    value = rec.values[0]
+    seed = np.ones(shape_of(value), dtype=np.result_type(dtype_of(raw(value)), np.float32))
+    grads = [plain(g) for g in rec.pull([seed], (), retain=False)]
+    result = rec.inputs.arrange(grads, isinstance(argnums, int))
+    return ((plain(value), rec.aux) if has_aux else plain(value)), result
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
@@ -212,8 +240,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_aux: 
     @functools.wraps(f)
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), "jacrev")
-        rec = _Recording(f, args, nums, kwargs, has_aux, "jacrev")
-        result = _jacobian_rows(rec, argnums, chunk_size)
+        with _Recording(f, args, nums, kwargs, has_aux, "jacrev") as rec:
+            result = _jacobian_rows(rec, argnums, chunk_size)
         return (result, rec.aux) if has_aux else result
     return jac
 
@@ -238,13 +266,13 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, mode: s
     @functools.wraps(f)
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums = normalize_argnums(argnums, len(args), "jacobian")
-        rec = _Recording(f, args, nums, kwargs, has_aux, "jacobian")
-        n_in, n_out = rec.sizes()
-        if n_in < n_out:
-            del rec  # frees the tape before the forward pass
-            return jacfwd(f, argnums, has_aux=has_aux, chunk_size=chunk_size)(*args, **kwargs)
-        result = _jacobian_rows(rec, argnums, chunk_size)
-        return (result, rec.aux) if has_aux else result
+        with _Recording(f, args, nums, kwargs, has_aux, "jacobian") as rec:
+            n_in, n_out = rec.sizes()
+            if n_in >= n_out:
+                result = _jacobian_rows(rec, argnums, chunk_size)
+                return (result, rec.aux) if has_aux else result
+        del rec  # frees the tape before the forward pass
+        return jacfwd(f, argnums, has_aux=has_aux, chunk_size=chunk_size)(*args, **kwargs)
     return jac
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-import weakref
 from collections.abc import Callable
 from heapq import heappop as _pop
 from heapq import heappush as _push
@@ -41,6 +40,7 @@ from adcore.ops import add
 from adcore.registry import Several, select_op
 from adcore.shapes import Meta
 from reverse import anomaly
+from reverse.held import hold, is_held
 from reverse.modes import mode
 
 # Values a rule does not read are kept by reference up to this many elements: a placeholder would
@@ -73,7 +73,7 @@ class Node(list):
     """
 
     __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin", "seq",
-                 "owner")
+                 "anchor")
     op: Any
     params: dict
     primals: tuple | None
@@ -83,7 +83,7 @@ class Node(list):
     retain: Any
     origin: Any
     seq: int
-    owner: Any
+    anchor: Any  # under create_graph: the version counter of the rebuilt output (see _run_rule)
     __hash__ = object.__hash__  # type: ignore[assignment]  # identity, not list equality: keys
     __eq__ = object.__eq__
     __ne__ = object.__ne__
@@ -120,8 +120,11 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
     What a node keeps cannot change under it. A tensor's data is checked by version (the node
     stores, per value its rule reads, the position, the tensor that owns the memory and its
     version then), whatever level the tensor belongs to; a numpy array the user passed is copied
-    (the user may change it before backward, as PyTorch copies what ``torch.tensor`` is given); a
-    value of a lower transformation (a Dual, a batch) is kept as it is now.
+    (the user may change it before backward, as PyTorch copies what ``torch.tensor`` is given),
+    or, at the level of a transformation that runs its backward pass before it returns (grad,
+    jacrev), made read-only until then (``reverse.held``: a copy of each weight matrix per call
+    would cost as much as the matrix products); a value of a lower transformation (a Dual, a
+    batch) is kept as it is now.
     """
     kept = op._keeps.get(needs)
     read, unread, reads_out = kept if kept is not None else op.keep(needs, params)
@@ -136,8 +139,12 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
             root = a if view is None else view.root
             entry = (i, root, root._count)
             versions = entry if versions is None else versions + entry
-        elif type(a) is _ndarray and (a.flags.writeable or a.base is not None):
-            primals[i] = a.copy()  # (a read-only array of its own, as an index, cannot change)
+        elif type(a) is _ndarray and (a.flags.writeable or a.base is not None or is_held(a)):
+            # (a read-only array of its own, as an index, cannot change: kept as it is)
+            if level.held is None or a.base is not None:
+                primals[i] = a.copy()
+            else:
+                hold(a, level.held)
     # An elementwise op's inputs are never larger than its output: a small output settles it.
     if unread and (op.kind != "elementwise" or type(out) is not _ndarray
                    or out.size > KEEP_UNREAD_BELOW):
@@ -156,7 +163,7 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
     node.needs = needs
     node.versions = versions
     node.retain = None
-    node.owner = reads_out  # the engine replaces True by a weak reference to the output tensor
+    node.anchor = None
     return node
 
 
@@ -172,7 +179,7 @@ def select(node: Node, index: int, count: int, out: Any) -> Node:
     sel.needs = (True,)
     sel.versions = None
     sel.retain = None
-    sel.owner = False
+    sel.anchor = None
     return sel
 
 
@@ -264,7 +271,7 @@ def _run_rule(node: Node, y_bar: Any, primals: tuple, rebuild: Callable | None) 
     if type(out) is tuple:  # several outputs: each rebuilt behind a selection of its own
         out = tuple(rebuild(select(node, i, len(out), o), o, None) for i, o in enumerate(out))
     else:
-        out = rebuild(node, out, node.owner() if type(node.owner) is weakref.ref else None)
+        out = rebuild(node, out, node if node.reads_out() else None)  # versioned by node.anchor
     return node.op.vjp(y_bar, [rebuild(k, p, roots.get(i)) for i, (k, p) in
                                enumerate(zip(node, primals))], out, node.params, node.needs)
 

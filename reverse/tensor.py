@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from adcore import ops
+from adcore import ops, views
 from adcore.levels import (
     EAGER_TAPE_DEPTH,
     FIRST_TRANSFORM_DEPTH,
@@ -63,9 +63,17 @@ class View:
 
 
 class TapeLevel(Level):
-    """Reverse mode at one level: ops on this level's tensors that need gradients are recorded."""
+    """Reverse mode at one level: ops on this level's tensors that need gradients are recorded.
 
-    __slots__ = ()
+    ``held`` lists the numpy arrays its nodes read and hold read-only (``reverse.held``) when the
+    level's transformation runs its backward pass before returning; None where nodes copy them
+    (the eager tape, ``vjp``)."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(depth)
+        self.held: list | None = None
 
     def process(self, op: Any, args: tuple, params: dict) -> Tensor | tuple:
         if self.numpy and op.kind in PROMOTING_KINDS:
@@ -74,11 +82,12 @@ class TapeLevel(Level):
         parents: list = []
         needs: list = []
         record = False
+        checked = not op.fresh  # a ufunc's result is new memory, and real for real operands
         for a in args:
             if type(a) in value_types and a._level is self:
                 if a._view is not None:
                     _fresh(a)
-                primals.append(a.data)
+                primals.append(a.data)  # (never complex: no tensor holds complex data)
                 key = a._node
                 if key is None and a._requires_grad:
                     key = a
@@ -93,6 +102,7 @@ class TapeLevel(Level):
                 primals.append(a)
                 parents.append(None)
                 needs.append(False)
+                checked = True  # a constant may be complex
         if op.outputs != 1:
             return self._several(op, params, parents, primals, tuple(needs), args, record)
         if self is EAGER:  # nothing lives below the eager tape: the primals are plain values
@@ -109,7 +119,7 @@ class TapeLevel(Level):
                 raise
             if type(out) is not _ndarray:
                 out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
-            elif not op.view:  # an output that shares an input's memory is that input's copy
+            elif not op.view and not op.fresh:  # sharing an input's memory: that input's copy
                 if out.base is not None:
                     out = _unaliased(out, primals)
                 else:
@@ -117,11 +127,12 @@ class TapeLevel(Level):
                         if p is out:
                             out = out.copy()
                             break
-            if out.dtype.kind == "c":
+            if checked and out.dtype.kind == "c":
                 raise complex_error(op, primals)
         else:
             out = bind(op, *primals, **params)
-            check_real(op, out, primals)
+            if checked:
+                check_real(op, out, primals)
         node = None
         if record and self.depth > mode.floor:
             node = graph.record(op, params, parents, primals, out, tuple(needs), args, self)
@@ -129,8 +140,6 @@ class TapeLevel(Level):
                 node.origin = anomaly.origin()
                 anomaly.check_forward(op, primals, out, node.origin)
         t = _make(out, node, self)
-        if node is not None and node.owner is True:
-            node.owner = weakref.ref(t)  # rebuilt under create_graph with t's version counter
         if op.view:
             _link_view(t, args[0], op, params, self)
         return t
@@ -486,16 +495,24 @@ def leaf(data: Any, level: Level) -> Tensor:
     return t
 
 
-def _rebuild(key: Any, value: Any, level: Level, root: Tensor | None = None) -> Any:
+def _rebuild(key: Any, value: Any, level: Level, root: Tensor | graph.Node | None = None) -> Any:
     """The engine value a rule sees under create_graph: gradients flow into ``key``. It shares
     the version counter of ``root``, the tensor its value came from, so that the graph the rule
-    builds sees a later in-place change of that tensor (PyTorch's saved variables do the same)."""
+    builds sees a later in-place change of that tensor (PyTorch's saved variables do the same).
+
+    A node's own output (``root`` is the node) shares the counter of the node's *anchor*, a
+    tensor without history made here once, which ``_changed`` bumps when the output's memory is
+    changed in place (the node does not refer to the tensor it made)."""
     if key is None or type(value) is Meta:
         return value
     if type(key) is not graph.Node:
         return key  # a leaf tensor
     t = _make(value, key, level)
-    if root is not None:
+    if isinstance(root, graph.Node):
+        if root.anchor is None:
+            root.anchor = _make(value, None, level)
+        t._view = View(root.anchor, None, None, {})
+    elif root is not None:
         t._view = View(_root(root), None, None, {})
     return t
 
@@ -528,9 +545,14 @@ def _unaliased(out: _ndarray, primals: list) -> _ndarray:
 
 
 def _link_view(t: Tensor, source: Any, op: Any, params: dict, level: TapeLevel) -> None:
-    """Mark ``t`` as a view of ``source`` when op returned a view of its memory."""
+    """Mark ``t`` as a view of ``source`` when op returned a view of its memory; at a level of
+    numpy's personality an item (``views.is_item``) is a copy instead, as numpy's scalars are."""
     if type(source) in value_types and source._level is level and _shares(raw(t.data),
                                                                           raw(source.data)):
+        if level.numpy and op is _GETITEM and views.is_item(op, params):
+            if type(t.data) is _ndarray:
+                t.data = t.data.copy()
+            return
         t._view = View(_root(source), source, op, params)
 
 
@@ -579,6 +601,8 @@ def _changed(t: Tensor) -> None:
             and node.reads_out():
         node.out = graph.Modified(root.data, root._count, root._count + 1)
         node.versions = node.versions or ()
+        if node.anchor is not None:  # the output rebuilt under create_graph changes with it
+            node.anchor._count += 1
     root._count += 1
 
 

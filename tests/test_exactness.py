@@ -10,7 +10,7 @@ import pytest
 
 from adcore import ops
 from forward import jacfwd
-from reverse import Function, Tensor, grad, hessian, vjp
+from reverse import Function, Tensor, grad, hessian, jacobian, jacrev, vjp
 
 
 def close(a, b, tol=1e-12):
@@ -76,6 +76,72 @@ def test_vjp_keeps_its_own_copy_of_the_callers_arrays() -> None:
     x[:] = 100
     out[:] = -1  # the returned output is the caller's to change too
     close(vjp_fn(np.ones(2))[0], [6.0, 8.0])
+
+
+def test_vjp_keeps_its_own_copy_of_the_arrays_f_closes_over() -> None:
+    w = np.array([3.0, 4.0])
+    _, vjp_fn = vjp(lambda v: ops.sum(v * w), np.array([1.0, 1.0]))
+    w[:] = 100  # vjp_fn outlives the call: w stays writeable, and the node kept its own copy
+    close(vjp_fn(1.0)[0], [3.0, 4.0])
+
+
+@pytest.mark.parametrize("transform", [grad, jacrev, lambda f: jacobian(f, mode="reverse"),
+                                       hessian])
+def test_an_array_f_closes_over_is_read_only_until_the_transformation_is_done(transform) -> None:
+    w = np.array([3.0, 4.0])
+    seen = []
+
+    def f(v):
+        y = ops.sum(v * v * w)
+        seen.append(w.flags.writeable)
+        return y
+
+    transform(f)(np.array([1.0, 2.0]))
+    assert seen[0] is False and w.flags.writeable  # held while recorded, released after
+
+    def writes_after_use(v):
+        y = ops.sum(v * w)
+        w[0] = 100.0  # numpy would compute sum(v * [3, 4]): the gradient would silently be [100, 4]
+        return y
+
+    with pytest.raises(ValueError, match="read-only"):
+        transform(writes_after_use)(np.array([1.0, 2.0]))
+    assert w.flags.writeable and w[0] == 3.0  # released when f raised
+
+
+def test_an_array_held_by_two_levels_is_writeable_only_after_both_release_it() -> None:
+    w = np.array([3.0, 4.0])
+    seen = []
+
+    def outer(x):
+        def inner(v):
+            y = ops.sum(v * w)  # held by the inner level first
+            seen.append(("inner", w.flags.writeable))
+            return y + ops.sum(x * w)  # then by the outer one, while the inner still holds it
+        g = grad(inner)(x * 1.0)
+        seen.append(("outer", w.flags.writeable))
+        return ops.sum(g * x) + ops.sum(x * w)
+
+    close(grad(outer)(np.array([1.0, 2.0])), [6.0, 8.0])  # d/dx (w.x + w.x): 2w
+    assert seen == [("inner", False), ("outer", False)] and w.flags.writeable
+
+
+def test_jacobian_in_forward_mode_releases_the_arrays_of_its_taped_try_first() -> None:
+    buf = np.zeros(3)
+
+    def f(v):  # writes into its buffer before reading it: fine in numpy, and so here
+        buf[:] = 2.0
+        return v * buf
+
+    close(jacobian(f)(np.array([1.0, 2.0, 3.0])[:1]), [[2.0], [2.0], [2.0]])
+    assert buf.flags.writeable
+
+
+def test_a_read_only_array_of_the_user_stays_read_only() -> None:
+    w = np.array([3.0, 4.0])
+    w.flags.writeable = False
+    close(grad(lambda v: ops.sum(v * w))(np.array([1.0, 1.0])), [3.0, 4.0])
+    assert not w.flags.writeable
 
 
 # --- 3. a tensor of an outer level changed in place inside a transformation --------------------

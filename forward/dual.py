@@ -35,6 +35,7 @@ class JVPLevel(Level):
             args = numpy_operands(args)
         primals = []
         tangents = []
+        checked = not op.fresh  # a ufunc's result is real for real operands
         for a in args:
             if type(a) in value_types and a._level is self:  # a Dual (or subclass) of this level
                 if a._link is not None:
@@ -44,8 +45,10 @@ class JVPLevel(Level):
             else:
                 primals.append(a)
                 tangents.append(None)
+                checked = True  # a constant may be complex
         out = bind(op, *primals, **params)
-        check_real(op, out, primals)
+        if checked:
+            check_real(op, out, primals)
         if op.outputs != 1:
             out_dots = op.jvp(tangents, primals, out, params) or (None,) * len(out)
             return tuple(_make(o, t, self) for o, t in zip(out, out_dots))

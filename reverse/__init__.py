@@ -20,8 +20,10 @@ from reverse.draw import draw, to_dot
 from reverse.explain import explain
 from reverse.function import Function, FunctionCtx
 from reverse.modes import detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad
-from reverse.tensor import Tensor
+from reverse.tensor import Tensor, use_explainer
 from reverse.value import Value
+
+use_explainer(explain)  # backward(explain=True) prints with it (explain imports tensor, not back)
 
 __all__ = [
                            "Function",

@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from adcore.derive import Several
 from adcore.levels import value_types
 from adcore.ops import add
-from adcore.registry import Several, select_op
+from adcore.registry import select_op
 from adcore.shapes import Meta
 from reverse import anomaly
 from reverse.held import hold, is_held

@@ -377,8 +377,8 @@ class Tensor(ArrayMethods):
         (see ``reverse.explain``).
         """
         if explain:
-            from reverse.explain import explain as explain_pass  # explain builds on backward
-            explain_pass(self, gradient, retain_graph)
+            assert _explainer is not None, "reverse/__init__.py hands reverse.explain over"
+            _explainer(self, gradient, retain_graph)
             return
         _fresh(self)
         if not self.requires_grad:
@@ -453,6 +453,17 @@ class Tensor(ArrayMethods):
             _changed(grad)
         else:
             self._grad = grad + ct
+
+
+# ``backward(explain=True)`` prints the pass with reverse.explain, which builds on backward and
+# imports this module; reverse/__init__.py hands it over (``use_explainer``) instead.
+_explainer: Any = None
+
+
+def use_explainer(explain: Any) -> None:
+    """Set the printer that ``backward(explain=True)`` calls (``reverse.explain.explain``)."""
+    global _explainer
+    _explainer = explain
 
 
 def _leaves_graph(call: str, t: Tensor) -> str:

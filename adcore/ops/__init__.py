@@ -5,6 +5,8 @@ On plain numbers and ndarrays each function computes at once; on engine values (
 ``Tensor``) it is recorded or pushed forward by the engine of the deepest level. Derivative rules
 are written with these same functions, so that derivatives can themselves be differentiated.
 """
+from adcore import derive
+from adcore.ops import shape
 from adcore.ops.compare import (
                                 all,
                                 any,
@@ -176,3 +178,7 @@ __all__ = [
                                 "var",
                                 "where",
 ]
+
+# The derived rules (adcore/derive.py) are written with these ops, declared above with defop.
+derive.hand_over(add_fn=add, mul_fn=mul, neg_fn=neg, reshape=shape.reshape_op,
+                 broadcast_to=shape.broadcast_to_op, sum_to=shape.sum_to_op)

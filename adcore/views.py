@@ -70,7 +70,7 @@ def link(out: Any, source: Any, op: Any, params: dict) -> None:
     ``source`` at a level of numpy's personality: see ``is_item``)."""
     if type(source) is not type(out) or source._level is not out._level:
         return
-    if out._level.numpy and is_item(op, params):
+    if op is _GETITEM and out._level.numpy and is_item(op, params):
         return
     if not shares(out, source):
         return

@@ -41,9 +41,12 @@ def _like_primal(t: Any, p: Any) -> Any:
     return t
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
 def jacobian_dtype(out: Any, leaf: Any) -> np.dtype:
     """The dtype of a Jacobian block d out / d leaf, the same in every mode: both primals'."""
-    return np.result_type(dtype_of(raw(out)), dtype_of(raw(leaf)), np.float32)
+    return np.promote_types(np.promote_types(dtype_of(raw(out)), dtype_of(raw(leaf))), _FLOAT32)
 
 
 def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs: dict,

@@ -22,7 +22,9 @@ from adcore.shapes import dtype_of, shape_of
 from forward.api import jacfwd, jacobian_dtype, jvp
 from reverse import graph
 from reverse.held import release
-from reverse.tensor import TapeLevel, Tensor, fresh, leaf, like_leaf
+from reverse.tape import TapeLevel, leaf
+from reverse.tensor import Tensor, like_leaf, tape_level
+from reverse.versions import fresh
 
 
 class _Recording:
@@ -56,7 +58,7 @@ class _Recording:
 
     def _record(self, f: Callable[..., Any], kwargs: dict, has_aux: bool, fn: str,
                 keep: bool) -> None:
-        with new_level(TapeLevel) as level:
+        with new_level(tape_level) as level:
             level.numpy = speaks_numpy(self.inputs.leaves)
             level.held = None if keep else self.held
             self.leaves = [leaf(_own_copy(x) if keep else x, level) for x in self.inputs.leaves]

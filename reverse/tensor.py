@@ -1,177 +1,41 @@
 """The reverse-mode Tensor: numpy data, a gradient, and the node of the tape that made it.
 
-Versions and views. Every tensor counts the in-place changes to its memory (``_version``, as in
-PyTorch). A tensor
-whose data is a numpy view of another tensor's data (made by reshape, transpose, basic indexing,
-``detach()``) shares the counter of the tensor that owns the memory (its *root*): a change through
-any of them bumps it for all. A node records the versions of the tensors whose data its rule reads
-and ``backward`` checks them, so a value changed in place after it was used raises an error instead
-of giving a wrong gradient.
-
-In-place operations are recorded as the out-of-place op followed by a rebinding (PyTorch's
-approach), so their derivatives still come from the registry: ``x.mul_(y)`` computes ``x * y`` on
-the tape, writes the result into x's memory and makes that node x's history. Gradients then reach
-x's earlier value and ``y``. Through a view, the base's history is rewritten too: after ``x[0] = v``
-(or ``x[0].add_(v)``), x's history is ``setitem(x_before, 0, ...)``, PyTorch's CopySlices. Other
-views of the same memory notice that their root changed and rebuild their own history from their
-base the next time they are used.
+The class holds what a user sees: construction, the gradient, ``backward`` and the in-place
+methods. Recording lives in reverse/tape.py, in-place operations, views and versions in
+reverse/versions.py, the graph and the backward pass in reverse/graph.py.
 """
 from __future__ import annotations
 
 import weakref
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
-from adcore import ops, views
+from adcore import ops
 from adcore.levels import (
     EAGER_TAPE_DEPTH,
     FIRST_TRANSFORM_DEPTH,
-    Level,
-    bind,
     raw,
     top_level,
     value_types,
 )
 from adcore.methods import ArrayMethods
-from adcore.promotion import PROMOTING_KINDS, numpy_operands
-from adcore.registry import registry, select_op
-from adcore.shapes import Meta, check_real, complex_error, dtype_of, refuse_tensors_in, shape_of
-from reverse import anomaly, graph
+from adcore.shapes import dtype_of, refuse_tensors_in, shape_of
+from reverse import graph
 from reverse.modes import enable_grad, mode
+from reverse.tape import TapeLevel, make, rebuild
+from reverse.versions import (
+    View,
+    changed,
+    fresh,
+    inplace_name,
+    record_inplace,
+    root_of,
+    write_inplace,
+)
 
 DEFAULT_DTYPE = np.float32
 _ndarray = np.ndarray
-_SETITEM = registry["setitem"]
-_SELECT = select_op
-_GETITEM = registry["getitem"]
-
-
-class View:
-    """How a tensor's data views another tensor's memory: the tensor that owns the memory and its
-    version counter (``root``), and, when the view has a history of its own, the tensor it was made
-    from (``base``) with the op that made it, to rebuild that history when the memory changes."""
-
-    __slots__ = ("root", "base", "op", "params", "version")
-
-    def __init__(self, root: Tensor, base: Tensor | None, op: Any, params: dict) -> None:
-        self.root = root
-        self.base = base
-        self.op = op
-        self.params = params
-        self.version = root._count
-
-
-class TapeLevel(Level):
-    """Reverse mode at one level: ops on this level's tensors that need gradients are recorded.
-
-    ``held`` lists the numpy arrays its nodes read and hold read-only (``reverse.held``) when the
-    level's transformation runs its backward pass before returning; None where nodes copy them
-    (the eager tape, ``vjp``)."""
-
-    __slots__ = ("held",)
-
-    def __init__(self, depth: int) -> None:
-        super().__init__(depth)
-        self.held: list | None = None
-
-    def process(self, op: Any, args: tuple, params: dict) -> Tensor | tuple:
-        if self.numpy and op.kind in PROMOTING_KINDS:
-            args = numpy_operands(args)
-        primals: list = []
-        parents: list = []
-        needs: list = []
-        record = False
-        checked = not op.fresh  # a ufunc's result is new memory, and real for real operands
-        for a in args:
-            if type(a) in value_types and a._level is self:
-                if a._view is not None:
-                    _fresh(a)
-                primals.append(a.data)  # (never complex: no tensor holds complex data)
-                key = a._node
-                if key is None and a._requires_grad:
-                    key = a
-                if key is None:
-                    parents.append(None)
-                    needs.append(False)
-                else:
-                    parents.append(key)
-                    needs.append(True)
-                    record = True
-            else:
-                primals.append(a)
-                parents.append(None)
-                needs.append(False)
-                checked = True  # a constant may be complex
-        if op.outputs != 1:
-            return self._several(op, params, parents, primals, tuple(needs), args, record)
-        if self is EAGER:  # nothing lives below the eager tape: the primals are plain values
-            try:
-                out = op.impl(*primals, **params) if params else op.impl(*primals)
-            except (ValueError, IndexError, TypeError) as exc:
-                raise op.error(exc, tuple(primals), params) from exc
-            except FloatingPointError:  # numpy set to raise: under detect_anomaly, say which op
-                if not mode.anomaly:
-                    raise
-                with np.errstate(all="ignore"):
-                    out = op.impl(*primals, **params)
-                anomaly.check_forward(op, primals, out, anomaly.origin())
-                raise
-            if type(out) is not _ndarray:
-                out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
-            elif not op.view and not op.fresh:  # sharing an input's memory: that input's copy
-                if out.base is not None:
-                    out = _unaliased(out, primals)
-                else:
-                    for p in primals:
-                        if p is out:
-                            out = out.copy()
-                            break
-            if checked and out.dtype.kind == "c":
-                raise complex_error(op, primals)
-        else:
-            out = bind(op, *primals, **params)
-            if checked:
-                check_real(op, out, primals)
-        node = None
-        if record and self.depth > mode.floor:
-            node = graph.record(op, params, parents, primals, out, tuple(needs), args, self)
-            if mode.anomaly:
-                node.origin = anomaly.origin()
-                anomaly.check_forward(op, primals, out, node.origin)
-        t = _make(out, node, self)
-        if op.view:
-            _link_view(t, args[0], op, params, self)
-        return t
-
-    def _several(self, op: Any, params: dict, parents: list, primals: list, needs: tuple,
-                 args: tuple, record: bool) -> tuple:
-        """An op with several outputs: one node for the op, and per output a tensor whose node
-        selects that output from it."""
-        if self is EAGER:
-            try:
-                outs = op.impl(*primals, **params)
-            except (ValueError, IndexError, TypeError) as exc:
-                raise op.error(exc, tuple(primals), params) from exc
-            outs = tuple(_unaliased(np.asarray(o), primals) for o in outs)
-        else:
-            outs = bind(op, *primals, **params)
-        check_real(op, outs, primals)
-        node = None
-        if record and self.depth > mode.floor:
-            node = graph.record(op, params, parents, primals, outs, needs, args, self)
-        n = len(outs)
-        return tuple(_make(o, None if node is None else graph.select(node, i, n, o), self)
-                     for i, o in enumerate(outs))
-
-    def constant(self, value: Any) -> Tensor:
-        if type(value) is not _ndarray and type(value) not in value_types:
-            value = np.asarray(value)  # a number; a value of a lower level stays one
-        return _make(value, None, self)
-
-
-# Tensors made by hand live on the eager tape, below every transformation's level.
-EAGER = TapeLevel(EAGER_TAPE_DEPTH)
 
 
 class Tensor(ArrayMethods):
@@ -207,7 +71,7 @@ class Tensor(ArrayMethods):
                             f"{self.data.dtype}; pass dtype=np.float32 (or float64)")
         self._grad: Tensor | None = None
         self._node: graph.Node | None = None
-        self._level: Level = EAGER
+        self._level: TapeLevel = EAGER
         self._requires_grad = bool(requires_grad)
         self._count = 0
         self._view: View | None = None
@@ -220,7 +84,7 @@ class Tensor(ArrayMethods):
         if not isinstance(array, np.ndarray):
             raise TypeError(f"Tensor.from_numpy: expected a numpy ndarray, got "
                             f"{type(array).__name__}; use Tensor(data) to copy other data")
-        t = _make(array, None, EAGER, cls)
+        t = make(array, None, EAGER, cls)
         if requires_grad:
             t.requires_grad_(True)
         return t
@@ -277,7 +141,7 @@ class Tensor(ArrayMethods):
     @property
     def _version(self) -> int:
         """How many in-place changes this tensor's memory has seen (shared with its views)."""
-        return _root(self)._count
+        return root_of(self)._count
 
     @property
     def is_leaf(self) -> bool:
@@ -287,7 +151,7 @@ class Tensor(ArrayMethods):
     @property
     def grad_fn(self) -> graph.Node | None:
         """The recorded op that made this tensor (None for leaves)."""
-        _fresh(self)
+        fresh(self)
         return self._node
 
     @property
@@ -297,7 +161,7 @@ class Tensor(ArrayMethods):
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always do)."""
-        _fresh(self)
+        fresh(self)
         node = self._node
         if node is not None:
             node.retain = weakref.ref(self)
@@ -311,8 +175,8 @@ class Tensor(ArrayMethods):
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (a leaf that does not require grad). It shares
         memory and the version counter with this tensor, as in PyTorch."""
-        t = _make(self.data, None, self._level)
-        t._view = View(_root(self), None, None, {})
+        t = make(self.data, None, self._level)
+        t._view = View(root_of(self), None, None, {})
         return t
 
     def numpy(self) -> np.ndarray:
@@ -352,16 +216,16 @@ class Tensor(ArrayMethods):
         deeper = top_level(args)
         if deeper is not None and deeper.depth > level.depth:
             raise RuntimeError(
-                f"{_inplace_name(op)}: the value written depends on a value that an inner "
+                f"{inplace_name(op)}: the value written depends on a value that an inner "
                 f"transformation (grad, jvp, ...) is differentiating, so this tensor of an outer "
                 f"level cannot hold it without losing that derivative; use the out-of-place form")
         recording = level.depth > mode.floor and (self.requires_grad or any(
             type(a) in value_types and a._level is level and a.requires_grad for a in args))
         if recording or type(self.data) is not _ndarray:
-            _record_inplace(self, op, args, params, recording)
+            record_inplace(self, op, args, params, recording)
         else:
-            _write_inplace(self, op, args, params)
-            _changed(self)
+            write_inplace(self, op, args, params)
+            changed(self)
         return self
 
     # --- backward -----------------------------------------------------------------------------
@@ -380,7 +244,7 @@ class Tensor(ArrayMethods):
             assert _explainer is not None, "reverse/__init__.py hands reverse.explain over"
             _explainer(self, gradient, retain_graph)
             return
-        _fresh(self)
+        fresh(self)
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph: it was computed "
@@ -414,7 +278,7 @@ class Tensor(ArrayMethods):
             level = self._level
             with enable_grad():
                 cts = graph.backward([(key, gradient)], retain_graph=retain,
-                                     rebuild=lambda k, value, root: _rebuild(k, value, level, root),
+                                     rebuild=lambda k, value, root: rebuild(k, value, level, root),
                                      trace=_trace)
         else:
             cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace,
@@ -442,15 +306,15 @@ class Tensor(ArrayMethods):
             return
         if grad is None:
             if owned and type(ct) is _ndarray and ct.shape == leaf.shape and ct.flags.c_contiguous:
-                self._grad = _make(ct, None, self._level)  # the pass's own buffer: no copy
+                self._grad = make(ct, None, self._level)  # the pass's own buffer: no copy
                 return
             data = np.array(ct, dtype=leaf.dtype, order="C", copy=True)
             if data.shape != leaf.shape:
                 data = np.array(np.broadcast_to(data, leaf.shape), order="C")
-            self._grad = _make(data, None, self._level)
+            self._grad = make(data, None, self._level)
         elif grad._node is None and type(grad.data) is _ndarray and grad.data.flags.writeable:
             np.add(grad.data, ct, out=grad.data)
-            _changed(grad)
+            changed(grad)
         else:
             self._grad = grad + ct
 
@@ -474,6 +338,15 @@ def _leaves_graph(call: str, t: Tensor) -> str:
             f"np.concatenate, ops.stack); to leave the graph on purpose, x.detach().numpy()")
 
 
+# The eager tape: the level of the tensors a user builds.
+EAGER = TapeLevel(EAGER_TAPE_DEPTH, Tensor)
+
+
+def tape_level(depth: int) -> TapeLevel:
+    """A tape level that makes Tensors (what a reverse-mode transformation opens)."""
+    return TapeLevel(depth, Tensor)
+
+
 def like_leaf(ct: Any, data: Any) -> Any:
     """A cotangent in the dtype of the leaf it belongs to: a float32 input keeps float32 gradients
     even when float64 constants took part (the cast is an op, so it is differentiable too)."""
@@ -481,277 +354,6 @@ def like_leaf(ct: Any, data: Any) -> Any:
     if dtype_of(raw(ct)) != dtype:
         ct = ops.astype(ct, dtype)
     return np.asarray(ct) if isinstance(ct, np.generic) else ct
-
-
-_new = object.__new__
-
-
-def _make(data: Any, node: graph.Node | None, level: Level, cls: type = Tensor) -> Tensor:
-    """A tensor without the constructor's checks (the engine's fast path)."""
-    t: Tensor = _new(cls)
-    t.data = data
-    t._grad = None
-    t._node = node
-    t._level = level
-    t._requires_grad = False
-    t._count = 0
-    t._view = None
-    return t
-
-
-def leaf(data: Any, level: Level) -> Tensor:
-    """A leaf that requires grad at ``level`` (the inputs of a functional transformation)."""
-    t = _make(data, None, level)
-    t._requires_grad = True
-    return t
-
-
-def _rebuild(key: Any, value: Any, level: Level, root: Tensor | graph.Node | None = None) -> Any:
-    """The engine value a rule sees under create_graph: gradients flow into ``key``. It shares
-    the version counter of ``root``, the tensor its value came from, so that the graph the rule
-    builds sees a later in-place change of that tensor (PyTorch's saved variables do the same).
-
-    A node's own output (``root`` is the node) shares the counter of the node's *anchor*, a
-    tensor without history made here once, which ``_changed`` bumps when the output's memory is
-    changed in place (the node does not refer to the tensor it made)."""
-    if key is None or type(value) is Meta:
-        return value
-    if type(key) is not graph.Node:
-        return key  # a leaf tensor
-    t = _make(value, key, level)
-    if isinstance(root, graph.Node):
-        if root.anchor is None:
-            root.anchor = _make(value, None, level)
-        t._view = View(root.anchor, None, None, {})
-    elif root is not None:
-        t._view = View(_root(root), None, None, {})
-    return t
-
-
-# --- views and versions ----------------------------------------------------------------------
-
-def _root(t: Tensor) -> Tensor:
-    view = t._view
-    return t if view is None else view.root
-
-
-def _shares(out: Any, data: Any) -> bool:
-    """Whether ``out`` is ``data`` or a numpy view of the same memory."""
-    if out is data:
-        return True
-    base = out.base if type(out) is _ndarray else None
-    if base is None or type(data) is not _ndarray:
-        return False
-    return base is data or base is data.base or np.may_share_memory(out, data)
-
-
-def _unaliased(out: _ndarray, primals: list) -> _ndarray:
-    """``out``, or a copy of it when it shares memory with an input although its op is not
-    declared a view (``where(True, a, 0)`` returns ``a``; a Function may return a slice of its
-    input): a later in-place change of one must not silently change the other."""
-    for p in primals:
-        if type(p) is _ndarray and (out is p or np.may_share_memory(out, p)):
-            return out.copy()
-    return out
-
-
-def _link_view(t: Tensor, source: Any, op: Any, params: dict, level: TapeLevel) -> None:
-    """Mark ``t`` as a view of ``source`` when op returned a view of its memory; at a level of
-    numpy's personality an item (``views.is_item``) is a copy instead, as numpy's scalars are."""
-    if type(source) in value_types and source._level is level and _shares(raw(t.data),
-                                                                          raw(source.data)):
-        if level.numpy and op is _GETITEM and views.is_item(op, params):
-            if type(t.data) is _ndarray:
-                t.data = t.data.copy()
-            return
-        t._view = View(_root(source), source, op, params)
-
-
-def _refresh(t: Tensor) -> None:
-    """Rebuild a view's history from its base after their memory was changed in place."""
-    view = t._view
-    assert view is not None, "only a view is refreshed"
-    if view.base is not None:
-        base = view.base
-        base_view = base._view
-        if base_view is not None and base_view.version != base_view.root._count:
-            _refresh(base)
-        with enable_grad():  # the history must exist whatever the grad mode of the caller
-            rebuilt = bind(view.op, base, **view.params)
-        _set_history(t, rebuilt._node)
-        if type(t.data) is not _ndarray or type(rebuilt.data) is not _ndarray:
-            t.data = rebuilt.data  # a value of a lower level: rebound to the new one
-    view.version = view.root._count
-
-
-def fresh(t: Tensor) -> None:
-    """Bring a view's history up to date if its memory was changed since (through its base or
-    another view)."""
-    _fresh(t)
-
-
-def _fresh(t: Tensor) -> None:
-    view = t._view
-    if view is not None and view.version != view.root._count:
-        _refresh(t)
-
-
-def _changed(t: Tensor) -> None:
-    """Count an in-place change of t's memory. The node that made the memory saved it as its
-    output if its rule reads the output (tanh, exp): that saved value is gone now, so the node is
-    marked, and backward through it raises."""
-    root = _root(t)
-    node = root._node
-    if node is not None and node.op is _SELECT:  # an output of an op with several
-        node = node[0] if node and type(node[0]) is graph.Node else None
-        if node is not None and type(node.out) is tuple and node.primals is not None \
-                and node.reads_out() and any(o is root.data for o in node.out):
-            node.out = graph.Modified(root.data, root._count, root._count + 1)
-            node.versions = node.versions or ()
-    elif node is not None and node.out is root.data and node.primals is not None \
-            and node.reads_out():
-        node.out = graph.Modified(root.data, root._count, root._count + 1)
-        node.versions = node.versions or ()
-        if node.anchor is not None:  # the output rebuilt under create_graph changes with it
-            node.anchor._count += 1
-    root._count += 1
-
-
-def _inplace_name(op: Any) -> str:
-    return op.inplace[0] if op.inplace else "item assignment" if op is _SETITEM else op.name
-
-
-def _plain_index(index: Any) -> Any:
-    if type(index) is tuple:
-        return tuple(raw(i) for i in index)
-    return raw(index)
-
-
-def _write_inplace(t: Tensor, op: Any, args: tuple, params: dict) -> None:
-    """numpy's own in-place operation on t's memory (nothing is recorded)."""
-    data = t.data
-    try:
-        if op is _SETITEM:
-            index, value = args
-            data[_plain_index(index)] = raw(value)
-        elif op.numpy and isinstance(op.numpy[0], np.ufunc):
-            op.numpy[0](data, *[raw(a) for a in args], out=data, **params)
-        else:
-            np.copyto(data, op.impl(data, *[raw(a) for a in args], **params))
-    except (ValueError, TypeError, IndexError) as exc:
-        raise _inplace_error(t, op, exc) from exc
-
-
-def _inplace_error(t: Tensor, op: Any, exc: Exception) -> Exception:
-    name, message = _inplace_name(op), str(exc)
-    if op is _SETITEM and "broadcast" in message:
-        return ValueError(f"x[index] = value: {message}; the value must broadcast to the shape of "
-                          f"x[index] (x has shape {shape_of(t.data)})")
-    if "read-only" in message:
-        return ValueError(f"{name}: this tensor's data is read-only (a broadcast view made by "
-                          f"expand or broadcast_to shares one element among many positions); "
-                          f"clone() it before changing it in place")
-    if "broadcast" in message or "shape" in message:
-        return ValueError(f"{name}: {message}; an in-place op keeps the tensor's shape "
-                          f"{shape_of(t.data)}, so the other operand must broadcast to it")
-    if "cast" in message:
-        return TypeError(f"{name}: {message}; an in-place op keeps the tensor's dtype "
-                         f"{t.data.dtype}: convert the tensor first (x = x.to(np.float32))")
-    return type(exc)(f"{name}: {message}")
-
-
-def _record_inplace(t: Tensor, op: Any, args: tuple, params: dict, recording: bool = True
-                    ) -> None:
-    """The out-of-place op on the tape, its result written into t's memory, and t (with every base
-    it views) given the new history.
-
-    Under a nested transformation t's data is a value of a lower level (a Dual, inside hessian):
-    such values are never written into, so t and its bases are rebound to the new values instead
-    (and t's views, linked by the memory of the arrays underneath, are rebuilt when next used)."""
-    name = _inplace_name(op)
-    chain = [t]
-    while chain[-1]._view is not None and chain[-1]._view.base is not None:
-        chain.append(chain[-1]._view.base)
-    for x in chain:
-        if recording and x._node is None and x._requires_grad:
-            what = "this tensor" if x is t else "the tensor that this one is a view of"
-            raise RuntimeError(
-                f"{name}: {what} is a leaf that requires grad (shape {shape_of(x.data)}); changing "
-                f"it in place would change the value that gradients are taken with respect to. "
-                f"Update it under `with no_grad():` (as optimizers do), or use the out-of-place "
-                f"form (y = x + ...)")
-    _fresh(t)
-    result = op.fn(t, *args, **params)
-    if type(result) not in value_types or result._level is not t._level:
-        raise RuntimeError(f"{name}: the result is not a tensor of this tensor's level")
-    if result.data.shape != t.data.shape:
-        raise ValueError(f"{name}: the result has shape {result.data.shape} but the tensor has "
-                         f"shape {t.data.shape}; an in-place op keeps the tensor's shape, so the "
-                         f"other operand must broadcast to it")
-    if result.data.dtype != t.data.dtype:
-        if t.data.dtype.kind != "f":
-            raise TypeError(f"{name}: the result has dtype {result.data.dtype} but the tensor "
-                            f"has dtype {t.data.dtype}; convert the tensor first")
-        result = ops.astype(result, t.data.dtype)
-    node = result._node
-    root = _root(t)
-    if type(t.data) is not _ndarray or type(result.data) is not _ndarray:
-        # a value of a lower level (a Dual inside hessian, a batch whose examples now differ, as
-        # after x[i] = 0 with i mapped by vmap): rebound, never written into
-        t.data = result.data
-    else:
-        if node is not None:  # values the rule reads that live in this memory: keep them as were
-            node.primals = tuple(p.copy() if type(p) is _ndarray and
-                                 np.may_share_memory(p, root.data) else p for p in node.primals)
-            node.versions = _drop_root(node.versions, root)
-        try:
-            np.copyto(t.data, result.data)
-        except (ValueError, TypeError) as exc:
-            raise _inplace_error(t, op, exc) from exc
-    _changed(t)
-    for x in chain:  # their histories are rewritten below: not stale
-        if x._view is not None:
-            x._view.version = root._count
-    if recording:  # (unrecorded, as under no_grad: the histories stay as they were)
-        _set_history(t, node)
-    child = t
-    for base in chain[1:]:  # the bases' histories, rewritten around the change (CopySlices)
-        new = _put(base, child, cast(View, child._view))
-        if recording:
-            _set_history(base, new._node)
-        if type(base.data) is not _ndarray or type(new.data) is not _ndarray:
-            base.data = new.data
-        child = base
-
-
-def _set_history(t: Tensor, node: graph.Node | None) -> None:
-    """Make ``node`` t's history; a retained gradient moves with it (as PyTorch moves its hook),
-    so that it is counted once, for t's latest value."""
-    old = t._node
-    t._node = node
-    if old is not None and old.retain is not None and old.retain() is t:
-        old.retain = None
-        if node is not None:
-            node.retain = weakref.ref(t)
-            node.versions = node.versions or ()
-
-
-def _drop_root(versions: tuple | None, root: Tensor) -> tuple | None:
-    """Version entries without those of ``root`` (its saved values were just copied)."""
-    if versions is None:
-        return None
-    kept = tuple(v for j in range(0, len(versions), 3) if versions[j + 1] is not root
-                 for v in versions[j:j + 3])
-    return kept or None
-
-
-def _put(base: Tensor, child: Tensor, view: View) -> Tensor:
-    """base with the region that ``child`` views replaced by child's (new) value."""
-    if view.op is _GETITEM:
-        return bind(_SETITEM, base, child, index=view.params["index"],
-                    shape=view.params["in_shape"], vshape=shape_of(child.data))
-    # reshape, transpose, astype: the view covers all of base, so the transpose maps it back
-    return view.op.vjp(child, [base], child, view.params, (True,))[0]
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:

@@ -23,6 +23,8 @@ from adcore.methods import ArrayMethods
 from adcore.promotion import PROMOTING_KINDS, numpy_operands
 from adcore.shapes import check_real, shape_of
 
+_ndarray = np.ndarray
+
 
 class JVPLevel(Level):
     """Forward mode at one level: Duals of this level carry tangents; everything else is
@@ -47,8 +49,8 @@ class JVPLevel(Level):
                 tangents.append(None)
                 checked = True  # a constant may be complex
         out = bind(op, *primals, **params)
-        if checked:
-            check_real(op, out, primals)
+        if checked and (type(out) is not _ndarray or out.dtype.kind == "c"):
+            check_real(op, out, primals)  # (a real array: nothing to check)
         if op.outputs != 1:
             out_dots = op.jvp(tangents, primals, out, params) or (None,) * len(out)
             return tuple(_make(o, t, self) for o, t in zip(out, out_dots))

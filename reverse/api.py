@@ -85,7 +85,7 @@ class _Recording:
         """Cotangents (one per output leaf, with leading ``batch`` axes) pulled back to the input
         leaves, in their dtypes; zeros for leaves the outputs do not depend on."""
         roots = [(key, ct) for key, ct in zip(self.keys, cts) if key is not None]
-        got = graph.backward(roots, retain_graph=retain) if roots else {}
+        got = graph.backward(roots, retain_graph=retain).sums if roots else {}
         return [like_leaf(got[t], t.data) if t in got else
                 np.zeros(batch + shape_of(t.data), dtype=np.result_type(dtype_of(raw(t.data)),
                                                                         np.float32))

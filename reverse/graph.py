@@ -26,92 +26,25 @@ several inputs. With ``create_graph`` every cotangent is a recorded value and no
 """
 from __future__ import annotations
 
-import itertools
-import sys
 from collections.abc import Callable
-from heapq import heappop as _pop
-from heapq import heappush as _push
 from typing import Any
 
 import numpy as np
 
-from adcore.derive import Several
 from adcore.levels import value_types
-from adcore.ops import add
 from adcore.registry import select_op
 from adcore.shapes import Meta
 from reverse import anomaly
+from reverse.cotangents import Cotangents
 from reverse.held import hold, is_held
 from reverse.modes import mode
+from reverse.node import Modified, Node, next_seq
 
 # Values a rule does not read are kept by reference up to this many elements: a placeholder would
 # cost more time than the memory it frees. Larger ones are kept as their shape and dtype only.
 KEEP_UNREAD_BELOW = 4096
 
 _ndarray = np.ndarray
-
-
-class Modified:
-    """Stands for a saved output that was later changed in place: backward through it raises.
-    (A node holding one has ``versions`` set, at least to (), so that backward checks it.)"""
-
-    __slots__ = ("shape", "dtype", "saved", "now")
-
-    def __init__(self, value: Any, saved: int, now: int) -> None:
-        self.shape, self.dtype = np.shape(value), getattr(value, "dtype", None)
-        self.saved, self.now = saved, now
-
-
-class Node(list):
-    """One recorded op application (shown as a tensor's ``grad_fn``).
-
-    The node *is* the list of its inputs' keys (so a recorded op costs the garbage collector one
-    object, not two: on long graphs that halves its work); the op, its parameters, the values its
-    rule reads (``primals``, ``out``; the others as ``Meta``), which inputs need a cotangent, the
-    versions of the tensors whose data it keeps, and an optional retained tensor are attributes.
-    ``seq`` numbers the nodes in the order they were recorded; ``origin`` (the user's code that
-    recorded it) is set only under detect_anomaly.
-    """
-
-    __slots__ = ("op", "params", "primals", "out", "needs", "versions", "retain", "origin", "seq",
-                 "anchor")
-    op: Any
-    params: dict
-    primals: tuple | None
-    out: Any
-    needs: tuple
-    versions: tuple | None
-    retain: Any
-    origin: Any
-    seq: int
-    anchor: Any  # under create_graph: the version counter of the rebuilt output (see _run_rule)
-    __hash__ = object.__hash__  # type: ignore[assignment]  # identity, not list equality: keys
-    __eq__ = object.__eq__
-    __ne__ = object.__ne__
-    # No __init__: ``Node(parents)`` is list's own constructor, and ``record`` sets the rest.
-
-    def __bool__(self) -> bool:
-        return True
-
-    @property
-    def parents(self) -> list:
-        """Per input: its node, the leaf tensor itself, or None (a constant)."""
-        return self
-
-    @property
-    def name(self) -> str:
-        return self.op.name
-
-    def reads_out(self) -> bool:
-        return self.op.keep(self.needs, self.params)[2]
-
-    def __repr__(self) -> str:
-        title = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
-        return f"<{title}Backward{' (freed)' if self.primals is None else ''}>"
-
-
-# Every node's number, in the order of recording: a node's inputs always have smaller ones.
-_next_seq = itertools.count().__next__
 
 
 def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs: tuple,
@@ -156,14 +89,14 @@ def record(op: Any, params: dict, parents: list, primals: list, out: Any, needs:
     if not reads_out and type(out) is _ndarray and out.size > KEEP_UNREAD_BELOW:
         out = Meta(out.shape, out.dtype)
     node = Node(parents)
-    node.seq = _next_seq()
+    node.seq = next_seq()
     node.op = op
     node.params = params
     node.primals = tuple(primals)
     node.out = out
     node.needs = needs
     node.versions = versions
-    node.retain = None
+    node.hook = None
     node.anchor = None
     return node
 
@@ -172,14 +105,14 @@ def select(node: Node, index: int, count: int, out: Any) -> Node:
     """The node of output ``index`` of ``node``'s op (an op with several outputs): it sends its
     cotangent to ``node`` in that output's place (``adcore.registry.select_op``)."""
     sel = Node([node])
-    sel.seq = _next_seq()
+    sel.seq = next_seq()
     sel.op = select_op
     sel.params = {"index": index, "count": count}
     sel.primals = ()
     sel.out = Meta(np.shape(out), getattr(out, "dtype", None))
     sel.needs = (True,)
     sel.versions = None
-    sel.retain = None
+    sel.hook = None
     sel.anchor = None
     return sel
 
@@ -214,19 +147,6 @@ def toposort(roots: list, kind: type | None = None, inputs: str | None = None) -
     return order
 
 
-def _sole_count() -> int:
-    """What ``sys.getrefcount`` reports in ``backward``'s loop for an array that nothing but the
-    rule's result list holds (measured, so that it holds on every CPython version)."""
-    results = [np.empty(1)]
-    for _, x_bar in zip((None,), results):
-        return sys.getrefcount(x_bar)
-    raise AssertionError("unreachable")
-
-
-_SOLE = _sole_count()
-_getrefcount = sys.getrefcount
-
-
 FREED = ("backward: part of this graph was already freed by an earlier backward pass through "
          "'{name}'. Call backward(retain_graph=True) the first time if you need to go back through "
          "the same graph again, or recompute the forward pass.")
@@ -243,8 +163,8 @@ def _modified_error(node: Node, what: str, shape: tuple, dtype: Any, saved: int,
 
 
 def check_versions(node: Node) -> None:
-    """Raise if a value the node's rule reads was modified in place since it was recorded; hand the
-    cotangent to a retained tensor. (Nodes with neither have ``versions`` None and skip this.)"""
+    """Raise if a value the node's rule reads was modified in place since it was recorded. (A node
+    with nothing to check and no hook has ``versions`` None and skips this.)"""
     out = node.out
     if type(out) is Modified:
         raise _modified_error(node, "the output", out.shape, out.dtype, out.saved, out.now)
@@ -277,132 +197,66 @@ def _run_rule(node: Node, y_bar: Any, primals: tuple, rebuild: Callable | None) 
                                enumerate(zip(node, primals))], out, node.params, node.needs)
 
 
-def _add_into(prev: Any, x_bar: Any, owned: set) -> Any:
-    """prev + x_bar for two plain cotangents, in place into whichever of them the pass owns when
-    the sum has its shape and dtype; a sum made here is owned too."""
-    for mine, other in ((prev, x_bar), (x_bar, prev)):
-        if id(mine) in owned:
-            if (type(other) is _ndarray and other.dtype == mine.dtype
-                    and other.shape == mine.shape):
-                np.add(mine, other, out=mine)
-                owned.discard(id(other))
-                return mine
-            owned.discard(id(mine))  # added out of place below: its buffer is dropped
-    total = add(prev, x_bar)
-    if type(total) is _ndarray:
-        owned.add(id(total))
-    return total
-
-
-def _passed_to_one(y_bar: Any, x_bars: list) -> bool:
-    """Whether a rule passed ``y_bar`` through to exactly one input and sent no other input a
-    view of its memory (``g, g.T``): only then may the pass still write into it."""
-    seen = False
-    for x in x_bars:
-        if x is y_bar:
-            if seen:
-                return False
-            seen = True
-        elif type(x) is _ndarray and x.base is not None and np.may_share_memory(x, y_bar):
-            return False
-    return seen
-
-
 def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
              rebuild: Callable[[Any, Any, Any], Any] | None = None,
-             trace: Callable[[Node, Any, list], None] | None = None,
-             owned: set | None = None) -> dict:
+             trace: Callable[[Node, Any, list], None] | None = None) -> Cotangents:
     """Pull the cotangents ``roots`` = [(key, y_bar), ...] back to the leaves.
 
-    Returns {leaf tensor: cotangent}. With ``rebuild`` (create_graph), each rule sees engine values
-    rebuilt from the nodes by ``rebuild(key, primal, root)`` (root: the tensor whose version
-    counter the value shares), so the engine records the backward pass too; without it, rules
-    run on the primal values and record nothing at this level. ``trace``, if given, sees each
-    node as it runs, with its incoming cotangent and what it sends to each input (reverse.explain
-    prints them). ``owned``, if given, receives the ids of the returned
-    cotangents that the pass owns (arrays that nothing else refers to: the caller may keep them).
+    Returns the accumulator, which then holds a cotangent per leaf tensor reached (``.sums``) and
+    whether the pass owns it (``.owns(leaf)``: the caller may keep it without a copy). With
+    ``rebuild`` (create_graph), each rule sees engine values rebuilt from the nodes by
+    ``rebuild(key, primal, root)``, so the engine records the backward pass too. ``trace``, if
+    given, sees each node as it runs, with its cotangent and what it sends to each input
+    (reverse.explain prints them).
 
-    Nodes run latest-recorded first (a max-heap on their sequence numbers): every node that uses
-    a node's output was recorded after it, so a node runs only once all of its cotangents are in.
-    Only nodes that receive a cotangent are visited; those a rule sends nothing to (a None
-    cotangent) are freed at the end with whatever only they lead to.
+    Nodes run latest-recorded first: every node that uses a node's output was recorded after it,
+    so a node runs only once all of its cotangents are in. Nodes that a rule sends nothing to (a
+    None cotangent) are freed at the end with whatever only they lead to.
     """
-    cts: dict = {}
-    own: set = set() if owned is None else owned  # ids of the arrays in cts that the pass owns
-    plain = rebuild is None and trace is None  # (a trace may keep what it is shown)
-    checking = mode.anomaly
-    ready: list = []  # (-seq, node) of the nodes holding a cotangent, latest first
-    starved: list = []  # nodes that a rule sent no cotangent to
+    cts = Cotangents(in_place=rebuild is None and trace is None)  # (a trace may keep what it sees)
     for key, y_bar in roots:
-        prev = cts.get(key)
-        if prev is None:
-            cts[key] = y_bar
-            if type(key) is Node:
-                _push(ready, (-key.seq, key))
-        else:
-            cts[key] = _add_into(prev, y_bar, own) if plain else add(prev, y_bar)
-    while ready:
-        node = _pop(ready)[1]
-        y_bar = cts.pop(node)
-        mine = False
-        if own and id(y_bar) in own:
-            own.discard(id(y_bar))
-            mine = True  # passed on unchanged to one input (not to two), it stays owned
-        primals = node.primals
-        if primals is None:
-            raise RuntimeError(FREED.format(name=node.op.name))
-        if node.versions is not None:  # something to check, or a tensor that retains its grad
-            check_versions(node)
-            if node.retain is not None:
-                kept = node.retain()
-                if kept is not None:
-                    kept._accumulate(y_bar)
-        if checking:  # let NaN and inf appear, to name the op that made them
-            with np.errstate(all="ignore"):
-                x_bars = _run_rule(node, y_bar, primals, rebuild)
-        else:
-            x_bars = _run_rule(node, y_bar, primals, rebuild)
+        cts.add(key, y_bar)
+    starved: list = []
+    while cts.ready:
+        node, y_bar, y_owned = cts.pop()
+        x_bars = _step(node, y_bar, rebuild)
         if trace is not None:
             trace(node, y_bar, x_bars)
-        if checking:
-            anomaly.check_backward(node, y_bar, x_bars)
-        if mine and len(x_bars) > 1 and not _passed_to_one(y_bar, x_bars):
-            mine = False  # sent to two inputs, or viewed by another input's cotangent
         for key, x_bar in zip(node, x_bars):
             if key is None:
                 continue
-            if x_bar is None:
-                if type(key) is Node:
-                    starved.append(key)
-                continue
-            prev = cts.get(key)
-            if plain:
-                # Owned: the owned y_bar passed on to this one input, or a fresh array that the
-                # result list alone holds. Freshness is looked at where it can pay: for a leaf
-                # (which may adopt the buffer) and where cotangents meet (the sum may go in place).
-                if x_bar is y_bar:  # passed through: y_bar is held here once more
-                    fresh = mine and _getrefcount(x_bar) == _SOLE + 1
-                elif prev is None and type(key) is Node:
-                    fresh = False
-                else:
-                    fresh = (_getrefcount(x_bar) == _SOLE and type(x_bar) is _ndarray
-                             and x_bar.base is None and x_bar.flags.writeable)
-                if fresh:
-                    own.add(id(x_bar))
-            if prev is None:
-                cts[key] = x_bar
-                if type(key) is Node:
-                    _push(ready, (-key.seq, key))
-            elif type(x_bar) is Several:  # another output of an op with several
-                cts[key] = prev.merged(x_bar)
-            else:
-                cts[key] = _add_into(prev, x_bar, own) if plain else add(prev, x_bar)
+            if x_bar is not None:
+                cts.offer(key, x_bar, y_bar, y_owned)
+            elif type(key) is Node:
+                starved.append(key)
         if not retain_graph:
-            node.primals = node.out = node.versions = None
-            node.clear()
+            _free(node)
     if starved and not retain_graph:
         _free_unreached(starved)
     return cts
+
+
+def _step(node: Node, y_bar: Any, rebuild: Callable | None) -> list:
+    """One node of the pass: check that the values its rule reads are unchanged, call its hook
+    (a retained gradient), run its rule."""
+    primals = node.primals
+    if primals is None:
+        raise RuntimeError(FREED.format(name=node.op.name))
+    if node.versions is not None:  # something to check, or a hook
+        check_versions(node)
+        if node.hook is not None:
+            node.hook(y_bar)
+    if not mode.anomaly:
+        return _run_rule(node, y_bar, primals, rebuild)
+    with np.errstate(all="ignore"):  # let NaN and inf appear, to name the op that made them
+        x_bars = _run_rule(node, y_bar, primals, rebuild)
+    anomaly.check_backward(node, y_bar, x_bars)
+    return x_bars
+
+
+def _free(node: Node) -> None:
+    node.primals = node.out = node.versions = None
+    node.clear()
 
 
 def _free_unreached(starts: list) -> None:
@@ -414,5 +268,4 @@ def _free_unreached(starts: list) -> None:
         if node.primals is None:
             continue
         stack.extend(k for k in node if type(k) is Node)
-        node.primals = node.out = node.versions = None
-        node.clear()
+        _free(node)

@@ -6,7 +6,6 @@ reverse/versions.py, the graph and the backward pass in reverse/graph.py.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from reverse import graph
 from reverse.modes import enable_grad, mode
 from reverse.tape import TapeLevel, make, rebuild
 from reverse.versions import (
+    RetainedGrad,
     View,
     changed,
     fresh,
@@ -164,13 +164,13 @@ class Tensor(ArrayMethods):
         fresh(self)
         node = self._node
         if node is not None:
-            node.retain = weakref.ref(self)
-            node.versions = node.versions or ()  # makes backward look at the node's extras
+            node.hook = RetainedGrad(self)
+            node.versions = node.versions or ()  # makes backward look at the node's hook
 
     @property
     def retains_grad(self) -> bool:
         node = self._node
-        return node is not None and node.retain is not None and node.retain() is self
+        return node is not None and type(node.hook) is RetainedGrad and node.hook.holds(self)
 
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (a leaf that does not require grad). It shares
@@ -273,7 +273,6 @@ class Tensor(ArrayMethods):
                                  f"output has shape {shape}; they must match")
         retain = create_graph if retain_graph is None else retain_graph
         key = self._node if self._node is not None else self
-        owned: set = set()  # the ids of the cotangents the pass made and nobody else holds
         if create_graph:
             level = self._level
             with enable_grad():
@@ -281,10 +280,9 @@ class Tensor(ArrayMethods):
                                      rebuild=lambda k, value, root: rebuild(k, value, level, root),
                                      trace=_trace)
         else:
-            cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace,
-                                 owned=owned)
-        for leaf, ct in cts.items():
-            leaf._accumulate(ct, id(ct) in owned)
+            cts = graph.backward([(key, gradient)], retain_graph=retain, trace=_trace)
+        for leaf, ct in cts.sums.items():
+            leaf._accumulate(ct, cts.owns(leaf))
 
     def _accumulate(self, ct: Any, owned: bool = False) -> None:
         """Add a cotangent into ``.grad``: the first one becomes an array the tensor owns

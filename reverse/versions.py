@@ -249,11 +249,30 @@ def set_history(t: Tensor, node: graph.Node | None) -> None:
     so that it is counted once, for t's latest value."""
     old = t._node
     t._node = node
-    if old is not None and old.retain is not None and old.retain() is t:
-        old.retain = None
+    if old is not None and type(old.hook) is RetainedGrad and old.hook.holds(t):
         if node is not None:
-            node.retain = weakref.ref(t)
+            node.hook = old.hook
             node.versions = node.versions or ()
+        old.hook = None
+
+
+class RetainedGrad:
+    """The hook of a tensor that retains its gradient (``retain_grad``): the node that made the
+    tensor calls it with its cotangent, which it adds into the tensor's ``.grad``. It moves with
+    the tensor's history (``set_history``)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, t: Tensor) -> None:
+        self.ref = weakref.ref(t)
+
+    def __call__(self, ct: Any) -> None:
+        t = self.ref()
+        if t is not None:
+            t._accumulate(ct)
+
+    def holds(self, t: Tensor) -> bool:
+        return self.ref() is t
 
 
 def _drop_root(versions: tuple | None, root: Tensor) -> tuple | None:

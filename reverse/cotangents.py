@@ -1,0 +1,120 @@
+"""The cotangents of one backward pass, each with whether the pass may write into it.
+
+Per key (a node, or a leaf tensor) the accumulator holds the sum of the cotangents received so far
+and whether the pass *owns* it: the pass made the array and nothing else refers to it. Only an
+owned cotangent is ever written into: a later cotangent for the same key is added into it in
+place, and a leaf may adopt it as its ``.grad`` without a copy. Not a user's ``gradient=``, not a
+saved value, not a view, not a cotangent a rule passed through to two inputs (HIPS autograd keeps
+the same (value, mutable) pairs). ``offer`` is the one place that decides.
+
+Under ``create_graph`` (or while a trace looks on) every cotangent is a recorded value or may be
+kept, and none is owned: sums are made out of place with the registry's ``add``.
+"""
+from __future__ import annotations
+
+import sys
+from heapq import heappop, heappush
+from typing import Any
+
+import numpy as np
+
+from adcore.derive import Several
+from adcore.ops import add
+from reverse.node import Node
+
+_ndarray = np.ndarray
+_getrefcount = sys.getrefcount
+
+
+class Cotangents:
+    """The cotangents of a backward pass, per key, with their ownership, and the nodes that hold
+    one, latest-recorded first (a max-heap on their sequence numbers)."""
+
+    __slots__ = ("sums", "owned", "in_place", "ready")
+
+    def __init__(self, in_place: bool) -> None:
+        self.sums: dict = {}
+        self.owned: set = set()  # the keys whose sum the pass owns
+        self.in_place = in_place
+        self.ready: list = []  # (-seq, node) of the nodes holding a cotangent
+
+    def add(self, key: Any, ct: Any, owned: bool = False) -> None:
+        """Add ``ct`` to the cotangent of ``key``; ``owned`` says the pass may write into it."""
+        prev = self.sums.get(key)
+        if prev is None:
+            self.sums[key] = ct
+            if owned:
+                self.owned.add(key)
+            if type(key) is Node:  # it runs once all of its cotangents are in
+                heappush(self.ready, (-key.seq, key))
+        elif type(ct) is Several:  # another output of an op with several
+            self.sums[key] = prev.merged(ct)
+        elif not self.in_place:
+            self.sums[key] = add(prev, ct)
+        elif key in self.owned and _fits(ct, prev):
+            np.add(prev, ct, out=prev)
+        elif owned and _fits(prev, ct):
+            np.add(ct, prev, out=ct)
+            self.sums[key] = ct
+            self.owned.add(key)
+        else:
+            total = add(prev, ct)
+            self.sums[key] = total
+            if type(total) is _ndarray:
+                self.owned.add(key)
+            else:
+                self.owned.discard(key)
+
+    def offer(self, key: Any, x_bar: Any, y_bar: Any, y_owned: bool) -> None:
+        """Add ``x_bar``, the cotangent a rule sent to input ``key`` when given ``y_bar`` (owned:
+        ``y_owned``), deciding whether the pass owns it.
+
+        The pass owns a cotangent that nothing else refers to: ``y_bar`` passed through unchanged
+        when the pass owned it and the rule sent it to this input alone, with no view of it to
+        another (``g, g.T``), and kept no reference; or a new writeable array of its own that
+        only the rule's result list holds. The reference count says so, as PyTorch's use count
+        does; it is looked at where it pays: where cotangents meet, and at a leaf, which may
+        adopt the array.
+        """
+        owned = False
+        if self.in_place and type(x_bar) is _ndarray:
+            if x_bar is y_bar:  # held by backward's y_bar and this call's y_bar too
+                owned = y_owned and _getrefcount(x_bar) == _SOLE + 2
+            elif key in self.sums or type(key) is not Node:
+                owned = (_getrefcount(x_bar) == _SOLE and x_bar.base is None
+                         and x_bar.flags.writeable)
+        self.add(key, x_bar, owned)
+
+    def pop(self) -> tuple[Any, Any, bool]:
+        """The latest-recorded node holding a cotangent, its cotangent, and whether the pass owns
+        it."""
+        node = heappop(self.ready)[1]
+        owned = node in self.owned
+        if owned:
+            self.owned.discard(node)
+        return node, self.sums.pop(node), owned
+
+    def owns(self, key: Any) -> bool:
+        return key in self.owned
+
+    def _references(self, x_bar: Any) -> int:
+        return _getrefcount(x_bar)
+
+
+def _fits(ct: Any, into: Any) -> bool:
+    """Whether ``ct`` can be added into the array ``into`` in place."""
+    return type(ct) is _ndarray and ct.dtype == into.dtype and ct.shape == into.shape
+
+
+def _sole_count() -> int:
+    """What ``sys.getrefcount`` reports in ``offer`` for an array that nothing but the rule's
+    result list holds, as backward's loop hands it over (measured the same way, through a call
+    with the same references, so that it holds on every CPython version)."""
+    results = [np.empty(1)]
+    probe = Cotangents(True)
+    for _, x_bar in zip((None,), results):
+        return probe._references(x_bar)
+    raise AssertionError("unreachable")
+
+
+_SOLE = _sole_count()

@@ -63,7 +63,7 @@ class Op:
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
                  "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
-                 "outputs", "numpy_methods", "torch_methods", "variables", "fresh")
+                 "outputs", "numpy_methods", "torch_methods", "variables", "ufunc")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -93,7 +93,7 @@ class Op:
         self.torch_methods: tuple[str, ...] = ()
         # Its result never shares an input's memory, and is real when its operands are (numpy's
         # ufuncs): the tape skips those two checks.
-        self.fresh = False
+        self.ufunc = False
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -172,7 +172,7 @@ def defop(name: str, impl: Callable[..., Any], *,
           inplace: str | Sequence[str] = (),
           numpy: Any = (),
           view: bool = False,
-          fresh: bool = False,
+          ufunc: bool = False,
           outputs: int = 1,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
@@ -183,7 +183,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     ``clone``; see adcore/methods.py); ``operator`` a Python operator
     (``"add"``: ``x + y``, ``y + x``, ``x += y``); ``inplace`` its in-place method (``"add_"``);
     ``numpy`` the numpy ufuncs or functions that route to it (``np.add``); ``view`` that its result
-    may share memory with its first input (reshape, transpose, basic indexing); ``fresh`` that its
+    may share memory with its first input (reshape, transpose, basic indexing); ``ufunc`` that its
     result never shares an input's memory and is real for real operands, as a numpy ufunc's (the
     engines then skip checking both; tests/test_registry.py checks the claim).
 
@@ -237,7 +237,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     op.inplace = (inplace,) if isinstance(inplace, str) else tuple(inplace)
     op.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
     op.view = view
-    op.fresh = fresh
+    op.ufunc = ufunc
     if register:
         _register(op)
     return op

@@ -37,7 +37,7 @@ class JVPLevel(Level):
             args = numpy_operands(args)
         primals = []
         tangents = []
-        checked = not op.fresh  # a ufunc's result is real for real operands
+        checked = not op.ufunc  # a ufunc's result is real for real operands
         for a in args:
             if type(a) in value_types and a._level is self:  # a Dual (or subclass) of this level
                 if a._link is not None:

@@ -13,7 +13,7 @@ kept, and none is owned: sums are made out of place with the registry's ``add``.
 from __future__ import annotations
 
 import sys
-from heapq import heappop, heappush
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ _getrefcount = sys.getrefcount
 
 class Cotangents:
     """The cotangents of a backward pass, per key, with their ownership, and the nodes that hold
-    one, latest-recorded first (a max-heap on their sequence numbers)."""
+    one (``ready``: a heap on their sequence numbers, latest-recorded first)."""
 
     __slots__ = ("sums", "owned", "in_place", "ready")
 
@@ -38,61 +38,57 @@ class Cotangents:
         self.in_place = in_place
         self.ready: list = []  # (-seq, node) of the nodes holding a cotangent
 
-    def add(self, key: Any, ct: Any, owned: bool = False) -> None:
-        """Add ``ct`` to the cotangent of ``key``; ``owned`` says the pass may write into it."""
-        prev = self.sums.get(key)
-        if prev is None:
-            self.sums[key] = ct
-            if owned:
-                self.owned.add(key)
-            if type(key) is Node:  # it runs once all of its cotangents are in
-                heappush(self.ready, (-key.seq, key))
-        elif type(ct) is Several:  # another output of an op with several
-            self.sums[key] = prev.merged(ct)
-        elif not self.in_place:
-            self.sums[key] = add(prev, ct)
-        elif key in self.owned and _fits(ct, prev):
-            np.add(prev, ct, out=prev)
-        elif owned and _fits(prev, ct):
-            np.add(ct, prev, out=ct)
-            self.sums[key] = ct
-            self.owned.add(key)
-        else:
-            total = add(prev, ct)
-            self.sums[key] = total
-            if type(total) is _ndarray:
-                self.owned.add(key)
-            else:
-                self.owned.discard(key)
-
     def offer(self, key: Any, x_bar: Any, y_bar: Any, y_owned: bool) -> None:
-        """Add ``x_bar``, the cotangent a rule sent to input ``key`` when given ``y_bar`` (owned:
-        ``y_owned``), deciding whether the pass owns it.
+        """Add ``x_bar``, the cotangent a rule sent to input ``key`` when given ``y_bar`` (which
+        the pass owns if ``y_owned``; None for a cotangent the caller gave, never owned), to the
+        cotangent of ``key``, deciding whether the pass owns it.
 
         The pass owns a cotangent that nothing else refers to: ``y_bar`` passed through unchanged
         when the pass owned it and the rule sent it to this input alone, with no view of it to
         another (``g, g.T``), and kept no reference; or a new writeable array of its own that
         only the rule's result list holds. The reference count says so, as PyTorch's use count
         does; it is looked at where it pays: where cotangents meet, and at a leaf, which may
-        adopt the array.
+        adopt the array. An owned sum takes the next cotangent in place; the pass owns a sum it
+        makes.
         """
+        prev = self.sums.get(key)
         owned = False
-        if self.in_place and type(x_bar) is _ndarray:
+        if self.in_place and type(x_bar) is _ndarray and y_bar is not None:
             if x_bar is y_bar:  # held by backward's y_bar and this call's y_bar too
                 owned = y_owned and _getrefcount(x_bar) == _SOLE + 2
-            elif key in self.sums or type(key) is not Node:
+            elif prev is not None or type(key) is not Node:
                 owned = (_getrefcount(x_bar) == _SOLE and x_bar.base is None
                          and x_bar.flags.writeable)
-        self.add(key, x_bar, owned)
+        if prev is None:
+            self.sums[key] = x_bar
+            if owned:
+                self.owned.add(key)
+            if type(key) is Node:  # it runs once all of its cotangents are in
+                heappush(self.ready, (-key.seq, key))
+        elif type(x_bar) is Several:  # another output of an op with several
+            self.sums[key] = prev.merged(x_bar)
+        elif not self.in_place:
+            self.sums[key] = add(prev, x_bar)
+        elif key in self.owned and _fits(x_bar, prev):
+            np.add(prev, x_bar, out=prev)
+        elif owned and _fits(prev, x_bar):
+            np.add(x_bar, prev, out=x_bar)
+            self.sums[key] = x_bar
+            self.owned.add(key)
+        else:
+            total = add(prev, x_bar)
+            self.sums[key] = total
+            if type(total) is _ndarray:
+                self.owned.add(key)
+            else:
+                self.owned.discard(key)
 
-    def pop(self) -> tuple[Any, Any, bool]:
-        """The latest-recorded node holding a cotangent, its cotangent, and whether the pass owns
-        it."""
-        node = heappop(self.ready)[1]
+    def take(self, node: Any) -> tuple[Any, bool]:
+        """The cotangent of ``node`` (which is about to run) and whether the pass owns it."""
         owned = node in self.owned
         if owned:
             self.owned.discard(node)
-        return node, self.sums.pop(node), owned
+        return self.sums.pop(node), owned
 
     def owns(self, key: Any) -> bool:
         return key in self.owned

@@ -17,16 +17,14 @@ each op's VJP from adcore, accumulates them with adcore's ``add`` (so that accum
 differentiable too) and returns the cotangents that reach the leaves. Nothing recurses: a chain of
 100,000 ops is fine.
 
-The pass owns the cotangent buffers it creates. A cotangent that a rule returns as a fresh array
-held by nothing else (its reference count says so, as PyTorch's use count does), or that the pass
-made by adding two cotangents, is *owned*: later cotangents for the same node are added into it in
-place, and a leaf may adopt it as its ``.grad`` without a copy. Nothing else is ever written into:
-not a user's gradient, not a saved value, not a view, not a cotangent a rule passed through to
-several inputs. With ``create_graph`` every cotangent is a recorded value and none is owned.
+Which cotangents the pass may write into is decided in one place, the accumulator of
+reverse/cotangents.py: the pass owns what it made and nothing else refers to. With
+``create_graph`` every cotangent is a recorded value and none is owned.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappop
 from typing import Any
 
 import numpy as np
@@ -209,54 +207,42 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
     given, sees each node as it runs, with its cotangent and what it sends to each input
     (reverse.explain prints them).
 
-    Nodes run latest-recorded first: every node that uses a node's output was recorded after it,
-    so a node runs only once all of its cotangents are in. Nodes that a rule sends nothing to (a
-    None cotangent) are freed at the end with whatever only they lead to.
+    Nodes run latest-recorded first: those that use a node's output were recorded after it, so
+    it runs once all of its cotangents are in. Nodes sent nothing are freed at the end.
     """
     cts = Cotangents(in_place=rebuild is None and trace is None)  # (a trace may keep what it sees)
     for key, y_bar in roots:
-        cts.add(key, y_bar)
-    starved: list = []
-    while cts.ready:
-        node, y_bar, y_owned = cts.pop()
-        x_bars = _step(node, y_bar, rebuild)
+        cts.offer(key, y_bar, None, False)
+    ready, starved, checking = cts.ready, [], mode.anomaly
+    while ready:
+        node = heappop(ready)[1]  # the latest-recorded node holding a cotangent
+        y_bar, y_owned = cts.take(node)
+        primals = node.primals
+        if primals is None:
+            raise RuntimeError(FREED.format(name=node.op.name))
+        if node.versions is not None:  # something to check, or a hook (a retained gradient)
+            check_versions(node)
+            if node.hook is not None:
+                node.hook(y_bar)
+        if checking:  # let NaN and inf appear, to name the op that made them
+            with np.errstate(all="ignore"):
+                x_bars = _run_rule(node, y_bar, primals, rebuild)
+            anomaly.check_backward(node, y_bar, x_bars)
+        else:
+            x_bars = _run_rule(node, y_bar, primals, rebuild)
         if trace is not None:
             trace(node, y_bar, x_bars)
         for key, x_bar in zip(node, x_bars):
-            if key is None:
-                continue
-            if x_bar is not None:
+            if x_bar is not None and key is not None:
                 cts.offer(key, x_bar, y_bar, y_owned)
             elif type(key) is Node:
-                starved.append(key)
+                starved.append(key)  # its rule sent this input nothing
         if not retain_graph:
-            _free(node)
+            node.primals = node.out = node.versions = None
+            node.clear()
     if starved and not retain_graph:
         _free_unreached(starved)
     return cts
-
-
-def _step(node: Node, y_bar: Any, rebuild: Callable | None) -> list:
-    """One node of the pass: check that the values its rule reads are unchanged, call its hook
-    (a retained gradient), run its rule."""
-    primals = node.primals
-    if primals is None:
-        raise RuntimeError(FREED.format(name=node.op.name))
-    if node.versions is not None:  # something to check, or a hook
-        check_versions(node)
-        if node.hook is not None:
-            node.hook(y_bar)
-    if not mode.anomaly:
-        return _run_rule(node, y_bar, primals, rebuild)
-    with np.errstate(all="ignore"):  # let NaN and inf appear, to name the op that made them
-        x_bars = _run_rule(node, y_bar, primals, rebuild)
-    anomaly.check_backward(node, y_bar, x_bars)
-    return x_bars
-
-
-def _free(node: Node) -> None:
-    node.primals = node.out = node.versions = None
-    node.clear()
 
 
 def _free_unreached(starts: list) -> None:
@@ -268,4 +254,5 @@ def _free_unreached(starts: list) -> None:
         if node.primals is None:
             continue
         stack.extend(k for k in node if type(k) is Node)
-        _free(node)
+        node.primals = node.out = node.versions = None
+        node.clear()

@@ -46,7 +46,7 @@ class TapeLevel(Level):
         parents: list = []
         needs: list = []
         record = False
-        checked = not op.fresh  # a ufunc's result is new memory, and real for real operands
+        checked = not op.ufunc  # a ufunc's result is new memory, and real for real operands
         for a in args:
             if type(a) in value_types and a._level is self:
                 if a._view is not None:
@@ -83,7 +83,7 @@ class TapeLevel(Level):
                 raise
             if type(out) is not _ndarray:
                 out = np.asarray(out)  # numpy returns scalars for 0-d results; .data stays an array
-            elif not op.view and not op.fresh:  # sharing an input's memory: that input's copy
+            elif not op.view and not op.ufunc:  # sharing an input's memory: that input's copy
                 if out.base is not None:
                     out = unaliased(out, primals)
                 else:

@@ -294,7 +294,7 @@ class Tensor(ArrayMethods):
         leaf = self.data
         if type(ct) is not _ndarray or ct.dtype != leaf.dtype:
             converted = like_leaf(ct, leaf)
-            owned = owned or converted is not ct  # a converted cotangent is a fresh array
+            owned = owned or converted is not ct  # a converted cotangent is a new array
             ct = converted
         if type(ct) in value_types:  # create_graph: the gradient keeps its history
             if grad is None:  # its own copy: never the caller's gradient= tensor, never shared

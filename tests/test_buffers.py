@@ -1,6 +1,6 @@
 """The backward pass owns the cotangent buffers it creates, and only those.
 
-A cotangent that a rule returns as a fresh array held by nothing else may become a leaf's ``.grad``
+A cotangent that a rule returns as a new array held by nothing else may become a leaf's ``.grad``
 without a copy, and later cotangents for the same node are added into it in place. Nothing the pass
 did not create is ever written into or handed out as ``.grad``: a user's gradient, a saved value,
 an array a custom rule keeps elsewhere, a cotangent passed through to several inputs.

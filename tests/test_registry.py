@@ -174,10 +174,10 @@ def test_outputs_tangents_and_cotangents_keep_the_dtype(name: str, dtype: Any, d
                 assert np.result_type(ct) == np.result_type(p), "vjp"
 
 
-@pytest.mark.parametrize("name", [n for n in OPS if registry[n].fresh])
+@pytest.mark.parametrize("name", [n for n in OPS if registry[n].ufunc])
 @given(data=st.data())
-def test_an_op_declared_fresh_makes_new_real_memory(name: str, data: Any) -> None:
-    """The tape trusts ``fresh`` and skips its alias and complex checks: the declaration must
+def test_an_op_declared_a_ufunc_makes_new_real_memory(name: str, data: Any) -> None:
+    """The engines trust ``ufunc`` and skips its alias and complex checks: the declaration must
     hold on every drawn case, with array and 0-d operands."""
     op = registry[name]
     args, params = op.domain(HypothesisDraw(data))

@@ -54,3 +54,40 @@ def test_an_op_with_explicit_rules_works_to_second_order() -> None:
     t.grad = None
     g.sum().backward()
     np.testing.assert_allclose(t.grad.data, 6 * x)
+
+
+def test_an_elementwise_op_added_at_run_time_is_found_everywhere() -> None:
+    """One stanza (docs/architecture.md, "Adding an op"): the op is a method of Tensor, Dual and
+    Value, numpy's function routes to it (plain, under every transformation and on a Tensor), and
+    the generated suite checks its rules like any built-in op's."""
+    import test_registry  # the generated suite: its checks take an op's name
+
+    from adcore import domains as D
+    from reverse import Value
+
+    op = defop("cube_root", np.cbrt,
+               partials=(lambda x, out: 1 / (3 * out * out),),
+               domain=D.unary(0.3, 3.0), method="cube_root", numpy=np.cbrt,
+               doc="cube_root(x) = x ** (1/3).  d/dx = 1 / (3 cbrt(x)^2).")
+    try:
+        x = np.array([0.5, 2.0, 8.0])
+        want = 1 / (3 * np.cbrt(x) ** 2)
+        t = Tensor(x, requires_grad=True)
+        t.cube_root().sum().backward()
+        np.testing.assert_allclose(t.grad.data, want, rtol=1e-12)
+        u = Tensor(x, requires_grad=True)
+        np.cbrt(u).sum().backward()  # numpy's function on a Tensor
+        np.testing.assert_allclose(u.grad.data, want, rtol=1e-12)
+        assert abs(Dual(8.0, 1.0).cube_root().tangent - 1 / 12) < 1e-15
+        v = Value(8.0)
+        v.cube_root().backward()
+        assert abs(v.grad - 1 / 12) < 1e-15
+        np.testing.assert_allclose(grad(lambda a: np.cbrt(a).sum())(x), want, rtol=1e-12)
+        np.testing.assert_allclose(jacfwd(np.cbrt)(x), np.diag(want), rtol=1e-12)
+        np.testing.assert_allclose(vmap(np.cbrt)(np.stack([x, 2 * x])), np.cbrt([x, 2 * x]))
+        test_registry.test_forward_reverse_and_finite_differences_agree(name="cube_root")
+        test_registry.test_rules_differentiate_again(name="cube_root")
+    finally:
+        unregister(op)
+    with pytest.raises(AttributeError):
+        Tensor(x).cube_root()

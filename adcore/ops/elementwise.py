@@ -81,9 +81,9 @@ cos: Callable[..., Any]
 
 def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample, doc: str,
            **meta: Any) -> Callable[[Any], Any]:
-    """An elementwise op of one operand; its forward rule computes a new array (``fresh``)."""
+    """An elementwise op of one operand; its forward rule is a numpy ufunc (``ufunc``)."""
     op = defop(name, impl, partials=(partial,), domain=domain, doc=doc, register=False,
-               fresh=True, **meta)
+               ufunc=True, **meta)
 
     def fn(x: Any) -> Any:
         if type(x) in value_types:
@@ -97,9 +97,9 @@ def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample
 
 def _binary(name: str, impl: Callable[[Any, Any], Any], partials: Sequence[Any],
             domain: D.Sample, doc: str, **meta: Any) -> Callable[[Any, Any], Any]:
-    """An elementwise op of two operands; its forward rule computes a new array (``fresh``)."""
+    """An elementwise op of two operands; its forward rule is a numpy ufunc (``ufunc``)."""
     op = defop(name, impl, partials=partials, domain=domain, doc=doc, register=False,
-               fresh=True, **meta)
+               ufunc=True, **meta)
 
     def fn(x: Any, y: Any) -> Any:
         if type(x) in value_types:

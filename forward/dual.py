@@ -47,7 +47,8 @@ class JVPLevel(Level):
             else:
                 primals.append(a)
                 tangents.append(None)
-                checked = True  # a constant may be complex
+                if type(a) is not float and type(a) is not int:
+                    checked = True  # a constant other than a real number may be complex
         out = bind(op, *primals, **params)
         if checked and (type(out) is not _ndarray or out.dtype.kind == "c"):
             check_real(op, out, primals)  # (a real array: nothing to check)

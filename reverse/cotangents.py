@@ -27,8 +27,9 @@ _getrefcount = sys.getrefcount
 
 
 class Cotangents:
-    """The cotangents of a backward pass, per key, with their ownership, and the nodes that hold
-    one (``ready``: a heap on their sequence numbers, latest-recorded first)."""
+    """The cotangents of a backward pass, per key (``sums``), the keys whose cotangent the pass
+    owns (``owned``; a node's entry stays once it ran, as nothing is offered to it again), and
+    the nodes that hold one (``ready``: a heap on their sequence numbers, latest-recorded first)."""
 
     __slots__ = ("sums", "owned", "in_place", "ready")
 
@@ -52,6 +53,10 @@ class Cotangents:
         makes.
         """
         prev = self.sums.get(key)
+        if prev is None and type(key) is Node and (x_bar is not y_bar or not y_owned):
+            self.sums[key] = x_bar  # a node's first cotangent, new to the pass: not owned
+            heappush(self.ready, (-key.seq, key))
+            return
         owned = False
         if self.in_place and type(x_bar) is _ndarray and y_bar is not None:
             if x_bar is y_bar:  # held by backward's y_bar and this call's y_bar too
@@ -82,13 +87,6 @@ class Cotangents:
                 self.owned.add(key)
             else:
                 self.owned.discard(key)
-
-    def take(self, node: Any) -> tuple[Any, bool]:
-        """The cotangent of ``node`` (which is about to run) and whether the pass owns it."""
-        owned = node in self.owned
-        if owned:
-            self.owned.discard(node)
-        return self.sums.pop(node), owned
 
     def owns(self, key: Any) -> bool:
         return key in self.owned

@@ -213,10 +213,10 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
     cts = Cotangents(in_place=rebuild is None and trace is None)  # (a trace may keep what it sees)
     for key, y_bar in roots:
         cts.offer(key, y_bar, None, False)
-    ready, starved, checking = cts.ready, [], mode.anomaly
+    ready, sums, owned, starved, checking = cts.ready, cts.sums, cts.owned, [], mode.anomaly
     while ready:
-        node = heappop(ready)[1]  # the latest-recorded node holding a cotangent
-        y_bar, y_owned = cts.take(node)
+        node = heappop(ready)[1]  # the latest-recorded node holding a cotangent: all are in
+        y_bar, y_owned = sums.pop(node), node in owned
         primals = node.primals
         if primals is None:
             raise RuntimeError(FREED.format(name=node.op.name))

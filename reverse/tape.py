@@ -66,7 +66,8 @@ class TapeLevel(Level):
                 primals.append(a)
                 parents.append(None)
                 needs.append(False)
-                checked = True  # a constant may be complex
+                if type(a) is not float and type(a) is not int:
+                    checked = True  # a constant other than a real number may be complex
         if op.outputs != 1:
             return self._several(op, params, parents, primals, tuple(needs), args, record)
         if self.depth == EAGER_TAPE_DEPTH:  # nothing lives below the eager tape: plain values

@@ -137,3 +137,20 @@ def test_no_import_circle_between_modules() -> None:
 def test_the_circle_check_finds_a_circle() -> None:
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_adcore_ops_exports_what_its_modules_declare() -> None:
+    """adcore.ops lists no name by hand: its __all__ is its modules' lists, and those name exactly
+    the functions declared in them (ops and declared public functions)."""
+    import adcore.ops as ops
+    from adcore.registry import functions, registry
+
+    declared = {fn.__name__ for fn in [op.fn for op in registry.values()]
+                + [f.fn for f in functions.values()]
+                if getattr(fn, "__module__", "").startswith("adcore.ops.")}
+    exported = set(ops.__all__)
+    assert len(exported) == len(ops.__all__)
+    assert all(getattr(ops, name).__name__ == name for name in exported)
+    assert exported <= declared, exported - declared
+    # numpy's routes only (np.linalg.norm, and the p-norm it calls): reached through ops.norm
+    assert declared - exported == {"_linalg_norm", "p_norm"}

@@ -231,7 +231,6 @@ count_true = Constant("count_true", lambda m, *, axes: np.sum(m, axis=axes, keep
 
 
 __all__ = [
-    "Constant",
     "all",
     "any",
     "argmax",
@@ -240,10 +239,7 @@ __all__ = [
     "bitwise_or",
     "bitwise_xor",
     "ceil",
-    "constant_like",
-    "count_true",
     "equal",
-    "extremum_weights",
     "floor",
     "floor_divide",
     "greater",
@@ -258,10 +254,8 @@ __all__ = [
     "logical_not",
     "logical_or",
     "logical_xor",
-    "nondiff",
     "not_equal",
     "round",
-    "share",
     "sign",
     "trunc",
 ]

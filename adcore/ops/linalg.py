@@ -12,6 +12,10 @@ from adcore.ops.shape import reshape, swapaxes
 from adcore.registry import Op, defop, public
 from adcore.shapes import shape_of
 
+__all__ = [  # its public functions, re-exported by adcore.ops
+    "matmul",
+]
+
 
 def _matmul_domain(draw: D.Draw) -> tuple[tuple, dict]:
     n, k, m = draw.integers(1, 3), draw.integers(0, 3), draw.integers(1, 3)

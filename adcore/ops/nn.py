@@ -229,4 +229,4 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
                 reduction=reduction, label_smoothing=float(label_smoothing), rows=len(xs) - 1)
 
 
-__all__ = ["class_indices", "cross_entropy", "linear", "softplus"]
+__all__ = ["cross_entropy", "linear", "softplus"]

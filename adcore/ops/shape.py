@@ -20,6 +20,11 @@ from adcore.levels import bind, is_engine_value, raw
 from adcore.registry import Op, declare, defop, public
 from adcore.shapes import normalize_axis, shape_of
 
+__all__ = [  # its public functions, re-exported by adcore.ops
+    "broadcast_to", "clone", "concatenate", "expand_dims", "flatten", "getitem", "reshape",
+    "scatter_add", "setitem", "squeeze", "stack", "sum_to", "swapaxes", "transpose",
+]
+
 
 def _batch(x: Any, core_ndim: int) -> tuple:
     xs = shape_of(x)

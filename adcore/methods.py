@@ -67,8 +67,9 @@ class ArrayMethods:
 
     __slots__ = ()
 
-    # The methods that _install generates from the registry, named for type checkers and editors
-    # (tests/test_tensor_api.py checks that each one exists).
+    # The methods installed from the registry's declarations, named for type checkers and editors.
+    # Generated: ``write_type_checking_block()`` (below) rewrites this block from the run-time
+    # class, and tests/test_tensor_api.py fails when the two differ in either direction.
     if TYPE_CHECKING:
         abs: _Method
         absolute: _Method
@@ -91,8 +92,8 @@ class ArrayMethods:
         cumsum: _Method
         div: _Method
         div_: _Method
-        dot: _Method
         divide: _Method
+        dot: _Method
         exp: _Method
         expand_dims: _Method
         expm1: _Method
@@ -130,13 +131,13 @@ class ArrayMethods:
         round: _Method
         sigmoid: _Method
         sign: _Method
-        size: Any
         sin: _Method
+        size: Any
         softmax: _Method
         softplus: _Method
         sqrt: _Method
-        std: _Method
         squeeze: _Method
+        std: _Method
         sub: _Method
         subtract: _Method
         sum: _Method
@@ -667,4 +668,35 @@ def is_traced_depth(depth: int) -> bool:
     return depth >= FIRST_TRANSFORM_DEPTH
 
 
-__all__ = ["FUNCTIONS", "OPERATORS", "UFUNCS", "ArrayMethods", "MaxResult", "is_traced_depth"]
+def installed_names() -> list[str]:
+    """The public methods that the tables installed on ArrayMethods (not written in its body)."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(ArrayMethods)).body[0]
+    written = {n.name for n in ast.walk(body) if isinstance(n, ast.FunctionDef)}
+    written |= {t.id for n in getattr(body, "body", ()) if isinstance(n, ast.Assign)
+                for t in n.targets if isinstance(t, ast.Name)}
+    return sorted(k for k in vars(ArrayMethods) if not k.startswith("_") and k not in written)
+
+
+def type_checking_block() -> str:
+    """The TYPE_CHECKING block of ArrayMethods, as ``write_type_checking_block`` writes it."""
+    kinds = {name: "Any" if isinstance(ArrayMethods.__dict__[name], property) else "_Method"
+             for name in installed_names()}
+    return "    if TYPE_CHECKING:\n" + "".join(f"        {n}: {k}\n" for n, k in kinds.items())
+
+
+def write_type_checking_block() -> None:
+    """Rewrite the TYPE_CHECKING block of ArrayMethods in this file from the run-time class:
+    ``python -c "import adcore.methods as m; m.write_type_checking_block()"``."""
+    with open(__file__, encoding="utf-8") as f:
+        source = f.read()
+    start = source.index("    if TYPE_CHECKING:\n")
+    text = source[:start] + type_checking_block() + source[source.index("\n\n", start) + 1:]
+    with open(__file__, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+__all__ = ["FUNCTIONS", "OPERATORS", "UFUNCS", "ArrayMethods", "MaxResult", "installed_names",
+           "is_traced_depth", "type_checking_block", "write_type_checking_block"]

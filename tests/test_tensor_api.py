@@ -186,6 +186,19 @@ def test_a_new_op_is_one_stanza_and_appears_everywhere() -> None:
     assert np.cbrt not in UFUNCS
 
 
+def test_the_type_checking_block_is_what_the_tables_install() -> None:
+    """adcore/methods.py's TYPE_CHECKING block (what editors and mypy see) is generated from the
+    run-time class: a method installed but not named, or named but not installed, fails here.
+    Regenerate it with ``python -m adcore.methods``."""
+    import inspect
+
+    import adcore.methods
+
+    source = inspect.getsource(adcore.methods)
+    start = source.index("    if TYPE_CHECKING:\n")
+    assert source[start:source.index("\n\n", start) + 1] == adcore.methods.type_checking_block()
+
+
 def test_methods_named_for_type_checkers_exist_on_tensor_and_dual() -> None:
     """The generated methods that adcore/methods.py names under TYPE_CHECKING (what editors and
     mypy see) are methods of Tensor and Dual at run time, so the names cannot drift."""

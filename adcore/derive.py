@@ -8,7 +8,6 @@ declared (``hand_over``), before any rule runs. Imports flow one way: ops -> reg
 """
 from __future__ import annotations
 
-import dis
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,19 +38,46 @@ def hand_over(*, add_fn: Callable[..., Any], mul_fn: Callable[..., Any],
     reshape_op, broadcast_to_op, sum_to_op = reshape, broadcast_to, sum_to
 
 
-def reads(rule: Rule, skip: int, n: int) -> frozenset:
-    """The positions among a rule's n value parameters (after ``skip`` leading ones) that its code
-    reads. A rule that is not plain Python code, or takes ``*args``, reads them all."""
-    code = getattr(rule, "__code__", None)
-    if code is None or code.co_flags & inspect.CO_VARARGS:
-        return frozenset(range(n))
-    names = code.co_varnames[skip:code.co_argcount]
-    used = set(code.co_cellvars)  # captured by an inner function
-    for ins in dis.get_instructions(code):
-        if "FAST" in ins.opname or "DEREF" in ins.opname or "CLOSURE" in ins.opname:
-            used.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
-    return frozenset(i for i, name in enumerate(names) if name in used)
+def saved(rules: Sequence[Any], saves: str | Sequence[str] | None, skip: int, n: int,
+          name: str) -> tuple[frozenset, ...]:
+    """Per rule, the positions among its ``n`` value parameters (after ``skip`` leading ones: the
+    cotangent) that the declaration ``saves`` names: one string of parameter names per rule
+    (a single string for a one-input op). A rule that is a number or None reads nothing; a rule
+    without a declaration, or taking ``*args``, may read every value."""
+    if isinstance(saves, str):
+        saves = (saves,)
+    if saves is not None and len(saves) != len(rules):
+        raise TypeError(f"defop({name!r}): saves= gives {len(saves)} entries for {len(rules)} "
+                        f"rules; give one string of the parameter names each rule reads")
+    found: list[frozenset] = []
+    for i, rule in enumerate(rules):
+        if not callable(rule):
+            found.append(frozenset())
+            continue
+        params = _value_parameters(rule, skip, n)
+        if params is None or saves is None:
+            found.append(frozenset(range(n)))
+            continue
+        wanted = saves[i].split()
+        unknown = [w for w in wanted if w not in params]
+        if unknown:
+            raise TypeError(f"defop({name!r}): saves= names {unknown} for rule {i}, whose value "
+                            f"parameters are {params}")
+        found.append(frozenset(params.index(w) for w in wanted))
+    return tuple(found)
 
+
+def _value_parameters(rule: Rule, skip: int, n: int) -> list[str] | None:
+    """The names of a rule's ``n`` value parameters after ``skip`` leading ones (None when it
+    takes ``*args`` or has no signature)."""
+    try:
+        parameters = list(inspect.signature(rule).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names[skip:skip + n]
 
 
 # ----------------------------------------------------------------------------------------------

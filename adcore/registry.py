@@ -29,10 +29,13 @@ The engines call ``op.jvp(tangents, primals, out, params)`` (tangents hold None 
 no tangent) and ``op.vjp(y_bar, primals, out, params, needs)`` (a list with None where ``needs[i]``
 is false or input i is not differentiable).
 
-What a VJP reads is derived, not declared: a linear op's transpose reads only shapes and dtypes; any
-other rule reads the parameters its code names (``lambda x, out: sub(1, mul(out, out))`` reads
-``out``, not ``x``). A reverse-mode node keeps just those values (the others as ``Meta``: shape
-and dtype), and checks before running the rule that none of them was modified in place.
+What a VJP reads is declared where the kind does not decide it: a linear op's transpose reads only
+shapes and dtypes, a constant partial (1, -1) nothing; any other rule reads what the declaration's
+``saves=`` names, one string of the rule's parameter names per input (tanh, whose partial is
+``lambda x, out: sub(1, mul(out, out))``, declares ``saves="out"``; an op without ``saves=`` may
+read every value). A reverse-mode node keeps just those values (the others as ``Meta``: shape and
+dtype), and checks before running the rule that none of them was modified in place; the
+registry suite checks each declaration against the rule's code.
 """
 from __future__ import annotations
 
@@ -173,6 +176,7 @@ def defop(name: str, impl: Callable[..., Any], *,
           numpy: Any = (),
           view: bool = False,
           ufunc: bool = False,
+          saves: str | Sequence[str] | None = None,
           outputs: int = 1,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
@@ -186,6 +190,9 @@ def defop(name: str, impl: Callable[..., Any], *,
     may share memory with its first input (reshape, transpose, basic indexing); ``ufunc`` that its
     result never shares an input's memory and is real for real operands, as a numpy ufunc's (the
     engines then skip checking both; tests/test_registry.py checks the claim).
+
+    ``saves`` names what each rule reads (see the module docstring): ``saves=("y", "x")`` for
+    mul, whose partials are ``lambda x, y, out: y`` and ``lambda x, y, out: x``.
 
     ``outputs=k`` (k > 1) declares an op with several outputs (eigh, slogdet, max with indices):
     ``impl`` returns a tuple of k arrays, and the explicit rules work on tuples: each ``jvp`` entry
@@ -210,9 +217,7 @@ def defop(name: str, impl: Callable[..., Any], *,
         op.kind = "elementwise"
         op.partials = tuple(partials)
         op.jvp, op.vjp = derive.elementwise_rules(op.partials)
-        n = len(partials)
-        op.reads = tuple(derive.reads(p, 0, n + 1) if callable(p) else frozenset()
-                         for p in partials)
+        op.reads = derive.saved(op.partials, saves, 0, len(partials) + 1, name)
     elif transpose is not None:
         op.kind = "linear"
         op.jvp, op.vjp = derive.linear_rules(op, transpose)
@@ -221,15 +226,14 @@ def defop(name: str, impl: Callable[..., Any], *,
     elif bilinear is not None:
         op.kind = "bilinear"
         op.jvp, op.vjp = derive.bilinear_rules(op, tuple(bilinear))
-        op.reads = tuple(derive.reads(t, 1, len(bilinear)) for t in bilinear)
+        op.reads = derive.saved(tuple(bilinear), saves, 1, len(bilinear), name)
     else:
         if jvp is None or vjp is None or len(jvp) != len(vjp):
             raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per "
                             f"input")
         op.kind = "explicit"
         op.jvp, op.vjp = derive.explicit_rules(tuple(jvp), tuple(vjp), outputs)
-        op.reads = tuple(derive.reads(v, 1, len(vjp) + 1) if v is not None else frozenset()
-                         for v in vjp)
+        op.reads = derive.saved(tuple(vjp), saves, 1, len(vjp) + 1, name)
     op.methods = _names(method)
     op.numpy_methods = _names(numpy_method)
     op.torch_methods = _names(torch_method)

@@ -13,7 +13,9 @@ A registered op without a domain fails here, and so does any op whose rules are 
 """
 from __future__ import annotations
 
+import dis
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -188,6 +190,40 @@ def test_an_op_declared_a_ufunc_makes_new_real_memory(name: str, data: Any) -> N
             assert not (isinstance(out, np.ndarray) and isinstance(a, np.ndarray)
                         and np.shares_memory(out, a)), f"{name} returned an input's memory"
         assert np.result_type(out).kind != "c", f"{name} made a complex result from real operands"
+
+
+def _code_reads(rule: Any, skip: int, n: int) -> frozenset:
+    """The positions among a rule's n value parameters (after ``skip`` leading ones) that its code
+    reads, found in its bytecode (a rule taking ``*args`` reads them all)."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
+        return frozenset(range(n))
+    names = code.co_varnames[skip:code.co_argcount]
+    used = set(code.co_cellvars)  # captured by an inner function
+    for ins in dis.get_instructions(code):
+        if "FAST" in ins.opname or "DEREF" in ins.opname or "CLOSURE" in ins.opname:
+            used.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    return frozenset(i for i, name in enumerate(names) if name in used)
+
+
+def _declared_rules(op: Any) -> tuple[tuple, int, int]:
+    """(the VJP rules as declared, leading parameters before the values, number of values)."""
+    if op.kind == "elementwise":
+        return op.partials, 0, len(op.partials) + 1
+    cells = dict(zip(op.vjp.__code__.co_freevars, [c.cell_contents for c in op.vjp.__closure__]))
+    if op.kind == "bilinear":
+        return cells["transposes"], 1, len(cells["transposes"])
+    return cells["vjps"], 1, len(cells["vjps"]) + 1
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if registry[n].kind != "linear"])
+def test_what_a_declaration_saves_is_what_its_rules_read(name: str) -> None:
+    """``saves=`` is declared; the rules' code says what they read: the two must agree, so that a
+    node keeps neither less (a rule would read a placeholder) nor more (memory held in vain)."""
+    op = registry[name]
+    rules, skip, n = _declared_rules(op)
+    code = tuple(_code_reads(r, skip, n) if callable(r) else frozenset() for r in rules)
+    assert op.reads == code, f"{name}: saves= declares {op.reads}, its rules read {code}"
 
 
 def test_every_op_declares_a_domain_docs_and_a_kind() -> None:

@@ -140,7 +140,8 @@ sub = _binary("sub", binary(np.subtract, operator.sub), (1, -1),
 mul = _binary("mul", binary(np.multiply, operator.mul),
               (lambda x, y, out: y, lambda x, y, out: x),
               D.binary(), "mul(x, y) = x * y.  d/dx = y, d/dy = x.",
-              method=("mul", "multiply"), operator="mul", inplace="mul_", numpy=np.multiply)
+              method=("mul", "multiply"), operator="mul", inplace="mul_", numpy=np.multiply,
+              saves=("y", "x"))
 
 div = _binary("div", binary(np.true_divide, _py_div),
               (lambda x, y, out: div(1, y), lambda x, y, out: neg(div(div(x, y), y))),
@@ -148,7 +149,7 @@ div = _binary("div", binary(np.true_divide, _py_div),
               "div(x, y) = x / y.  d/dx = 1 / y, d/dy = -x / y**2 (read from the inputs, as "
               "PyTorch saves them: the result may be changed in place before backward).",
               method=("div", "divide", "true_divide"), operator="truediv", inplace="div_",
-              numpy=np.true_divide)
+              numpy=np.true_divide, saves=("y", "x y"))
 
 
 def _py_mod(x: Any, y: Any) -> Any:
@@ -175,7 +176,7 @@ remainder = _binary("remainder", binary(np.remainder, _py_mod),
                     "remainder(x, y) = x % y = x - y * floor(x / y), with the sign of y.  "
                     "d/dx = 1, d/dy = -floor(x / y) (away from the jumps where x / y is an "
                     "integer).",
-                    operator="mod", numpy=np.remainder)
+                    operator="mod", numpy=np.remainder, saves=("", "x y"))
 
 neg = _unary("neg", operator.neg, -1, D.unary(), "neg(x) = -x.  d/dx = -1.",
              method=("neg", "negative"), operator="neg", numpy=np.negative)
@@ -208,39 +209,41 @@ def _pow_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 pow = _binary("pow", binary(np.power, _py_pow), (_dpow_dx, _dpow_dy), _pow_domain,
               "pow(x, y) = x ** y.  d/dx = y * x ** (y - 1), d/dy = x ** y * log(x).",
-              method="pow", operator="pow", inplace="pow_", numpy=np.power)
+              method="pow", operator="pow", inplace="pow_", numpy=np.power,
+              saves=("x y", "x y out"))
 
 
 # --- transcendental functions ----------------------------------------------------------------
 
 exp = _unary("exp", _scalar_or_array(np.exp), lambda x, out: out,
-             D.unary(), "exp(x) = e ** x.  d/dx = exp(x).", method="exp", numpy=np.exp)
+             D.unary(), "exp(x) = e ** x.  d/dx = exp(x).", method="exp", numpy=np.exp, saves="out")
 
 expm1 = _unary("expm1", _scalar_or_array(np.expm1), lambda x, out: add(out, 1),
                D.unary(), "expm1(x) = e ** x - 1, exact near 0.  d/dx = exp(x) = out + 1.",
-               method="expm1", numpy=np.expm1)
+               method="expm1", numpy=np.expm1, saves="out")
 
 log = _unary("log", _scalar_or_array(np.log), lambda x, out: div(1, x),
              D.unary(0.2, 4.0), "log(x), natural logarithm.  d/dx = 1 / x.",
-             method="log", numpy=np.log)
+             method="log", numpy=np.log, saves="x")
 
 log1p = _unary("log1p", _scalar_or_array(np.log1p), lambda x, out: div(1, add(x, 1)),
                D.unary(-0.8, 4.0), "log1p(x) = log(1 + x), exact near 0.  d/dx = 1 / (1 + x).",
-               method="log1p", numpy=np.log1p)
+               method="log1p", numpy=np.log1p, saves="x")
 
 sqrt = _unary("sqrt", _scalar_or_array(np.sqrt), lambda x, out: div(0.5, out),
               D.unary(0.2, 4.0), "sqrt(x) = x ** 0.5.  d/dx = 0.5 / sqrt(x).",
-              method="sqrt", numpy=np.sqrt)
+              method="sqrt", numpy=np.sqrt, saves="out")
 
 sin = _unary("sin", _scalar_or_array(np.sin), lambda x, out: cos(x),
-             D.unary(), "sin(x).  d/dx = cos(x).", method="sin", numpy=np.sin)
+             D.unary(), "sin(x).  d/dx = cos(x).", method="sin", numpy=np.sin, saves="x")
 
 cos = _unary("cos", _scalar_or_array(np.cos), lambda x, out: neg(sin(x)),
-             D.unary(), "cos(x).  d/dx = -sin(x).", method="cos", numpy=np.cos)
+             D.unary(), "cos(x).  d/dx = -sin(x).", method="cos", numpy=np.cos, saves="x")
 
 tanh = _unary("tanh", _scalar_or_array(np.tanh),
               lambda x, out: sub(1, mul(out, out)),
-              D.unary(), "tanh(x).  d/dx = 1 - tanh(x) ** 2.", method="tanh", numpy=np.tanh)
+              D.unary(), "tanh(x).  d/dx = 1 - tanh(x) ** 2.", method="tanh", numpy=np.tanh,
+              saves="out")
 
 
 def _sigmoid_array(x: Any) -> Any:
@@ -252,7 +255,7 @@ sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_array),
                  lambda x, out: mul(out, sub(1, out)),
                  D.unary(),
                  "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).",
-                 method="sigmoid")
+                 method="sigmoid", saves="out")
 
 
 # --- piecewise functions (derivatives at the kinks follow PyTorch) ---------------------------
@@ -267,25 +270,25 @@ relu = _unary("relu", _relu_impl, lambda x, out: greater(out, 0),
               D.unary(avoid=(0.0,)),
               "relu(x) = max(x, 0).  d/dx = 1 where out > 0, else 0 (it reads its output, as "
               "PyTorch saves it).",
-              method="relu")
+              method="relu", saves="out")
 
 abs = _unary("abs", _scalar_or_array(np.abs), lambda x, out: sign(x),
              D.unary(avoid=(0.0,)), "abs(x) = |x|.  d/dx = sign(x) (0 at 0).",
-             method=("abs", "absolute"), operator="abs", numpy=np.absolute)
+             method=("abs", "absolute"), operator="abs", numpy=np.absolute, saves="x")
 
 maximum = _binary("maximum", binary(np.maximum, np.maximum),
                   (lambda x, y, out: share(x, y, larger=True),
                    lambda x, y, out: share(y, x, larger=True)),
                   D.separated_pair,
                   "maximum(x, y), elementwise.  d/dx = 1 where x > y, 0.5 on ties, else 0.",
-                  method="maximum", numpy=np.maximum)
+                  method="maximum", numpy=np.maximum, saves=("x y", "x y"))
 
 minimum = _binary("minimum", binary(np.minimum, np.minimum),
                   (lambda x, y, out: share(x, y, larger=False),
                    lambda x, y, out: share(y, x, larger=False)),
                   D.separated_pair,
                   "minimum(x, y), elementwise.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
-                  method="minimum", numpy=np.minimum)
+                  method="minimum", numpy=np.minimum, saves=("x y", "x y"))
 
 
 def _where_impl(cond: Any, x: Any, y: Any) -> Any:
@@ -303,7 +306,8 @@ def _where_domain(draw: D.Draw) -> tuple[tuple, dict]:
 _where = defop("where", _where_impl,
                partials=(None, lambda c, x, y, out: c, lambda c, x, y, out: logical_not(c)),
                domain=_where_domain, register=False, numpy=np.where,
-               doc="where(cond, x, y): x where cond, else y.  d/dx = cond, d/dy = not cond.")
+               doc="where(cond, x, y): x where cond, else y.  d/dx = cond, d/dy = not cond.",
+               saves=("", "c", "c"))
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
@@ -336,7 +340,7 @@ _masked_fill = defop(
     partials=(lambda x, m, v, out: logical_not(m), None, lambda x, m, v, out: m),
     domain=_masked_fill_domain, register=False, method="masked_fill", inplace="masked_fill_",
     doc="masked_fill(x, mask, value): value where mask, else x.  d/dx = not mask, "
-        "d/dvalue = mask (summed).")
+        "d/dvalue = mask (summed).", saves=("m", "", "m"))
 
 
 def masked_fill(x: Any, mask: Any, value: Any) -> Any:
@@ -413,7 +417,7 @@ _clip = defop("clip", _clip_impl, partials=(_clip_dx, _clip_dlo, _clip_dhi),
               inplace=("clamp_", "clip_"), numpy=np.clip,
               doc="clip(x, min, max): x limited to [min, max] (min = max(x, min) first, then "
                   "max).  d/dx = 1 where min <= x <= max; d/dmin = 1 where x < min; d/dmax = 1 "
-                  "where x > max or min > max.")
+                  "where x > max or min > max.", saves=("x lo hi", "x lo hi", "x lo hi"))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Any:

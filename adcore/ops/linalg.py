@@ -60,7 +60,7 @@ matmul_op: Op = defop(
               lambda y_bar, x, y: bind(matmul_op, swapaxes(x, -1, -2), y_bar)),
     domain=_matmul_domain, method="matmul", operator="matmul", numpy=np.matmul,
     doc="matmul(x, y) = x @ y.  x_bar = y_bar @ y^T, y_bar' = x^T @ y_bar (summed over broadcast "
-        "batch axes).")
+        "batch axes).", saves=("y", "x"))
 
 
 @public(matmul_op)

@@ -33,7 +33,7 @@ def _softplus_array(x: Any) -> Any:
 softplus = _unary("softplus", _scalar_or_array(_softplus_array),
                   lambda x, out: sigmoid(x), D.unary(),
                   "softplus(x) = log(1 + e ** x), computed without overflow.  d/dx = sigmoid(x).",
-                  method="softplus")
+                  method="softplus", saves="x")
 
 # --- linear: x @ weight^T + bias ---------------------------------------------------------------
 # The op takes x with two axes of its own, (rows, in); ``linear`` reshapes other inputs around it.
@@ -74,7 +74,8 @@ linear_op = defop(
          lambda y_bar, x, w, b, out: bind(sum_op, y_bar, axes=(-2,), keepdims=False)),
     domain=_linear_domain,
     doc="linear(x, weight, bias) = x @ weight^T + bias, x of shape (rows, in), weight (out, in).  "
-        "x_bar = y_bar @ weight, weight_bar = y_bar^T x, bias_bar = y_bar summed over the rows.")
+        "x_bar = y_bar @ weight, weight_bar = y_bar^T x, bias_bar = y_bar summed over the rows.",
+    saves=("w", "x", ""))
 
 
 @public(linear_op)
@@ -182,7 +183,7 @@ cross_entropy_op = defop(
     domain=_cross_entropy_domain,
     doc="cross_entropy(logits, target): -log softmax(logits)[target] (with label smoothing, "
         "(1 - e) times that plus e times the mean of -log softmax), reduced.  d/dlogits = "
-        "softmax(logits) - q, q the smoothed one-hot target.")
+        "softmax(logits) - q, q the smoothed one-hot target.", saves=("x target", ""))
 
 
 def class_indices(target: Any, logits_shape: tuple, fn: str) -> Any:

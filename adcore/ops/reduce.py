@@ -142,7 +142,7 @@ var_op = defop(
          mul(mul(2.0, _centered(x, axes, ddof)), _keep(y_bar, shape_of(x), axes, keepdims)),),
     domain=_var_domain, numpy=np.var,
     doc="var(x, axis, keepdims, ddof) = sum((x - mean) ** 2) / (n - ddof).  "
-        "d/dx = 2 (x - mean) / (n - ddof).")
+        "d/dx = 2 (x - mean) / (n - ddof).", saves="x")
 
 def _std_domain(draw: D.Draw) -> tuple[tuple, dict]:
     """At least two distinct values in every reduced slice: a positive standard deviation."""
@@ -170,7 +170,7 @@ std_op = defop(
                                              keepdims)),),
     domain=_std_domain, numpy=np.std,
     doc="std(x, axis, keepdims, ddof) = sqrt(var(x)).  d/dx = (x - mean) / ((n - ddof) std), and "
-        "0 where std is 0 (as PyTorch).")
+        "0 where std is 0 (as PyTorch).", saves="x out")
 
 
 def _ddof(fn: str, ddof: Any, correction: Any, unbiased: Any, default: int) -> float:
@@ -274,7 +274,8 @@ prod_op: Op = defop(
          mul(_prod_partial(x, axes), _keep(y_bar, shape_of(x), axes, keepdims)),),
     domain=_prod_domain, method="prod", numpy=np.prod,
     doc="prod(x, axis, keepdims): the product over axes.  d/dx_i = the product of the other "
-        "entries (by prefix and suffix products: exact where entries are 0, to every order).")
+        "entries (by prefix and suffix products: exact where entries are 0, to every order).",
+    saves="x")
 
 
 @public(prod_op)
@@ -302,7 +303,7 @@ norm2_op = defop(
          mul(_unit(x, out, axes, keepdims), _keep(y_bar, shape_of(x), axes, keepdims)),),
     domain=_reduce_domain(avoid_zero=True),
     doc="norm(x, axis, keepdims) = sqrt(sum(x ** 2)), the 2-norm (Frobenius for matrices).  "
-        "d/dx = x / norm (0 where the norm is 0).")
+        "d/dx = x / norm (0 where the norm is 0).", saves="x out")
 
 
 def _p_norm_partial(x: Any, out: Any, p: float, axes: tuple, keepdims: bool) -> Any:
@@ -335,7 +336,8 @@ p_norm_op = defop(
              _keep(y_bar, shape_of(x), axes, keepdims)),),
     domain=_p_norm_domain,
     doc="p_norm(x, p, axis, keepdims) = sum(|x| ** p) ** (1 / p), for p other than 1, 2, inf.  "
-        "d/dx = sign(x) |x| ** (p - 1) / norm ** (p - 1) (0 where the norm is 0, as PyTorch).")
+        "d/dx = sign(x) |x| ** (p - 1) / norm ** (p - 1) (0 where the norm is 0, as PyTorch).",
+    saves="x out")
 
 
 @public(p_norm_op)
@@ -433,7 +435,7 @@ def _extremum(name: str, np_fn: Any) -> Op:
                  method=("amax" if name == "max" else "amin"),
                  numpy=(np_fn, np.amax if name == "max" else np.amin),
                  doc=f"{name}(x, axis, keepdims): the {name}imum over axes.  d/dx = 1 at the "
-                     f"{name}imum (split evenly among ties), 0 elsewhere.")
+                     f"{name}imum (split evenly among ties), 0 elsewhere.", saves="x out")
 
 
 max_op = _extremum("max", np.max)
@@ -493,7 +495,7 @@ logsumexp_op = defop(
          mul(_softmax_weights(x, out, axes, keepdims), _keep(y_bar, shape_of(x), axes, keepdims)),),
     domain=_reduce_domain(nonempty=True), method="logsumexp",
     doc="logsumexp(x, axis, keepdims) = log(sum(exp(x))), computed without overflow.  "
-        "d/dx = softmax(x).")
+        "d/dx = softmax(x).", saves="x out")
 
 
 @public(logsumexp_op)
@@ -525,7 +527,7 @@ softmax_op = defop(
     vjp=(lambda y_bar, x, out, *, axis: mul(out, sub(y_bar, _sum_keep(mul(y_bar, out), axis))),),
     domain=_normalize_domain, method="softmax",
     doc="softmax(x, axis) = exp(x) / sum(exp(x), axis).  "
-        "JVP: s * (x_dot - sum(s * x_dot)); VJP: s * (y_bar - sum(s * y_bar)).")
+        "JVP: s * (x_dot - sum(s * x_dot)); VJP: s * (y_bar - sum(s * y_bar)).", saves="out")
 
 def _log_softmax_impl(x: Any, *, axis: int) -> Any:
     """(x - max) - log(sum(exp(x - max))): subtracting the max first keeps every entry exact
@@ -546,7 +548,7 @@ log_softmax_op = defop(
     vjp=(lambda y_bar, x, out, *, axis: sub(y_bar, mul(exp(out), _sum_keep(y_bar, axis))),),
     domain=_normalize_domain, method="log_softmax",
     doc="log_softmax(x, axis) = x - logsumexp(x, axis).  "
-        "JVP: x_dot - sum(softmax * x_dot); VJP: y_bar - softmax * sum(y_bar).")
+        "JVP: x_dot - sum(softmax * x_dot); VJP: y_bar - softmax * sum(y_bar).", saves="out")
 
 
 def _normalization(op: Op, x: Any, axis: int, dim: int | None) -> Any:

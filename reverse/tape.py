@@ -8,7 +8,7 @@ module, not the other way round).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from reverse import anomaly, graph
 from reverse.modes import mode
 from reverse.versions import View, fresh, link_view, root_of, unaliased
 
-if TYPE_CHECKING:
-    from reverse.tensor import Tensor
+# The tensors a tape level makes are of the class it is given (reverse.tensor.Tensor, which
+# imports this module): named here for readers, not imported.
+Tensor = Any
 
 _ndarray = np.ndarray
 

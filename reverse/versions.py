@@ -18,20 +18,20 @@ base the next time they are used.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 
 from adcore import ops, views
-from adcore.levels import bind, raw, value_types
+from adcore.levels import Level, bind, raw, value_types
 from adcore.registry import registry, select_op
 from adcore.shapes import shape_of
 from reverse import graph
 from reverse.modes import enable_grad
 
-if TYPE_CHECKING:
-    from reverse.tape import TapeLevel
-    from reverse.tensor import Tensor
+# The tensors this module works on are reverse.tensor.Tensor, which imports this module: named
+# here for readers, not imported.
+Tensor = Any
 
 _ndarray = np.ndarray
 _SETITEM = registry["setitem"]
@@ -79,7 +79,7 @@ def unaliased(out: _ndarray, primals: list) -> _ndarray:
     return out
 
 
-def link_view(t: Tensor, source: Any, op: Any, params: dict, level: TapeLevel) -> None:
+def link_view(t: Tensor, source: Any, op: Any, params: dict, level: Level) -> None:
     """Mark ``t`` as a view of ``source`` when op returned a view of its memory; at a level of
     numpy's personality an item (``views.is_item``) is a copy instead, as numpy's scalars are."""
     if type(source) in value_types and source._level is level and shares(raw(t.data),

@@ -62,17 +62,13 @@ def _module_name(path: Path) -> str:
 
 
 def _module_imports(path: Path, modules: set[str]) -> set[str]:
-    """The library modules that ``path`` imports, wherever the import stands (inside a function
-    too), except under ``if TYPE_CHECKING:`` (read by type checkers only)."""
+    """The library modules that ``path`` imports, wherever the import stands (inside a function,
+    or under ``if TYPE_CHECKING:``, where a reader follows it too)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    skipped = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-               and "TYPE_CHECKING" in ast.unparse(block.test) for n in ast.walk(block)}
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name in modules}
         elif isinstance(node, ast.ImportFrom):

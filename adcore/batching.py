@@ -85,8 +85,8 @@ class BatchLevel(Level):
         out = bind(op, *values, **params)
         check_real(op, out, values)
         if op.outputs != 1:
-            return tuple(_make(o, self) for o in out)
-        result = _make(out, self)
+            return tuple(make_batched(o, self) for o in out)
+        result = make_batched(out, self)
         if op.view:
             views.link(result, args[0], op, params)
         return result
@@ -94,11 +94,12 @@ class BatchLevel(Level):
     def nondiff(self, fn: Any, args: tuple, kwargs: dict) -> Batched:
         values, batched = self._unwrap_args(args)
         values = self._line_up(values, batched, getattr(fn, "elementwise", True))
-        return _make(fn(*values, **kwargs), self)
+        return make_batched(fn(*values, **kwargs), self)
 
     def constant(self, value: Any) -> Batched:  # pragma: no cover - results always carry a batch
         shape = shape_of(value)
-        return _make(bind(_BROADCAST, value, shape=(self.size,) + shape, in_shape=shape), self)
+        return make_batched(bind(_BROADCAST, value, shape=(self.size,) + shape, in_shape=shape),
+                            self)
 
 
 def _is_array(v: Any) -> bool:
@@ -127,7 +128,7 @@ class Batched(ArrayMethods):
 
     def _snapshot(self) -> Batched:
         """This value as it is now (an in-place op rebinds this one, never the snapshot)."""
-        return _make(self.value, self._level)
+        return make_batched(self.value, self._level)
 
     def _assign(self, other: Batched) -> None:
         self.value = other.value
@@ -151,7 +152,7 @@ class Batched(ArrayMethods):
                 f"dtype={np.result_type(raw(self))})")
 
 
-def _make(value: Any, level: BatchLevel) -> Batched:
+def make_batched(value: Any, level: BatchLevel) -> Batched:
     b = Batched.__new__(Batched)
     b.value = value
     b._level = level
@@ -231,7 +232,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
             inner = []
             for leaves, spec, leaf_axes in plan:
                 wrapped = [leaf if axis is None else
-                           _make(_move(_as_array(leaf), axis, 0), level)
+                           make_batched(_move(_as_array(leaf), axis, 0), level)
                            for leaf, axis in zip(leaves, leaf_axes)]
                 inner.append(unflatten(spec, wrapped))
             result = f(*inner, **kwargs)

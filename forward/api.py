@@ -16,7 +16,7 @@ from adcore.arguments import Inputs, as_input, check_tree_match, normalize_argnu
 from adcore.levels import is_engine_value, new_level, raw, register_transform, speaks_numpy
 from adcore.pytree import flatten, leaf_paths, tree_map, unflatten
 from adcore.shapes import dtype_of, shape_of
-from forward.dual import Dual, JVPLevel, _check_tangent_shape, _make
+from forward.dual import Dual, JVPLevel, _check_tangent_shape, make_dual
 
 
 def _split(out: Any, level: JVPLevel) -> tuple[Any, Any]:
@@ -65,7 +65,7 @@ def _push(f: Callable[..., Any], inputs: Inputs, tangents: Sequence[Any], kwargs
     batch = batch or ()
     with new_level(JVPLevel) as level:
         level.numpy = speaks_numpy(inputs.leaves)
-        duals = [_make(p, t, level) for p, t in zip(inputs.leaves, tangents)]
+        duals = [make_dual(p, t, level) for p, t in zip(inputs.leaves, tangents)]
         result = f(*inputs.rebuild(duals), **kwargs)
         aux = None
         if has_aux:

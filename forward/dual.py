@@ -54,14 +54,14 @@ class JVPLevel(Level):
             check_real(op, out, primals)  # (a real array: nothing to check)
         if op.outputs != 1:
             out_dots = op.jvp(tangents, primals, out, params) or (None,) * len(out)
-            return tuple(_make(o, t, self) for o, t in zip(out, out_dots))
-        result = _make(out, op.jvp(tangents, primals, out, params), self)
+            return tuple(make_dual(o, t, self) for o, t in zip(out, out_dots))
+        result = make_dual(out, op.jvp(tangents, primals, out, params), self)
         if op.view:
             views.link(result, args[0], op, params)
         return result
 
     def constant(self, value: Any) -> Dual:
-        return _make(value, None, self)
+        return make_dual(value, None, self)
 
 
 # Duals made by hand live here, below every transformation's level.
@@ -111,7 +111,7 @@ class Dual(ArrayMethods):
 
     def _snapshot(self) -> Dual:
         """This Dual as it is now (an in-place op rebinds this one, never the snapshot)."""
-        return _make(self.primal, self._tangent, self._level)
+        return make_dual(self.primal, self._tangent, self._level)
 
     def _assign(self, other: Dual) -> None:
         self.primal = other.primal
@@ -137,7 +137,7 @@ class Dual(ArrayMethods):
         return f"Dual(primal={self.primal!r}, tangent={self.tangent!r})"
 
 
-def _make(primal: Any, tangent: Any, level: Level) -> Dual:
+def make_dual(primal: Any, tangent: Any, level: Level) -> Dual:
     d = Dual.__new__(Dual)
     d.primal = primal
     d._tangent = tangent

@@ -105,7 +105,7 @@ class TapeLevel(Level):
             if mode.anomaly:
                 node.origin = anomaly.origin()
                 anomaly.check_forward(op, primals, out, node.origin)
-        t = make(out, node, self)
+        t = make_tensor(out, node, self)
         if op.view:
             link_view(t, args[0], op, params, self)
         return t
@@ -127,13 +127,13 @@ class TapeLevel(Level):
         if record and self.depth > mode.floor:
             node = graph.record(op, params, parents, primals, outs, needs, args, self)
         n = len(outs)
-        return tuple(make(o, None if node is None else graph.select(node, i, n, o), self)
+        return tuple(make_tensor(o, None if node is None else graph.select(node, i, n, o), self)
                      for i, o in enumerate(outs))
 
     def constant(self, value: Any) -> Tensor:
         if type(value) is not _ndarray and type(value) not in value_types:
             value = np.asarray(value)  # a number; a value of a lower level stays one
-        return make(value, None, self)
+        return make_tensor(value, None, self)
 
 
 # Tensors made by hand live on the eager tape, below every transformation's level.
@@ -142,7 +142,8 @@ class TapeLevel(Level):
 _new = object.__new__
 
 
-def make(data: Any, node: graph.Node | None, level: TapeLevel, cls: type | None = None) -> Tensor:
+def make_tensor(data: Any, node: graph.Node | None, level: TapeLevel, cls: type | None = None
+                ) -> Tensor:
     """A tensor of ``level`` (of the level's class, or ``cls``) without the constructor's checks
     (the engine's fast path)."""
     t: Tensor = _new(cls or level.cls)
@@ -158,7 +159,7 @@ def make(data: Any, node: graph.Node | None, level: TapeLevel, cls: type | None 
 
 def leaf(data: Any, level: TapeLevel) -> Tensor:
     """A leaf that requires grad at ``level`` (the inputs of a functional transformation)."""
-    t = make(data, None, level)
+    t = make_tensor(data, None, level)
     t._requires_grad = True
     return t
 
@@ -176,10 +177,10 @@ def rebuild(key: Any, value: Any, level: TapeLevel, root: Tensor | graph.Node | 
         return value
     if type(key) is not graph.Node:
         return key  # a leaf tensor
-    t = make(value, key, level)
+    t = make_tensor(value, key, level)
     if isinstance(root, graph.Node):
         if root.anchor is None:
-            root.anchor = make(value, None, level)
+            root.anchor = make_tensor(value, None, level)
         t._view = View(root.anchor, None, None, {})
     elif root is not None:
         t._view = View(root_of(root), None, None, {})

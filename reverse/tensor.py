@@ -22,7 +22,7 @@ from adcore.methods import ArrayMethods
 from adcore.shapes import dtype_of, refuse_tensors_in, shape_of
 from reverse import graph
 from reverse.modes import enable_grad, mode
-from reverse.tape import TapeLevel, make, rebuild
+from reverse.tape import TapeLevel, make_tensor, rebuild
 from reverse.versions import (
     RetainedGrad,
     View,
@@ -84,7 +84,7 @@ class Tensor(ArrayMethods):
         if not isinstance(array, np.ndarray):
             raise TypeError(f"Tensor.from_numpy: expected a numpy ndarray, got "
                             f"{type(array).__name__}; use Tensor(data) to copy other data")
-        t = make(array, None, EAGER, cls)
+        t = make_tensor(array, None, EAGER, cls)
         if requires_grad:
             t.requires_grad_(True)
         return t
@@ -175,7 +175,7 @@ class Tensor(ArrayMethods):
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (a leaf that does not require grad). It shares
         memory and the version counter with this tensor, as in PyTorch."""
-        t = make(self.data, None, self._level)
+        t = make_tensor(self.data, None, self._level)
         t._view = View(root_of(self), None, None, {})
         return t
 
@@ -304,12 +304,12 @@ class Tensor(ArrayMethods):
             return
         if grad is None:
             if owned and type(ct) is _ndarray and ct.shape == leaf.shape and ct.flags.c_contiguous:
-                self._grad = make(ct, None, self._level)  # the pass's own buffer: no copy
+                self._grad = make_tensor(ct, None, self._level)  # the pass's own buffer: no copy
                 return
             data = np.array(ct, dtype=leaf.dtype, order="C", copy=True)
             if data.shape != leaf.shape:
                 data = np.array(np.broadcast_to(data, leaf.shape), order="C")
-            self._grad = make(data, None, self._level)
+            self._grad = make_tensor(data, None, self._level)
         elif grad._node is None and type(grad.data) is _ndarray and grad.data.flags.writeable:
             np.add(grad.data, ct, out=grad.data)
             changed(grad)

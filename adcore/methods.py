@@ -73,14 +73,29 @@ class ArrayMethods:
     if TYPE_CHECKING:
         abs: _Method
         absolute: _Method
+        acos: _Method
+        acosh: _Method
         add: _Method
         all: _Method
         amax: _Method
         amin: _Method
         any: _Method
+        arccos: _Method
+        arccosh: _Method
+        arcsin: _Method
+        arcsinh: _Method
+        arctan: _Method
+        arctan2: _Method
+        arctanh: _Method
         argmax: _Method
         argmin: _Method
+        asin: _Method
+        asinh: _Method
         astype: _Method
+        atan: _Method
+        atan2: _Method
+        atanh: _Method
+        cbrt: _Method
         ceil: _Method
         clamp: _Method
         clamp_: _Method
@@ -88,23 +103,34 @@ class ArrayMethods:
         clip_: _Method
         clone: _Method
         copy: _Method
+        copysign: _Method
         cos: _Method
+        cosh: _Method
         cumsum: _Method
+        deg2rad: _Method
         div: _Method
         div_: _Method
         divide: _Method
         dot: _Method
         exp: _Method
+        exp2: _Method
         expand_dims: _Method
         expm1: _Method
         flatten: _Method
         floor: _Method
+        fmax: _Method
+        fmin: _Method
+        hypot: _Method
         isfinite: _Method
         isinf: _Method
         isnan: _Method
         log: _Method
+        log10: _Method
         log1p: _Method
+        log2: _Method
         log_softmax: _Method
+        logaddexp: _Method
+        logaddexp2: _Method
         logical_and: _Method
         logical_not: _Method
         logical_or: _Method
@@ -126,22 +152,27 @@ class ArrayMethods:
         pow: _Method
         pow_: _Method
         prod: _Method
+        rad2deg: _Method
         ravel: _Method
+        reciprocal: _Method
         relu: _Method
         round: _Method
         sigmoid: _Method
         sign: _Method
         sin: _Method
+        sinh: _Method
         size: Any
         softmax: _Method
         softplus: _Method
         sqrt: _Method
+        square: _Method
         squeeze: _Method
         std: _Method
         sub: _Method
         subtract: _Method
         sum: _Method
         swapaxes: _Method
+        tan: _Method
         tanh: _Method
         transpose: _Method
         true_divide: _Method

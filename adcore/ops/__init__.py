@@ -6,13 +6,14 @@ On plain numbers and ndarrays each function computes at once; on engine values (
 are written with these same functions, so that derivatives can themselves be differentiated.
 """
 from adcore import derive
-from adcore.ops import compare, elementwise, linalg, nn, reduce, shape
+from adcore.ops import compare, elementwise, linalg, nn, reduce, shape, ufuncs
 from adcore.ops.compare import *  # noqa: F403
 from adcore.ops.elementwise import *  # noqa: F403
 from adcore.ops.linalg import *  # noqa: F403
 from adcore.ops.nn import *  # noqa: F403
 from adcore.ops.reduce import *  # noqa: F403
 from adcore.ops.shape import *  # noqa: F403
+from adcore.ops.ufuncs import *  # noqa: F403
 
 # Every module lists its public functions in its __all__; these are the package's.
 __all__: list[str] = []
@@ -22,6 +23,7 @@ __all__ += linalg.__all__
 __all__ += nn.__all__
 __all__ += reduce.__all__
 __all__ += shape.__all__
+__all__ += ufuncs.__all__
 
 # The derived rules (adcore/derive.py) are written with these ops, declared above with defop.
 derive.hand_over(add_fn=elementwise.add, mul_fn=elementwise.mul, neg_fn=elementwise.neg,

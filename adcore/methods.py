@@ -108,6 +108,9 @@ class ArrayMethods:
         cosh: _Method
         cumsum: _Method
         deg2rad: _Method
+        diag: _Method
+        diagonal: _Method
+        diff: _Method
         div: _Method
         div_: _Method
         divide: _Method
@@ -117,13 +120,17 @@ class ArrayMethods:
         expand_dims: _Method
         expm1: _Method
         flatten: _Method
+        fliplr: _Method
+        flipud: _Method
         floor: _Method
         fmax: _Method
         fmin: _Method
         hypot: _Method
+        inner: _Method
         isfinite: _Method
         isinf: _Method
         isnan: _Method
+        kron: _Method
         log: _Method
         log10: _Method
         log1p: _Method
@@ -144,11 +151,13 @@ class ArrayMethods:
         mean: _Method
         min: _Method
         minimum: _Method
+        moveaxis: _Method
         mul: _Method
         mul_: _Method
         multiply: _Method
         neg: _Method
         negative: _Method
+        outer: _Method
         pow: _Method
         pow_: _Method
         prod: _Method
@@ -156,6 +165,7 @@ class ArrayMethods:
         ravel: _Method
         reciprocal: _Method
         relu: _Method
+        roll: _Method
         round: _Method
         sigmoid: _Method
         sign: _Method
@@ -174,7 +184,10 @@ class ArrayMethods:
         swapaxes: _Method
         tan: _Method
         tanh: _Method
+        trace: _Method
         transpose: _Method
+        tril: _Method
+        triu: _Method
         true_divide: _Method
         trunc: _Method
         unsqueeze: _Method

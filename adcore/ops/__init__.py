@@ -6,7 +6,8 @@ On plain numbers and ndarrays each function computes at once; on engine values (
 are written with these same functions, so that derivatives can themselves be differentiated.
 """
 from adcore import derive
-from adcore.ops import compare, elementwise, linalg, nn, reduce, shape, ufuncs
+from adcore.ops import arrays, compare, elementwise, linalg, nn, reduce, shape, ufuncs
+from adcore.ops.arrays import *  # noqa: F403
 from adcore.ops.compare import *  # noqa: F403
 from adcore.ops.elementwise import *  # noqa: F403
 from adcore.ops.linalg import *  # noqa: F403
@@ -17,6 +18,7 @@ from adcore.ops.ufuncs import *  # noqa: F403
 
 # Every module lists its public functions in its __all__; these are the package's.
 __all__: list[str] = []
+__all__ += arrays.__all__
 __all__ += compare.__all__
 __all__ += elementwise.__all__
 __all__ += linalg.__all__

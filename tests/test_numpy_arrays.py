@@ -1,0 +1,122 @@
+"""numpy's array functions written as compositions of registry ops (adcore/ops/arrays.py) and its
+other elementwise functions (adcore/ops/ufuncs.py), called as a numpy user calls them: the value
+is numpy's own, and grad, jacfwd, jacrev, vmap and a Tensor's backward agree with finite
+differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adcore import numerical_jacobian, vmap
+from forward import jacfwd
+from reverse import Tensor, grad, jacrev
+
+RNG = np.random.default_rng(7)
+
+
+def _draw(*shapes: tuple) -> list[np.ndarray]:
+    return [RNG.uniform(0.2, 1.5, s) for s in shapes]
+
+
+# (name, the numpy call on its differentiable arguments, their shapes)
+CASES = [
+    ("outer", lambda a, b: np.outer(a, b), [(3,), (2, 2)]),
+    ("inner vectors", lambda a, b: np.inner(a, b), [(4,), (4,)]),
+    ("inner stacks", lambda a, b: np.inner(a, b), [(2, 3), (4, 3)]),
+    ("dot matrix", lambda a, b: np.dot(a, b), [(2, 3), (3, 4)]),
+    ("dot 3-d", lambda a, b: np.dot(a, b), [(2, 2, 3), (4, 3, 2)]),
+    ("dot scalar", lambda a, b: np.dot(a, b), [(), (3,)]),
+    ("vdot", lambda a, b: np.vdot(a, b), [(2, 3), (6,)]),
+    ("tensordot 2", lambda a, b: np.tensordot(a, b), [(2, 3, 4), (3, 4, 2)]),
+    ("tensordot pairs", lambda a, b: np.tensordot(a, b, axes=([0, 2], [2, 0])),
+     [(2, 3, 4), (4, 5, 2)]),
+    ("kron", lambda a, b: np.kron(a, b), [(2, 3), (2, 2)]),
+    ("kron mixed", lambda a, b: np.kron(a, b), [(3,), (2, 2)]),
+    ("diagonal", lambda a: np.diagonal(a, 1), [(3, 4)]),
+    ("diagonal axes", lambda a: np.diagonal(a, -1, 2, 0), [(3, 2, 4)]),
+    ("trace", lambda a: np.trace(a), [(3, 3)]),
+    ("diag of vector", lambda v: np.diag(v, -1), [(3,)]),
+    ("diag of matrix", lambda a: np.diag(a, 1), [(3, 3)]),
+    ("tril", lambda a: np.tril(a, -1), [(2, 3, 3)]),
+    ("triu", lambda a: np.triu(a), [(3, 4)]),
+    ("flip", lambda a: np.flip(a, 1), [(2, 3)]),
+    ("flip all", lambda a: np.flip(a), [(2, 3)]),
+    ("fliplr", lambda a: np.fliplr(a), [(2, 3)]),
+    ("flipud", lambda a: np.flipud(a), [(2, 3)]),
+    ("roll", lambda a: np.roll(a, 2, axis=1), [(2, 5)]),
+    ("roll flat", lambda a: np.roll(a, -1), [(2, 3)]),
+    ("roll axes", lambda a: np.roll(a, (1, 2), axis=(0, 1)), [(3, 4)]),
+    ("moveaxis", lambda a: np.moveaxis(a, 0, -1), [(2, 3, 4)]),
+    ("moveaxis several", lambda a: np.moveaxis(a, [0, 1], [-1, 0]), [(2, 3, 4)]),
+    ("atleast_3d", lambda a: np.atleast_3d(a), [(3,)]),
+    ("vstack", lambda a, b: np.vstack([a, b]), [(3,), (2, 3)]),
+    ("hstack", lambda a, b: np.hstack([a, b]), [(2, 1), (2, 3)]),
+    ("dstack", lambda a, b: np.dstack([a, b]), [(2, 3), (2, 3)]),
+    ("column_stack", lambda a, b: np.column_stack([a, b]), [(3,), (3, 2)]),
+    ("diff", lambda a: np.diff(a, 2, axis=0), [(4, 3)]),
+    ("tan and arctan2", lambda a, b: np.tan(a) * np.arctan2(b, a), [(3,), (3,)]),
+    ("hyperbolic", lambda a: np.arcsinh(np.sinh(a)) + np.cosh(a) * np.arctanh(a / 2),
+     [(2, 2)]),
+    ("logs", lambda a, b: np.log2(a) + np.log10(b) + np.logaddexp(a, b)
+     + np.logaddexp2(a, b), [(3,), (3,)]),
+    ("powers", lambda a: np.square(a) + np.reciprocal(a) + np.cbrt(a) + np.exp2(a), [(4,)]),
+    ("angles", lambda a, b: np.hypot(a, b) + np.deg2rad(np.rad2deg(a)) + np.radians(b),
+     [(3,), (3,)]),
+    ("inverse trig", lambda a: np.arcsin(a / 2) + np.arccos(a / 2) * np.arctan(a)
+     + np.arccosh(a + 1), [(3,)]),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _scalar(f):
+    weights: dict = {}
+
+    def g(*args):
+        out = f(*args)
+        w = weights.setdefault("w", RNG.uniform(-1, 1, np.shape(out)))
+        return np.sum(out * w)
+    return g
+
+
+@pytest.mark.parametrize("name, f, shapes", CASES, ids=IDS)
+def test_gradients_match_finite_differences(name, f, shapes) -> None:
+    args = _draw(*shapes)
+    g = _scalar(f)
+    g(*args)  # draws the weights
+    for i in range(len(args)):
+        def gi(x, i=i):
+            full = list(args)
+            full[i] = x
+            return g(*full)
+        want = numerical_jacobian(gi, args[i])
+        np.testing.assert_allclose(grad(gi)(args[i]), want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name, f, shapes", CASES, ids=IDS)
+def test_values_and_both_jacobians(name, f, shapes) -> None:
+    args = _draw(*shapes)
+    want = f(*args)
+    tensors = [Tensor(a, requires_grad=True) for a in args]
+    got = f(*tensors)
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12)
+    assert np.shape(got.data) == np.shape(want)
+    x = args[0]
+    rest = args[1:]
+    np.testing.assert_allclose(jacfwd(lambda v: f(v, *rest))(x), jacrev(lambda v: f(v, *rest))(x),
+                               rtol=1e-10, atol=1e-12)
+    got.sum().backward()  # a Tensor user's route: the same gradient as grad of the sum
+    np.testing.assert_allclose(tensors[0].grad.data, grad(lambda v: np.sum(f(v, *rest)))(x),
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, f, shapes", CASES, ids=IDS)
+def test_vmap_matches_a_loop(name, f, shapes) -> None:
+    batch = [RNG.uniform(0.2, 1.5, (3,) + s) for s in shapes]
+    got = vmap(f)(*batch)
+    want = np.stack([f(*[b[k] for b in batch]) for k in range(3)])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_tensordot_refuses_axes_that_do_not_pair_up() -> None:
+    with pytest.raises(ValueError, match="tensordot: the axes"):
+        np.tensordot(Tensor(np.ones((2, 3))), Tensor(np.ones((2, 3))), axes=([1], [1, 0]))

@@ -161,10 +161,12 @@ class ArrayMethods:
         pow: _Method
         pow_: _Method
         prod: _Method
+        ptp: _Method
         rad2deg: _Method
         ravel: _Method
         reciprocal: _Method
         relu: _Method
+        repeat: _Method
         roll: _Method
         round: _Method
         sigmoid: _Method
@@ -658,7 +660,7 @@ def _inspect(np_fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-for _fn in (np.allclose, np.isclose, np.array_equal, np.count_nonzero, np.argsort, np.argwhere,
+for _fn in (np.allclose, np.isclose, np.array_equal, np.count_nonzero, np.argwhere,
             np.nonzero, np.result_type):
     FUNCTIONS[_fn] = _inspect(_fn)
 # Shapes are the value's own (inside vmap, one example's), not those of the data underneath.

@@ -9,15 +9,19 @@ is reached through numpy's function (``np.outer(t, u)``) and, where PyTorch has 
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from adcore.ops.elementwise import mul, sub, where
+from adcore.ops.compare import Constant
+from adcore.ops.elementwise import div, mul, sub, where
 from adcore.ops.linalg import matmul
-from adcore.ops.reduce import sum
+from adcore.ops.reduce import max as amax
+from adcore.ops.reduce import mean, sum
+from adcore.ops.reduce import min as amin
 from adcore.ops.shape import concatenate, flatten, getitem, reshape, scatter_add, transpose
 from adcore.registry import declare
 from adcore.shapes import normalize_axis, shape_of
@@ -301,10 +305,195 @@ def diff(a: Any, n: int = 1, axis: int = -1) -> Any:
     return a
 
 
+# --- selecting and sorting --------------------------------------------------------------------
+
+@declare(numpy=np.take)
+def take(a: Any, indices: Any, axis: int | None = None) -> Any:
+    """take(a, indices, axis=None): entries of a at ``indices`` along ``axis`` (of the flattened
+    array when None); gradients of repeated indices accumulate."""
+    if axis is None:
+        return getitem(flatten(a), indices)
+    n = len(shape_of(a))
+    ax = normalize_axis(int(axis), n, "take") % n
+    return getitem(a, (slice(None),) * ax + (indices,))
+
+
+def _along(shape: tuple, indices: Any, ax: int) -> tuple:
+    """The index that picks, along axis ``ax`` of an array of ``shape``, the entries ``indices``
+    (of the same number of axes), keeping every other position."""
+    n = len(shape)
+    index: list = []
+    for k in range(n):
+        if k == ax:
+            index.append(indices)
+        else:
+            index.append(np.arange(shape[k]).reshape((-1,) + (1,) * (n - 1 - k)))
+    return tuple(index)
+
+
+@declare(numpy=np.take_along_axis)
+def take_along_axis(arr: Any, indices: Any, axis: int) -> Any:
+    """take_along_axis(arr, indices, axis): arr's entries at ``indices`` along ``axis`` (indices
+    has arr's number of axes, as from argsort)."""
+    n = len(shape_of(arr))
+    ax = normalize_axis(int(axis), n, "take_along_axis") % n
+    return getitem(arr, _along(shape_of(indices), indices, ax))
+
+
+_argsort = Constant("argsort", lambda x, *, axis: np.argsort(x, axis=axis, kind="stable"),
+                    elementwise=False)
+
+
+@declare(numpy=np.argsort)
+def argsort(a: Any, axis: int = -1, kind: Any = None, order: Any = None) -> Any:
+    """argsort(a, axis=-1): the indices that sort a along ``axis`` (stable; not differentiable)."""
+    n = len(shape_of(a))
+    return _argsort(a, axis=normalize_axis(int(axis), n, "argsort"))  # negative: batch-proof
+
+
+@declare(numpy=np.sort)
+def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> Any:
+    """sort(a, axis=-1): a sorted along ``axis`` (the flattened array when None); the gradient
+    goes back to each entry's place (ties by their order, as a stable sort)."""
+    if axis is None:
+        return sort(flatten(a), -1)
+    return take_along_axis(a, argsort(a, axis), axis)
+
+
+@declare(method="ptp", numpy=np.ptp)
+def ptp(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """ptp(a, axis=None): the range, max - min (ties share the gradient as in max and min)."""
+    return sub(amax(a, axis, keepdims), amin(a, axis, keepdims))
+
+
+@declare(numpy=np.average)
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False,
+            keepdims: bool = False) -> Any:
+    """average(a, axis=None, weights=None): the mean, or the weighted mean sum(a w) / sum(w);
+    with ``returned`` also the sum of the weights."""
+    if weights is None:
+        avg = mean(a, axis, keepdims)
+        if not returned:
+            return avg
+        count = math.prod(shape_of(a)) / max(1, math.prod(shape_of(avg)))
+        return avg, np.full(shape_of(avg), count)
+    sw = shape_of(weights)
+    if sw != shape_of(a):  # numpy: 1-d weights along ``axis``
+        n = len(shape_of(a))
+        ax = normalize_axis(int(axis), n, "average") % n
+        weights = reshape(weights, sw + (1,) * (n - 1 - ax))
+    total = sum(mul(weights, np.ones(shape_of(a))), axis, keepdims)
+    avg = div(sum(mul(a, weights), axis, keepdims), total)
+    return (avg, total) if returned else avg
+
+
+@declare(numpy=np.median)
+def median(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """median(a, axis=None): the middle entry along ``axis``, or the mean of the two middle ones
+    (the gradient goes to them)."""
+    if axis is None:
+        out = median(flatten(a), 0)
+        return reshape(out, (1,) * len(shape_of(a))) if keepdims else out
+    n = len(shape_of(a))
+    ax = normalize_axis(int(axis), n, "median") % n
+    ordered = sort(a, ax)
+    length = shape_of(a)[ax]
+    if length == 0:
+        raise ValueError(f"median: axis {axis} of shape {shape_of(a)} is empty")
+    mid = (length - 1) // 2
+    pick = [mid] if length % 2 else [mid, mid + 1]
+    middle = getitem(ordered, (slice(None),) * ax + (np.array(pick),))
+    return mean(middle, ax, keepdims)
+
+
+# --- repeating and splitting ---------------------------------------------------------------------
+
+@declare(numpy_method="repeat", numpy=np.repeat)
+def repeat(a: Any, repeats: Any, axis: int | None = None) -> Any:
+    """repeat(a, repeats, axis=None): each entry repeated ``repeats`` times along ``axis`` (of the
+    flattened array when None)."""
+    if axis is None:
+        return repeat(flatten(a), repeats, 0)
+    n = len(shape_of(a))
+    ax = normalize_axis(int(axis), n, "repeat") % n
+    index = np.repeat(np.arange(shape_of(a)[ax]), repeats)
+    return getitem(a, (slice(None),) * ax + (index,))
+
+
+@declare(numpy=np.tile)
+def tile(a: Any, reps: Any) -> Any:
+    """tile(a, reps): a repeated ``reps`` times along each axis (axes added in front as needed)."""
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    s = shape_of(a)
+    n = max(len(s), len(reps))
+    s = (1,) * (n - len(s)) + s
+    reps = (1,) * (n - len(reps)) + reps
+    out = reshape(a, s)
+    for ax, r in enumerate(reps):
+        if r != 1:
+            out = getitem(out, (slice(None),) * ax + (np.tile(np.arange(s[ax]), r),))
+    return out
+
+
+def _pieces(a: Any, sections: Any, axis: int, fn: str, even: bool) -> list:
+    n = len(shape_of(a))
+    ax = normalize_axis(int(axis), n, fn) % n
+    length = shape_of(a)[ax]
+    if isinstance(sections, (int, np.integer)):
+        k = int(sections)
+        if k <= 0:
+            raise ValueError(f"{fn}: the number of sections must be positive, got {k}")
+        if even and length % k:
+            raise ValueError(f"{fn}: axis {axis} of length {length} does not split into {k} "
+                             f"equal sections; use array_split for unequal ones")
+        sizes = [length // k + (1 if i < length % k else 0) for i in range(k)]
+        bounds = np.cumsum([0] + sizes)
+    else:
+        bounds = np.array([0] + [int(b) for b in sections] + [length])
+    return [getitem(a, (slice(None),) * ax + (slice(int(lo), int(hi) if hi > lo else int(lo)),))
+            for lo, hi in itertools.pairwise(bounds)]
+
+
+@declare(numpy=np.split)
+def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """split(ary, k or indices, axis=0): k equal pieces, or the pieces between the indices."""
+    return _pieces(ary, indices_or_sections, axis, "split", even=True)
+
+
+@declare(numpy=np.array_split)
+def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """array_split(ary, k or indices, axis=0): as split, with pieces of unequal lengths allowed."""
+    return _pieces(ary, indices_or_sections, axis, "array_split", even=False)
+
+
+@declare(numpy=np.hsplit)
+def hsplit(ary: Any, indices_or_sections: Any) -> list:
+    """hsplit: split along axis 1 (axis 0 for vectors)."""
+    return split(ary, indices_or_sections, 1 if len(shape_of(ary)) > 1 else 0)
+
+
+@declare(numpy=np.vsplit)
+def vsplit(ary: Any, indices_or_sections: Any) -> list:
+    """vsplit: split along axis 0."""
+    return split(ary, indices_or_sections, 0)
+
+
+@declare(numpy=np.append)
+def append(arr: Any, values: Any, axis: int | None = None) -> Any:
+    """append(arr, values, axis=None): values joined after arr (both flattened when None)."""
+    if axis is None:
+        return concatenate([flatten(arr), flatten(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
 __all__ = [
+    "append",
+    "argsort",
+    "array_split",
     "atleast_1d",
     "atleast_2d",
     "atleast_3d",
+    "average",
     "column_stack",
     "diag",
     "diagonal",
@@ -314,16 +503,26 @@ __all__ = [
     "flip",
     "fliplr",
     "flipud",
+    "hsplit",
     "hstack",
     "inner",
     "kron",
+    "median",
     "moveaxis",
     "outer",
+    "ptp",
+    "repeat",
     "roll",
+    "sort",
+    "split",
+    "take",
+    "take_along_axis",
     "tensordot",
+    "tile",
     "trace",
     "tril",
     "triu",
     "vdot",
+    "vsplit",
     "vstack",
 ]

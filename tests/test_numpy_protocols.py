@@ -79,7 +79,7 @@ def test_a_jax_style_jacobian_just_works() -> None:
 
 
 @pytest.mark.parametrize("call, named", [
-    (lambda t: np.sort(t), r"np\.sort is not supported"),
+    (lambda t: np.gradient(t), r"np\.gradient is not supported"),
     (lambda t: np.add(t, 1.0, out=np.empty(3)), r"np\.add: the keyword\(s\) \['out'\]"),
     (lambda t: np.add.reduce(t), r"np\.add\.reduce is not supported"),
     (lambda t: np.cumprod(t), r"np\.cumprod is not supported"),

@@ -14,7 +14,7 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.dtypes import binary
-from adcore.ops.compare import share, sign
+from adcore.ops.compare import sign
 from adcore.ops.elementwise import (
     _binary,
     _scalar_or_array,
@@ -27,6 +27,7 @@ from adcore.ops.elementwise import (
     sqrt,
     sub,
 )
+from adcore.registry import registry
 
 # Ops whose rules name an op declared further down: their types, for type checkers.
 cosh: Callable[..., Any]
@@ -165,16 +166,14 @@ copysign = _binary("copysign", binary(np.copysign, np.copysign),
                    "copysign(x, y) = |x| with the sign of y.  d/dx = sign(x) sign(out) (0 at "
                    "x = 0), d/dy = 0.", method="copysign", numpy=np.copysign, saves=("x out", ""))
 
-fmax = _binary("fmax", binary(np.fmax, np.fmax),
-               (lambda x, y, out: share(x, y, larger=True),
-                lambda x, y, out: share(y, x, larger=True)),
+# fmax and fmin differ from maximum and minimum only where an operand is NaN (they return the
+# other one): the same partials, taken from those ops' declarations.
+fmax = _binary("fmax", binary(np.fmax, np.fmax), tuple(registry["maximum"].partials or ()),
                D.separated_pair,
                "fmax(x, y): maximum, ignoring NaN.  d/dx = 1 where x > y, 0.5 on ties, else 0.",
                method="fmax", numpy=np.fmax, saves=("x y", "x y"))
 
-fmin = _binary("fmin", binary(np.fmin, np.fmin),
-               (lambda x, y, out: share(x, y, larger=False),
-                lambda x, y, out: share(y, x, larger=False)),
+fmin = _binary("fmin", binary(np.fmin, np.fmin), tuple(registry["minimum"].partials or ()),
                D.separated_pair,
                "fmin(x, y): minimum, ignoring NaN.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
                method="fmin", numpy=np.fmin, saves=("x y", "x y"))

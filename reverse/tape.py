@@ -136,9 +136,6 @@ class TapeLevel(Level):
         return make_tensor(value, None, self)
 
 
-# Tensors made by hand live on the eager tape, below every transformation's level.
-
-
 _new = object.__new__
 
 

@@ -32,7 +32,6 @@ from adcore.shapes import check_real, shape_of
 _RESHAPE = registry["reshape"]
 _BROADCAST = registry["broadcast_to"]
 _TRANSPOSE = registry["transpose"]
-_BROADCASTING_KINDS = ("elementwise", "bilinear")
 
 
 class BatchLevel(Level):
@@ -81,7 +80,7 @@ class BatchLevel(Level):
         if self.numpy and op.kind in PROMOTING_KINDS:
             args = numpy_operands(args)
         values, batched = self._unwrap_args(args)
-        values = self._line_up(values, batched, op.kind in _BROADCASTING_KINDS)
+        values = self._line_up(values, batched, op.broadcasts)
         out = bind(op, *values, **params)
         check_real(op, out, values)
         if op.outputs != 1:

@@ -81,11 +81,12 @@ def _value_parameters(rule: Rule, skip: int, n: int) -> list[str] | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Batch helpers shared by the derived rules. A tangent of an input with shape s has shape
-# batch + s; when s has fewer axes than the output (broadcasting), singleton axes are inserted
-# after the batch so that numpy aligns the batch with the batch, not with the output's axes.
+# Batch helpers shared by the derived rules and by explicit rules of ops whose inputs broadcast
+# (solve). A tangent of an input with shape s has shape batch + s; when s has fewer axes than the
+# output (broadcasting), singleton axes are inserted after the batch so that numpy aligns the
+# batch with the batch, not with the output's axes.
 
-def _align(x_dot: Any, x_shape: tuple, out_ndim: int) -> Any:
+def align(x_dot: Any, x_shape: tuple, out_ndim: int) -> Any:
     t_shape = shape_of(x_dot)
     if len(x_shape) >= out_ndim or len(t_shape) == len(x_shape):
         return x_dot
@@ -102,7 +103,7 @@ def _expand(total: Any, out_shape: tuple) -> Any:
     return bind(broadcast_to_op, total, shape=out_shape, in_shape=t_shape[nb:])
 
 
-def _unbroadcast(ct: Any, x_shape: tuple, out_ndim: int) -> Any:
+def unbroadcast(ct: Any, x_shape: tuple, out_ndim: int) -> Any:
     """Sum a cotangent of shape batch + core (core has out_ndim axes) back to batch + x_shape."""
     ct_shape = shape_of(ct)
     core = ct_shape[len(ct_shape) - out_ndim:] if out_ndim else ()
@@ -147,7 +148,7 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
             code = codes[i]
             if x_dot is None or code == _NONDIFF:
                 continue
-            x_dot = _align(x_dot, shape_of(primals[i]), len(out_shape))
+            x_dot = align(x_dot, shape_of(primals[i]), len(out_shape))
             t = term(code, i, x_dot, primals, out, params)
             total = t if total is None else add(total, t)
         return None if total is None else _expand(total, out_shape)
@@ -190,7 +191,7 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
                 out_shape = shape_of(out)
             x_shape = shape_of(primals[i])
             if x_shape != out_shape:
-                ct = _unbroadcast(ct, x_shape, len(out_shape))
+                ct = unbroadcast(ct, x_shape, len(out_shape))
             cts[i] = ct
         return cts
 
@@ -259,7 +260,7 @@ def bilinear_rules(op: Any, transposes: tuple) -> tuple[Rule, Rule]:
             if x_dot is None:
                 continue
             args = list(primals)
-            args[i] = _align(x_dot, shape_of(primals[i]), len(out_shape))
+            args[i] = align(x_dot, shape_of(primals[i]), len(out_shape))
             term = bind(op, *args, **params)
             total = term if total is None else add(total, term)
         return None if total is None else _expand(total, out_shape)
@@ -267,7 +268,7 @@ def bilinear_rules(op: Any, transposes: tuple) -> tuple[Rule, Rule]:
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
             needs: Sequence[bool]) -> list:
         out_ndim = len(shape_of(out))
-        return [_unbroadcast(t(y_bar, *primals, **params), shape_of(primals[i]), out_ndim)
+        return [unbroadcast(t(y_bar, *primals, **params), shape_of(primals[i]), out_ndim)
                 if needs[i] else None for i, t in enumerate(transposes)]
 
     return jvp, vjp
@@ -295,6 +296,25 @@ def explicit_rules(jvps: tuple, vjps: tuple, outputs: int = 1) -> tuple[Rule, Ru
             y_bar = _fill_cotangents(y_bar, out)
         return [v(y_bar, *primals, out, **params) if needs[i] and v is not None else None
                 for i, v in enumerate(vjps)]
+
+    return jvp, vjp
+
+
+def variadic_rules(jvp_rule: Rule, vjp_rule: Rule) -> tuple[Rule, Rule]:
+    """Explicit rules of an op that takes any number of inputs: each rule takes the input's
+    position after the tangent or cotangent."""
+    def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
+        total = None
+        for i, x_dot in enumerate(tangents):
+            if x_dot is not None:
+                term = jvp_rule(x_dot, i, *primals, out=out, **params)
+                total = term if total is None else add(total, term)
+        return total
+
+    def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
+            needs: Sequence[bool]) -> list:
+        return [vjp_rule(y_bar, i, *primals, out=out, **params) if need else None
+                for i, need in enumerate(needs)]
 
     return jvp, vjp
 

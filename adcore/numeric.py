@@ -27,7 +27,7 @@ def numerical_jacobian(f: Callable[..., Any], x: Any, eps: float = 1e-6) -> np.n
     array([[2., 0.],
            [0., 6.]])
     """
-    x = np.array(x, dtype=np.float64)
+    x = np.array(x, dtype=np.float64, order="C")  # C order: ``flat`` below is a view of x
     out_shape = np.shape(f(x.copy()))
     jac = np.zeros(out_shape + (x.size,))
     flat = x.reshape(-1)

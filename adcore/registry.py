@@ -18,7 +18,9 @@ Rule signatures (``primals`` are the op's inputs, ``out`` its primal output, par
                 takes any number of inputs (concatenate, stack), gives one rule
                 ``t(y_bar, i, *primals, **params)`` for its input i
 - explicit jvp: ``j(x_dot, *primals, out, **params)``, summed over the inputs that have tangents
-- explicit vjp: ``v(y_bar, *primals, out, **params)``
+- explicit vjp: ``v(y_bar, *primals, out, **params)``; an op with any number of inputs (einsum)
+                gives one rule of each, ``j(x_dot, i, *primals, out, **params)`` and
+                ``v(y_bar, i, *primals, out, **params)``, for its input i
 
 Rules are written with adcore's op functions, never with numpy on raw data, so that an engine can
 trace them again: that is what makes higher derivatives work. Tangents and cotangents may carry
@@ -66,7 +68,7 @@ class Op:
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
                  "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
-                 "outputs", "numpy_methods", "torch_methods", "variables", "ufunc")
+                 "outputs", "numpy_methods", "torch_methods", "variables", "ufunc", "broadcasts")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -97,6 +99,9 @@ class Op:
         # Its result never shares an input's memory, and is real when its operands are (numpy's
         # ufuncs): the tape skips those two checks.
         self.ufunc = False
+        # Its inputs broadcast against each other, aligned from the last axis (elementwise and
+        # bilinear ops, solve's stacks): vmap lines up their batch axes accordingly.
+        self.broadcasts = False
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -152,7 +157,8 @@ class Op:
         message += ")"
         if isinstance(exc, TypeError):
             message += "; pass numbers, numpy arrays or tensors of a numeric dtype"
-        kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(exc, k))
+        kind = next(k for k in (np.linalg.LinAlgError, IndexError, ValueError, TypeError)
+                    if isinstance(exc, k))
         return kind(message)
 
 
@@ -164,8 +170,8 @@ def defop(name: str, impl: Callable[..., Any], *,
           partials: Sequence[Any] | None = None,
           transpose: Sequence[Rule | None] | Rule | None = None,
           bilinear: Sequence[Rule] | None = None,
-          jvp: Sequence[Rule | None] | None = None,
-          vjp: Sequence[Rule | None] | None = None,
+          jvp: Sequence[Rule | None] | Rule | None = None,
+          vjp: Sequence[Rule | None] | Rule | None = None,
           domain: Callable[..., Any] | None = None,
           doc: str = "",
           method: str | Sequence[str] = (),
@@ -178,6 +184,7 @@ def defop(name: str, impl: Callable[..., Any], *,
           ufunc: bool = False,
           saves: str | Sequence[str] | None = None,
           outputs: int = 1,
+          broadcasts: bool = False,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
 
@@ -199,6 +206,10 @@ def defop(name: str, impl: Callable[..., Any], *,
     returns a tuple of k output tangents (None for an output it does not move), each ``vjp`` entry
     receives a tuple of k output cotangents (zeros where an output received none). The engines give
     back a tuple of k values of their own; a node has several outputs.
+
+    ``broadcasts=True`` says that an explicit op's inputs broadcast against each other from the
+    last axis, as numpy's ufuncs do (solve's stacks of matrices); elementwise and bilinear ops
+    always do.
 
     ``register=False`` makes an op that the public ``registry`` does not list (tests use it for
     deliberately wrong rules, and to register a throwaway op for a while with ``register(op)``).
@@ -227,10 +238,15 @@ def defop(name: str, impl: Callable[..., Any], *,
         op.kind = "bilinear"
         op.jvp, op.vjp = derive.bilinear_rules(op, tuple(bilinear))
         op.reads = derive.saved(tuple(bilinear), saves, 1, len(bilinear), name)
+    elif callable(jvp) and callable(vjp):  # any number of inputs: one rule of each
+        op.kind = "explicit"
+        op.jvp, op.vjp = derive.variadic_rules(jvp, vjp)
+        op.reads = None  # the rule for input i may read every input
     else:
-        if jvp is None or vjp is None or len(jvp) != len(vjp):
+        if (jvp is None or vjp is None or callable(jvp) or callable(vjp)
+                or len(jvp) != len(vjp)):
             raise TypeError(f"defop({name!r}): explicit rules need jvp and vjp, one entry per "
-                            f"input")
+                            f"input (or one rule of each, taking the input's position)")
         op.kind = "explicit"
         op.jvp, op.vjp = derive.explicit_rules(tuple(jvp), tuple(vjp), outputs)
         op.reads = derive.saved(tuple(vjp), saves, 1, len(vjp) + 1, name)
@@ -242,6 +258,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     op.numpy = tuple(numpy) if isinstance(numpy, (tuple, list)) else (numpy,)
     op.view = view
     op.ufunc = ufunc
+    op.broadcasts = broadcasts or op.kind in ("elementwise", "bilinear")
     if register:
         _register(op)
     return op

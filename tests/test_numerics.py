@@ -171,3 +171,12 @@ def test_value_follows_numpy_at_overflow() -> None:
         assert float(ops.pow(2.5, 1e4)) == math.inf
     assert math.isnan(ops.relu(math.nan)) and math.isnan(ops.clip(math.nan, -1.0, 1.0))
     assert math.isnan(ops.clip(math.nan, -1.0, None))
+
+
+def test_finite_differences_of_a_transposed_input() -> None:
+    """A Fortran-ordered input (a transpose) is perturbed entry by entry too, not a copy of it."""
+    from adcore import numerical_jacobian
+
+    x = np.arange(6.0).reshape(2, 3).T
+    np.testing.assert_allclose(numerical_jacobian(lambda v: v * v, x),
+                               np.diag(2 * x.ravel()).reshape(3, 2, 3, 2), atol=1e-6)

@@ -15,9 +15,8 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "numpy.md"
 
 # numpy functions users reach for that no declaration answers to yet, and why.
 NOT_YET = {
-    "np.einsum": "not yet: an op whose VJP is an einsum of the cotangent and the other operands",
-    "np.linalg.solve, inv, det, slogdet, cholesky, eigh, svd, qr, pinv": "not yet: derivatives by "
-    "solves, batched over leading axes",
+    "np.linalg.lstsq, eig, eigvals, matrix_rank, cond": "not yet (eig and eigvals are complex "
+    "in general; matrix_rank is not differentiable)",
     "np.cumprod": "not yet: needs its own rule (exact where entries are 0, as prod's)",
     "np.pad": "not yet (constant, edge and reflect padding are compositions of concatenate)",
     "np.erf (scipy.special.erf)": "not yet: numpy has no erf; the library's needs an accurate "

@@ -6,9 +6,22 @@ On plain numbers and ndarrays each function computes at once; on engine values (
 are written with these same functions, so that derivatives can themselves be differentiated.
 """
 from adcore import derive
-from adcore.ops import arrays, compare, elementwise, linalg, nn, reduce, shape, ufuncs
+from adcore.ops import (
+                        arrays,
+                        compare,
+                        contraction,
+                        decompositions,
+                        elementwise,
+                        linalg,
+                        nn,
+                        reduce,
+                        shape,
+                        ufuncs,
+)
 from adcore.ops.arrays import *  # noqa: F403
 from adcore.ops.compare import *  # noqa: F403
+from adcore.ops.contraction import *  # noqa: F403
+from adcore.ops.decompositions import *  # noqa: F403
 from adcore.ops.elementwise import *  # noqa: F403
 from adcore.ops.linalg import *  # noqa: F403
 from adcore.ops.nn import *  # noqa: F403
@@ -20,6 +33,8 @@ from adcore.ops.ufuncs import *  # noqa: F403
 __all__: list[str] = []
 __all__ += arrays.__all__
 __all__ += compare.__all__
+__all__ += contraction.__all__
+__all__ += decompositions.__all__
 __all__ += elementwise.__all__
 __all__ += linalg.__all__
 __all__ += nn.__all__

@@ -18,7 +18,7 @@ from adcore.levels import bind
 from adcore.ops.compare import Constant, equal, extremum_weights, sign
 from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sub, where
 from adcore.ops.shape import _slice_core, broadcast_to_op, concatenate_op, flatten, reshape_op
-from adcore.registry import Op, declare, defop, public
+from adcore.registry import Op, defop, public
 from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
 
 Axis = int | Sequence[int] | None
@@ -373,16 +373,6 @@ def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: Any = None, *, p:
         raise ValueError(f"norm: ord={ord!r} is not supported; use 2 (default), 1, inf, -inf or "
                          f"a number > 0")
     return _reduction(p_norm_op, x, axis, keepdims, p=float(ord))
-
-
-@declare(numpy=np.linalg.norm, name="linalg_norm")
-def _linalg_norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> Any:
-    """np.linalg.norm on engine values: vector norms, and the Frobenius norm of matrices."""
-    vector = (axis is None and len(shape_of(x)) == 1) or isinstance(axis, (int, np.integer))
-    if ord not in (None, "fro") and not vector:
-        raise TypeError(f"np.linalg.norm: the matrix norm ord={ord!r} is not supported on engine "
-                        f"values; use ord=None (Frobenius) or a vector norm over one axis")
-    return norm(x, ord, axis, keepdims)
 
 
 # --- cumsum (linear; its transpose is the cumulative sum from the other end) -----------------

@@ -24,17 +24,19 @@ Rule = Callable[..., Any]
 add: Callable[..., Any]
 mul: Callable[..., Any]
 neg: Callable[..., Any]
+where: Callable[..., Any]
 reshape_op: Any
 broadcast_to_op: Any
 sum_to_op: Any
 
 
 def hand_over(*, add_fn: Callable[..., Any], mul_fn: Callable[..., Any],
-              neg_fn: Callable[..., Any], reshape: Any, broadcast_to: Any, sum_to: Any) -> None:
+              neg_fn: Callable[..., Any], where_fn: Callable[..., Any], reshape: Any,
+              broadcast_to: Any, sum_to: Any) -> None:
     """Give the derived rules the ops they are written with (``adcore.ops`` calls this once its
     elementwise and shape ops are declared)."""
-    global add, mul, neg, reshape_op, broadcast_to_op, sum_to_op
-    add, mul, neg = add_fn, mul_fn, neg_fn
+    global add, mul, neg, where, reshape_op, broadcast_to_op, sum_to_op
+    add, mul, neg, where = add_fn, mul_fn, neg_fn, where_fn
     reshape_op, broadcast_to_op, sum_to_op = reshape, broadcast_to, sum_to
 
 
@@ -127,6 +129,15 @@ def _partial_code(p: Any) -> int:
     raise TypeError(f"a partial must be a rule, 1, -1 or None, not {p!r}")
 
 
+def scale(partial: Any, v: Any) -> Any:
+    """partial * v, a tangent or cotangent times a partial derivative. A partial that is a mask
+    (where's, relu's) selects instead of multiplying: an unselected entry is 0 even where v is
+    inf or nan (0 * inf would be nan), as PyTorch's and JAX's selections give."""
+    if dtype_of(partial) == np.bool_:
+        return where(partial, v, 0.0)
+    return mul(partial, v)
+
+
 def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
     codes = tuple(_partial_code(p) for p in partials)
 
@@ -139,7 +150,7 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
         partial = partials[i](*primals, out, **params)
         if type(v) is float and type(partial) is float:
             return partial * v  # Python floats (the Value engine): mul itself, one call less
-        return mul(partial, v)
+        return scale(partial, v)
 
     def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
         out_shape = shape_of(out)
@@ -163,7 +174,7 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
             partial = rule(primals[0], out, **params) if params else rule(primals[0], out)
             if type(y_bar) is float and type(partial) is float:
                 return [partial * y_bar]  # Python floats (the Value engine): one call less
-            return [mul(partial, y_bar)]
+            return [scale(partial, y_bar)]
         return jvp, unary_vjp
 
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
@@ -183,7 +194,7 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
                 if type(y_bar) is float and type(partial) is float:
                     cts[i] = partial * y_bar  # Python floats (the Value engine): no shapes
                     continue
-                ct = mul(partial, y_bar)
+                ct = scale(partial, y_bar)
             if type(ct) is float:  # a number has no shape to sum back to
                 cts[i] = ct
                 continue

@@ -102,10 +102,13 @@ class ArrayMethods:
         clip: _Method
         clip_: _Method
         clone: _Method
+        conj: _Method
+        conjugate: _Method
         copy: _Method
         copysign: _Method
         cos: _Method
         cosh: _Method
+        cumprod: _Method
         cumsum: _Method
         deg2rad: _Method
         diag: _Method
@@ -142,6 +145,7 @@ class ArrayMethods:
         logical_not: _Method
         logical_or: _Method
         logical_xor: _Method
+        logit: _Method
         logsumexp: _Method
         masked_fill: _Method
         masked_fill_: _Method

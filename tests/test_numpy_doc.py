@@ -17,14 +17,16 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "numpy.md"
 NOT_YET = {
     "np.linalg.lstsq, eig, eigvals, matrix_rank, cond": "not yet (eig and eigvals are complex "
     "in general; matrix_rank is not differentiable)",
-    "np.cumprod": "not yet: needs its own rule (exact where entries are 0, as prod's)",
-    "np.pad": "not yet (constant, edge and reflect padding are compositions of concatenate)",
     "np.erf (scipy.special.erf)": "not yet: numpy has no erf; the library's needs an accurate "
     "implementation of its own",
-    "np.nansum, np.nanmean, np.percentile, np.quantile": "not yet (compositions of where and sort)",
-    "np.sinc, np.float_power, np.nan_to_num": "not yet",
+    "np.nanmedian, np.nanquantile, np.nanpercentile": "not yet (each slice keeps a different "
+    "number of entries)",
     "np.fft.*, complex dtypes": "complex numbers are not differentiated by this library",
-    "np.gradient, np.convolve, np.interp": "not yet",
+    "np.convolve, np.correlate, np.interp": "not yet",
+    "np.array([x, y]), np.asarray(x), np.r_, np.c_ on traced values": "numpy builds these without "
+    "asking the values (no __array_function__): use np.stack, np.concatenate or ops.stack",
+    "np.unique, np.searchsorted, np.histogram, np.bincount": "not differentiable in a useful "
+    "sense; compute them on plain values (np.asarray of a detached copy)",
     "ufunc methods (np.add.reduce, np.multiply.outer) and out=": "refused by name: use the "
     "function form (np.sum, np.outer), which the tape records",
 }
@@ -72,7 +74,7 @@ def render() -> str:
         "",
         "## Not supported (yet)",
         "",
-        "A numpy function not listed above raises TypeError naming it (\"np.gradient is not "
+        "A numpy function not listed above raises TypeError naming it (\"np.convolve is not "
         "supported on a Tensor ...\"), never a silent conversion that would drop the gradient.",
         "",
         "| numpy | why |",

@@ -134,6 +134,24 @@ ceil = nondiff("ceil", np.ceil, method="ceil", numpy=np.ceil,
                doc="The smallest integer >= x, in x's dtype (not differentiable).")
 trunc = nondiff("trunc", np.trunc, method="trunc", numpy=np.trunc,
                 doc="x rounded towards 0, in x's dtype (not differentiable).")
+rint = nondiff("rint", np.rint, numpy=np.rint,
+               doc="x rounded to the nearest integer, ties to even (not differentiable).")
+fix = nondiff("fix", np.fix, numpy=np.fix,
+              doc="x rounded towards 0, as trunc (not differentiable).")
+signbit = nondiff("signbit", np.signbit, numpy=np.signbit,
+                  doc="x has its sign bit set (negative, or -0.0), as booleans.")
+heaviside = nondiff("heaviside", np.heaviside, numpy=np.heaviside,
+                    doc="heaviside(x, h0): 0 below 0, h0 at 0, 1 above (derivative 0).")
+zeros_like = nondiff("zeros_like", np.zeros_like, numpy=np.zeros_like,
+                     doc="An array of zeros with x's shape and dtype (a constant).")
+ones_like = nondiff("ones_like", np.ones_like, numpy=np.ones_like,
+                    doc="An array of ones with x's shape and dtype (a constant).")
+full_like = nondiff("full_like", np.full_like, numpy=np.full_like,
+                    doc="An array of fill_value with x's shape and dtype (a constant).")
+empty_like = nondiff("empty_like", np.zeros_like, numpy=np.empty_like,
+                     doc="An array with x's shape and dtype (zeros here, a constant).")
+imag = nondiff("imag", np.zeros_like, numpy=np.imag,
+               doc="The imaginary part of a real x: zeros in x's shape and dtype.")
 isnan = nondiff("isnan", np.isnan, method="isnan", numpy=np.isnan, doc="x is NaN, elementwise.")
 isinf = nondiff("isinf", np.isinf, method="isinf", numpy=np.isinf, doc="x is +-inf, elementwise.")
 isfinite = nondiff("isfinite", np.isfinite, method="isfinite", numpy=np.isfinite,
@@ -239,11 +257,16 @@ __all__ = [
     "bitwise_or",
     "bitwise_xor",
     "ceil",
+    "empty_like",
     "equal",
+    "fix",
     "floor",
     "floor_divide",
+    "full_like",
     "greater",
     "greater_equal",
+    "heaviside",
+    "imag",
     "invert",
     "isfinite",
     "isinf",
@@ -255,7 +278,11 @@ __all__ = [
     "logical_or",
     "logical_xor",
     "not_equal",
+    "ones_like",
+    "rint",
     "round",
     "sign",
+    "signbit",
     "trunc",
+    "zeros_like",
 ]

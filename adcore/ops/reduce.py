@@ -16,10 +16,24 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind
 from adcore.ops.compare import Constant, equal, extremum_weights, sign
-from adcore.ops.elementwise import abs, div, exp, log, mul, pow, sub, where
-from adcore.ops.shape import _slice_core, broadcast_to_op, concatenate_op, flatten, reshape_op
+from adcore.ops.elementwise import abs, astype, div, exp, log, mul, pow, sub, where
+from adcore.ops.shape import (
+    _slice_core,
+    broadcast_to_op,
+    concatenate_op,
+    flatten,
+    reshape_op,
+    swapaxes,
+)
 from adcore.registry import Op, defop, public
-from adcore.shapes import normalize_axes, normalize_axis, reduced_shape, shape_of, torch_axis
+from adcore.shapes import (
+    dtype_of,
+    normalize_axes,
+    normalize_axis,
+    reduced_shape,
+    shape_of,
+    torch_axis,
+)
 
 Axis = int | Sequence[int] | None
 
@@ -409,6 +423,69 @@ def cumsum(x: Any, axis: int | None = None, *, dim: int | None = None,
                 reverse=bool(reverse))
 
 
+# --- cumprod (exact at zeros, to every order) -------------------------------------------------
+#
+# out[k] = x[0] * ... * x[k]. Its derivative d out[k] / d x[i] (i <= k) is the product of the
+# other entries of that prefix: the prefix products of the triangle T[k, i] = x[i] (i <= k, else
+# 1), taken by prod's own division-free rule. O(n^2) along the axis, for the derivative only.
+
+def _cumprod_partials(x: Any, axis: int) -> Any:
+    """P[..., k, i] = the product of x[0..k] without x[i] where i <= k, 0 elsewhere, with the
+    axis moved last."""
+    moved = swapaxes(x, axis, -1)
+    s = shape_of(moved)
+    n = s[-1]
+    mask = np.tri(n, n, 0, dtype=bool)
+    rows = bind(reshape_op, moved, shape=s[:-1] + (1, n), in_shape=s)
+    tri = where(mask, rows, 1.0)
+    partials = _exclusive(tri, -1)
+    if type(partials) is float:  # one entry: no others to multiply
+        return np.ones((1, 1), dtype_of(x))
+    return where(mask, partials, 0.0)
+
+
+def _cumprod_jvp(x_dot: Any, x: Any, out: Any, *, axis: int) -> Any:
+    partials = _cumprod_partials(x, axis)
+    s = shape_of(swapaxes(x, axis, -1))
+    dots = bind(reshape_op, swapaxes(x_dot, axis, -1), shape=s[:-1] + (1, s[-1]), in_shape=s)
+    total = bind(sum_op, mul(partials, dots), axes=(-1,), keepdims=False)
+    return swapaxes(total, axis, -1)
+
+
+def _cumprod_vjp(y_bar: Any, x: Any, out: Any, *, axis: int) -> Any:
+    partials = _cumprod_partials(x, axis)
+    s = shape_of(swapaxes(x, axis, -1))
+    bars = bind(reshape_op, swapaxes(y_bar, axis, -1), shape=s + (1,), in_shape=s)
+    total = bind(sum_op, mul(partials, bars), axes=(-2,), keepdims=False)
+    return swapaxes(total, axis, -1)
+
+
+def _cumprod_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    (x,), _ = _prod_domain(draw)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    return (x,), {"axis": draw.integers(-x.ndim, -1)}
+
+
+cumprod_op = defop(
+    "cumprod", lambda x, *, axis: np.cumprod(x, axis=axis),
+    jvp=(_cumprod_jvp,), vjp=(_cumprod_vjp,), domain=_cumprod_domain,
+    method="cumprod", numpy=np.cumprod,
+    doc="cumprod(x, axis): running products along an axis.  d out[k] / d x[i] = the product of "
+        "x[0..k] without x[i] (i <= k): exact at zeros, to every order.", saves="x")
+
+
+@public(cumprod_op)
+def cumprod(x: Any, axis: int | None = None, dtype: Any = None, *, dim: int | None = None) -> Any:
+    """cumprod(x, axis=None): running products along ``axis`` (over the flattened x when None)."""
+    axis, _ = torch_axis("cumprod", axis, None, dim, None)
+    if dtype is not None:
+        x = astype(x, dtype)
+    if axis is None:
+        x, axis = flatten(x), -1
+    return bind(cumprod_op, x, axis=normalize_axis(axis, len(shape_of(x)), "cumprod"))
+
+
 # --- max and min (piecewise linear; ties share the gradient evenly, as in JAX) ---------------
 
 def _extremum(name: str, np_fn: Any) -> Op:
@@ -562,6 +639,7 @@ def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Any:
 
 
 __all__ = [
+    "cumprod",
     "cumsum",
     "log_softmax",
     "logsumexp",

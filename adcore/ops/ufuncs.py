@@ -14,20 +14,29 @@ import numpy as np
 
 from adcore import domains as D
 from adcore.dtypes import binary
-from adcore.ops.compare import sign
+from adcore.ops.compare import isinf, isnan, less, sign, trunc
 from adcore.ops.elementwise import (
     _binary,
     _scalar_or_array,
     _unary,
+    abs,
     add,
+    astype,
+    clip,
+    cos,
     div,
     exp,
+    log,
+    log1p,
     mul,
     neg,
+    pow,
     sqrt,
     sub,
+    where,
 )
-from adcore.registry import registry
+from adcore.registry import declare, registry
+from adcore.shapes import dtype_of
 
 # Ops whose rules name an op declared further down: their types, for type checkers.
 cosh: Callable[..., Any]
@@ -178,6 +187,109 @@ fmin = _binary("fmin", binary(np.fmin, np.fmin), tuple(registry["minimum"].parti
                "fmin(x, y): minimum, ignoring NaN.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
                method="fmin", numpy=np.fmin, saves=("x y", "x y"))
 
+# --- sinc, fmod and the functions that are compositions --------------------------------------
+
+# sinc'(x) = (cos(pi x) - sinc(x)) / x loses digits near 0 (and is 0 / 0 at 0): there its Taylor
+# series, whose own derivatives are right at 0 too (sinc''(0) = -pi^2 / 3).
+_SINC_SERIES = tuple((-1) ** k * math.pi ** (2 * k) * 2 * k / math.factorial(2 * k + 1)
+                     for k in range(1, 8))  # the coefficients of x^(2k - 1), k = 1..7
+_SINC_NEAR = 0.1
+
+
+def _sinc_partial(x: Any, out: Any) -> Any:
+    near = less(abs(x), _SINC_NEAR)
+    far = where(near, 1.0, x)
+    x2 = mul(x, x)
+    series = _SINC_SERIES[-1]
+    for c in reversed(_SINC_SERIES[:-1]):
+        series = add(mul(series, x2), c)
+    return where(near, mul(series, x), div(sub(cos(mul(math.pi, far)), out), far))
+
+
+sinc = _unary("sinc", _scalar_or_array(np.sinc), _sinc_partial, D.unary(-2.5, 2.5),
+              "sinc(x) = sin(pi x) / (pi x), 1 at 0.  d/dx = (cos(pi x) - sinc(x)) / x (its "
+              "Taylor series for |x| < 0.1).", numpy=np.sinc, saves="x out")
+
+
+def _fmod_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    """x / y kept 0.1 from every integer, where fmod jumps."""
+    xs, ys = draw.broadcast_shapes(2)
+    y = np.round(draw.array(ys, -3.4, 3.4, avoid=(0.0,), margin=0.6))
+    x = draw.array(xs, -4.0, 4.0, avoid=tuple(float(k) for k in range(-4, 5)), margin=0.15)
+    return (np.asarray(x * np.abs(y).max(initial=1.0)), y), {}
+
+
+fmod = _binary("fmod", binary(np.fmod, np.fmod),
+               (1, lambda x, y, out: neg(trunc(div(x, y)))), _fmod_domain,
+               "fmod(x, y) = x - y * trunc(x / y), with the sign of x (C's fmod).  d/dx = 1, "
+               "d/dy = -trunc(x / y) (away from the jumps).", numpy=np.fmod, saves=("", "x y"))
+
+
+@declare(numpy=np.float_power)
+def float_power(x: Any, y: Any) -> Any:
+    """float_power(x, y) = x ** y computed in float64, as numpy's."""
+    return pow(_float64(x), _float64(y))
+
+
+def _float64(v: Any) -> Any:
+    if isinstance(v, (int, float)):
+        return float(v)
+    return astype(v, np.float64) if dtype_of(v) != np.float64 else v
+
+
+@declare(numpy=np.nan_to_num)
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
+               neginf: Any = None) -> Any:
+    """nan_to_num(x, nan=0.0, posinf=None, neginf=None): NaN and infinities replaced by numbers
+    (the dtype's largest by default); the derivative is 1 at finite entries, 0 at replaced ones."""
+    info = np.finfo(dtype_of(x))
+    big = info.max if posinf is None else posinf
+    small = -info.max if neginf is None else neginf
+    out = where(isnan(x), nan, x)
+    return where(isinf(x), where(less(x, 0), small, big), out)
+
+
+@declare(numpy=np.ldexp)
+def ldexp(x: Any, n: Any) -> Any:
+    """ldexp(x, n) = x * 2 ** n for integers n (exact: a power of two)."""
+    return mul(x, np.ldexp(np.ones((), dtype_of(x)), n))
+
+
+@declare(numpy=np.modf)
+def modf(x: Any) -> tuple:
+    """modf(x) = (the fractional part, the integral part), both with x's sign: x - trunc(x)
+    (exactly, derivative 1) and trunc(x) (derivative 0)."""
+    whole = trunc(x)
+    return sub(x, whole), whole
+
+
+@declare(method="logit")
+def logit(p: Any, eps: Any = None) -> Any:
+    """logit(p) = log(p / (1 - p)), the inverse of sigmoid (PyTorch's ``eps`` clamps p to
+    [eps, 1 - eps] first)."""
+    if eps is not None:
+        p = clip(p, eps, 1 - eps)
+    return sub(log(p), log1p(neg(p)))
+
+
+@declare(numpy=np.real)
+def real(x: Any) -> Any:
+    """real(x) = x for real x (complex values are not differentiated by this library)."""
+    return x
+
+
+@declare(numpy=(np.conjugate, np.conj), method=("conj", "conjugate"))
+def conj(x: Any) -> Any:
+    """conj(x) = x for real x."""
+    return mul(x, 1)
+
+
+@declare(numpy=np.positive)
+def positive(x: Any) -> Any:
+    """positive(x) = +x, a copy."""
+    return mul(x, 1)
+
+
 __all__ = [
     "arccos",
     "arccosh",
@@ -187,20 +299,30 @@ __all__ = [
     "arctan2",
     "arctanh",
     "cbrt",
+    "conj",
     "copysign",
     "cosh",
     "deg2rad",
     "exp2",
     "fabs",
+    "float_power",
     "fmax",
     "fmin",
+    "fmod",
     "hypot",
+    "ldexp",
     "log2",
     "log10",
     "logaddexp",
     "logaddexp2",
+    "logit",
+    "modf",
+    "nan_to_num",
+    "positive",
     "rad2deg",
+    "real",
     "reciprocal",
+    "sinc",
     "sinh",
     "square",
     "tan",

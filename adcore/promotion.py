@@ -31,7 +31,9 @@ def numpy_operands(args: tuple) -> tuple:
         while type(a) in value_types:  # the innermost array (levels.raw, inlined)
             a = a._unwrap()
         dtype = getattr(a, "dtype", None)
-        if isinstance(dtype, np.dtype):  # (None, a missing bound of clip, takes no part)
+        if isinstance(dtype, np.dtype) and dtype.kind != "b":
+            # (None, a missing bound of clip, takes no part; nor does a boolean array, which
+            # never promotes a float one: where's condition stays a condition)
             if dtypes and dtype != dtypes[0]:
                 mixed = True
             dtypes.append(dtype)
@@ -41,5 +43,5 @@ def numpy_operands(args: tuple) -> tuple:
     target = np.result_type(*dtypes)
     if target.kind != "f":
         return args
-    return tuple(a if getattr(raw(a), "dtype", target) == target or type(a) in _NUMBERS
+    return tuple(a if type(a) in _NUMBERS or getattr(raw(a), "dtype", target) in (target, np.bool_)
                  else astype(a, target) for a in args)

@@ -84,6 +84,43 @@ CASES = [
      [(3,), (3,)]),
     ("inverse trig", lambda a: np.arcsin(a / 2) + np.arccos(a / 2) * np.arctan(a)
      + np.arccosh(a + 1), [(3,)]),
+    ("pad constant", lambda a: np.pad(a, ((1, 0), (2, 1)), constant_values=0.5), [(2, 3)]),
+    ("pad edge", lambda a: np.pad(a, 2, mode="edge"), [(2, 3)]),
+    ("pad reflect", lambda a: np.pad(a, (2, 3), mode="reflect"), [(3, 3)]),
+    ("pad symmetric wrap", lambda a: np.pad(a, 1, mode="symmetric") + np.pad(a, 1, "wrap"),
+     [(3,)]),
+    ("rot90", lambda a: np.rot90(a) * 2 + np.rot90(a, 3), [(2, 3)]),
+    ("rot90 axes", lambda a: np.rot90(a, 2, axes=(2, 0)), [(2, 3, 4)]),
+    ("rollaxis", lambda a: np.rollaxis(a, 2, 1), [(2, 3, 4)]),
+    ("dsplit", lambda a: np.dsplit(a, 2)[1], [(2, 3, 4)]),
+    ("select", lambda a, b: np.select([a > 0.8, b < 0.6], [a * b, b ** 2], -a), [(4,), (4,)]),
+    ("cross", lambda a, b: np.cross(a, b), [(2, 3), (3,)]),
+    ("linspace", lambda a, b: np.linspace(a, b, 5), [(), (2,)]),
+    ("meshgrid", lambda a, b: np.meshgrid(a, b)[0] * np.meshgrid(a, b, indexing="ij")[1].T,
+     [(3,), (2,)]),
+    ("broadcast_arrays", lambda a, b: np.broadcast_arrays(a, b)[0], [(3, 1), (2,)]),
+    ("gradient", lambda a: np.gradient(a, 0.5, axis=1), [(2, 4)]),
+    ("gradient all axes", lambda a: np.gradient(a)[0] + 2 * np.gradient(a)[1], [(3, 2)]),
+    ("partition", lambda a: np.partition(a, 2, axis=0), [(5, 2)]),
+    ("cumprod", lambda a: np.cumprod(a, axis=1), [(2, 4)]),
+    ("cumprod flat", lambda a: np.cumprod(a), [(2, 3)]),
+    ("nansum nanmean", lambda a: np.nansum(np.where(a > 0.5, a, np.nan), axis=0)
+     + np.nanmean(np.where(a > 0.5, a, np.nan), axis=0), [(4, 3)]),
+    ("nanmax nanmin", lambda a: np.nanmax(a, axis=1) - np.nanmin(a, axis=1), [(3, 4)]),
+    ("nanvar nanstd", lambda a: np.nanvar(a, axis=1, ddof=1) + np.nanstd(a), [(3, 4)]),
+    ("nanprod nancumsum", lambda a: np.nanprod(a, axis=0) + np.nancumsum(a, axis=0)[-1],
+     [(3, 2)]),
+    ("quantile", lambda a: np.quantile(a, [0.1, 0.5, 0.95], axis=1), [(2, 7)]),
+    ("quantile methods", lambda a: np.quantile(a, 0.3, method="lower")
+     + np.quantile(a, 0.3, method="higher") + np.quantile(a, 0.4, method="midpoint")
+     + np.quantile(a, 0.6, method="nearest"), [(6,)]),
+    ("percentile", lambda a: np.percentile(a, 35, axis=0, keepdims=True), [(5, 2)]),
+    ("sinc fmod", lambda a: np.sinc(a - 0.7) + np.fmod(a, 0.45), [(5,)]),
+    ("float_power ldexp", lambda a: np.float_power(a, 2.5) + np.ldexp(a, 3), [(3,)]),
+    ("nan_to_num modf", lambda a: np.nan_to_num(np.where(a > 0.6, a, np.inf), posinf=2.0)
+     + np.nan_to_num(np.where(a > 1.2, np.nan, a)) + np.modf(a * 3)[0], [(4,)]),
+    ("real conj positive", lambda a: np.real(a) * np.conj(a) + np.positive(a)
+     + np.imag(a) + np.zeros_like(a) + np.ones_like(a) * np.full_like(a, 2.0), [(3,)]),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -140,3 +177,20 @@ def test_vmap_matches_a_loop(name, f, shapes) -> None:
 def test_tensordot_refuses_axes_that_do_not_pair_up() -> None:
     with pytest.raises(ValueError, match="tensordot: the axes"):
         np.tensordot(Tensor(np.ones((2, 3))), Tensor(np.ones((2, 3))), axes=([1], [1, 0]))
+
+
+def test_where_selects_derivatives_instead_of_multiplying_them() -> None:
+    """An unselected branch whose derivative is nan or inf leaves no trace in forward mode
+    (0 * inf would be nan), and an infinite cotangent none in reverse mode, as PyTorch's and JAX's
+    selections give. (Reverse mode still multiplies sqrt's own nan partial by the 0 cotangent the
+    selection sends it, as JAX and PyTorch do: the double-where habit avoids it.)"""
+    x = np.array([0.5, 0.6, 0.7])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        def f(v):
+            return np.where(v > 0.55, np.sqrt(v - 0.55), 0.0)  # sqrt'(0.5 - 0.55) is nan
+        want = np.diag([0.0, 0.5 / np.sqrt(0.05), 0.5 / np.sqrt(0.15)])
+        np.testing.assert_allclose(jacfwd(f)(x), want)
+        np.testing.assert_allclose(jacrev(f)(x)[:, 1:], want[:, 1:])
+    t = Tensor([-1.0, 2.0], requires_grad=True)
+    t.relu().backward(gradient=np.array([np.inf, 1.0]))
+    np.testing.assert_array_equal(t.grad.data, [0.0, 1.0])

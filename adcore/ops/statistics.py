@@ -166,10 +166,12 @@ def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input:
         raise ValueError(f"quantile: cannot take a quantile over an empty axis (shape "
                          f"{shape_of(a)})")
     ordered = moveaxis(sort(data, ax), ax, 0)
-    virtual = (n - 1) * q
+    virtual = (n - 1) * q + (0.5 if method == "midpoint" else 0.0)
     below = np.floor(virtual).astype(np.intp)
     above = np.minimum(below + 1, n - 1)
     gamma = virtual - below
+    if method == "midpoint":  # halfway, or the entry itself where (n - 1) q is a whole number
+        gamma = np.where(virtual % 1 == 0.5, 0.0, 0.5)
     if method == "lower":
         above = below
     elif method == "higher":
@@ -179,9 +181,8 @@ def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input:
     lo, hi = getitem(ordered, (below,)), getitem(ordered, (above,))
     tail = (1,) * (len(shape_of(lo)) - q.ndim)
     if method in ("linear", "midpoint"):
-        t = np.full(q.shape, 0.5) if method == "midpoint" else gamma
         # numpy's own arithmetic: a number q interpolates in a's dtype, an array q in float64
-        out_value = _lerp(lo, hi, float(t) if q.ndim == 0 else t.reshape(q.shape + tail))
+        out_value = _lerp(lo, hi, float(gamma) if q.ndim == 0 else gamma.reshape(q.shape + tail))
     else:
         out_value = lo
     if keepdims:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adcore import ops
+from adcore import keywords, ops
 from adcore.levels import FIRST_TRANSFORM_DEPTH, raw, register_value_type
 from adcore.ops.compare import constant_like
 from adcore.registry import registry, subscribe
@@ -700,6 +700,8 @@ def _array_function(self: Any, func: Any, types: Any, args: tuple, kwargs: dict)
                         f"to it, so its derivative is unknown. Use np.asarray(x) to compute on the "
                         f"plain values (leaving the graph), or declare an op for it")
     try:
+        if keywords.needs_binding(args, kwargs):
+            return keywords.call(func, fn, args, kwargs, kind)
         return fn(*args, **kwargs)
     except TypeError as exc:
         if "argument" in str(exc) and "np." not in str(exc):

@@ -194,3 +194,44 @@ def test_where_selects_derivatives_instead_of_multiplying_them() -> None:
     t = Tensor([-1.0, 2.0], requires_grad=True)
     t.relu().backward(gradient=np.array([np.inf, 1.0]))
     np.testing.assert_array_equal(t.grad.data, [0.0, 1.0])
+
+
+MASK = np.array([[True, False, True], [True, True, False]])
+KEYWORD_FORMS = [
+    ("sum dtype positional", lambda x: np.sum(x, 0, np.float32)),
+    ("sum where", lambda x: np.sum(x, axis=1, where=MASK)),
+    ("sum initial", lambda x: np.sum(x, initial=2.0)),
+    ("prod where", lambda x: np.prod(x, where=MASK)),
+    ("max where initial", lambda x: np.max(x, axis=0, where=MASK, initial=-5.0)),
+    ("mean where", lambda x: np.mean(x, axis=1, where=MASK)),
+    ("var where ddof", lambda x: np.var(x, where=MASK, ddof=1)),
+    ("std where keepdims", lambda x: np.std(x, axis=1, where=MASK, keepdims=True)),
+    ("clip a_min a_max", lambda x: np.clip(x, a_min=0.6, a_max=1.0)),
+    ("concatenate axis None", lambda x: np.concatenate([x, x[:1]], axis=None)),
+    ("vstack dtype", lambda x: np.vstack([x, x], dtype=np.float32)),
+    ("cumsum dtype", lambda x: np.cumsum(x, 1, np.float32)),
+    ("mean dtype", lambda x: np.mean(x, dtype=np.float32)),
+    ("trace dtype", lambda x: np.trace(x, 1, dtype=np.float64)),
+]
+
+
+@pytest.mark.parametrize("name, f", KEYWORD_FORMS, ids=[k[0] for k in KEYWORD_FORMS])
+def test_numpy_keyword_forms(name, f) -> None:
+    x = RNG.uniform(0.2, 1.5, (2, 3))
+    want = f(x)
+    got = vmap(f)(x[None])[0]
+    if "where" in name:  # numpy's masked loop adds in its own order: the last bit may differ
+        np.testing.assert_allclose(got, want, rtol=4e-16)
+    else:
+        np.testing.assert_array_equal(got, want)  # numpy's value and dtype, bit for bit
+    assert got.dtype == np.asarray(want).dtype
+    if np.asarray(want).dtype == np.float64:
+        np.testing.assert_allclose(jacrev(f)(x), numerical_jacobian(f, x), atol=1e-8)
+
+
+def test_out_and_unsupported_keywords_are_refused_by_name() -> None:
+    x = np.ones(3)
+    with pytest.raises(TypeError, match=r"np.sum: out= is not supported .* assign the result"):
+        grad(lambda v: np.sum(v, out=np.zeros(())))(x)
+    with pytest.raises(ValueError, match=r"np.max: where= needs initial="):
+        grad(lambda v: np.max(v, where=np.array([True, False, True])))(x)

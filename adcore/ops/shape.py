@@ -753,9 +753,12 @@ def _shapes_of(xs: tuple, fn: str, agree: Any, rule: str) -> list[tuple]:
 
 
 @public(concatenate_op)
-def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
-    """concatenate(xs, axis=0): join arrays along an existing axis (torch.cat)."""
+def concatenate(xs: Sequence[Any], axis: int | None = 0) -> Any:
+    """concatenate(xs, axis=0): join arrays along an existing axis (torch.cat); axis=None joins
+    them flattened, as numpy's."""
     xs = tuple(xs)
+    if axis is None:
+        xs, axis = tuple(flatten(x) for x in xs), 0
     ndim = len(shape_of(xs[0])) if xs else 0
     ax = normalize_axis(axis, ndim, "concatenate") if xs else axis
     _shapes_of(xs, "concatenate", lambda s: (len(s), s[:ax % ndim] + s[ax % ndim + 1:]),

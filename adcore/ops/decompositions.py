@@ -23,10 +23,19 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from adcore import domains as D
-from adcore.levels import bind
+from adcore.levels import bind, raw
 from adcore.ops.compare import equal
 from adcore.ops.elementwise import abs, add, div, mul, pow, sub, where
-from adcore.ops.linalg import _mT, _square, matmul, solve_op
+from adcore.ops.linalg import (
+    _mT,
+    _pinv_domain,
+    _pinv_jvp,
+    _pinv_vjp,
+    _square,
+    matmul,
+    pinv_op,
+    solve_op,
+)
 from adcore.ops.reduce import max as amax
 from adcore.ops.reduce import min as amin
 from adcore.ops.reduce import norm, sum, sum_op
@@ -38,6 +47,8 @@ __all__ = [  # its public functions, re-exported by adcore.ops
     "cholesky",
     "eigh",
     "eigvalsh",
+    "lstsq",
+    "lstsq_solution",
     "matrix_norm",
     "qr",
     "svd",
@@ -436,6 +447,83 @@ def qr(a: Any, mode: str = "reduced") -> Any:
                          f"'complete' or 'r'")
     m, n = shape_of(a)[-2:]
     return QRResult(*bind(qr_op, a, mode="reduced" if m <= n else mode))
+
+
+# --- least squares ---------------------------------------------------------------------------
+
+def _lstsq_jvp_a(a_dot: Any, a: Any, b: Any, out: Any, *, rcond: Any) -> Any:
+    p = bind(pinv_op, a, rcond=rcond)
+    return matmul(_pinv_jvp(a_dot, a, p, rcond=rcond), b)
+
+
+def _lstsq_vjp_a(y_bar: Any, a: Any, b: Any, out: Any, *, rcond: Any) -> Any:
+    p = bind(pinv_op, a, rcond=rcond)
+    return _pinv_vjp(matmul(y_bar, _mT(b)), a, p, rcond=rcond)
+
+
+def _lstsq_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    (a,), _ = _pinv_domain(draw)
+    return (a, draw.array((shape_of(a)[0], draw.integers(1, 2)))), {"rcond": None}
+
+
+def _lstsq_impl(a: np.ndarray, b: np.ndarray, *, rcond: Any) -> np.ndarray:
+    """numpy's lstsq, one matrix at a time over leading axes (vmap's examples), which numpy's
+    own does not take."""
+    if a.ndim == 2 and b.ndim == 2:
+        return np.linalg.lstsq(a, b, rcond=rcond)[0]
+    stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = np.broadcast_to(a, stack + a.shape[-2:])
+    b = np.broadcast_to(b, stack + b.shape[-2:])
+    out = np.empty(stack + (a.shape[-1], b.shape[-1]), np.result_type(a, b))
+    for k in np.ndindex(*stack):
+        out[k] = np.linalg.lstsq(a[k], b[k], rcond=rcond)[0]
+    return out
+
+
+lstsq_op: Op = defop(
+    "lstsq", _lstsq_impl,
+    jvp=(_lstsq_jvp_a,
+         lambda b_dot, a, b, out, *, rcond: matmul(bind(pinv_op, a, rcond=rcond), b_dot)),
+    vjp=(_lstsq_vjp_a,
+         lambda y_bar, a, b, out, *, rcond: matmul(_mT(bind(pinv_op, a, rcond=rcond)), y_bar)),
+    domain=_lstsq_domain,
+    doc="lstsq(a, b) = pinv(a) @ b, the least-squares solution.  Differentiated as pinv(a) @ b, "
+        "where the rank does not change (a of full rank).", saves=("a b", "a"))
+
+
+@declare(numpy=np.linalg.lstsq)
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
+    """lstsq(a, b, rcond=None): (x, residuals, rank, s) as numpy.linalg.lstsq. x is numpy's,
+    differentiable where a has full rank; the residuals (sum((b - a x) ** 2) over rows, when a
+    has full column rank and more rows than columns, else empty) and the singular values s are
+    recomputed from differentiable ops (their last bits may differ from numpy's); rank is a
+    number."""
+    sa, sb = shape_of(a), shape_of(b)
+    x = lstsq_solution(a, b, rcond)
+    column = reshape(b, (sb[0], 1)) if len(sb) == 1 else b
+    s = svdvals(a)
+    rank = int(np.min(np.linalg.matrix_rank(np.asarray(raw(a)))))
+    m, n = sa
+    if rank == n and m > n:
+        r = sub(column, matmul(a, reshape(x, (n, 1)) if len(sb) == 1 else x))
+        residuals = bind(sum_op, mul(r, r), axes=(-2,), keepdims=False)
+        if len(sb) == 1:
+            residuals = reshape(residuals, (1,))
+    else:
+        residuals = np.zeros((0,), dtype=np.result_type(raw(a)))
+    return x, residuals, rank, s
+
+
+@public(lstsq_op)
+def lstsq_solution(a: Any, b: Any, rcond: Any = None) -> Any:
+    """lstsq_solution(a, b, rcond=None): the x of lstsq(a, b) alone (numpy's values)."""
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) != 2 or len(sb) not in (1, 2) or sb[0] != sa[0]:
+        raise ValueError(f"lstsq: a must be (m, n) and b (m,) or (m, k) with the same m; got "
+                         f"shapes {sa} and {sb}")
+    if len(sb) == 1:
+        return reshape(bind(lstsq_op, a, reshape(b, (sb[0], 1)), rcond=rcond), (sa[1],))
+    return bind(lstsq_op, a, b, rcond=rcond)
 
 
 # --- norms ------------------------------------------------------------------------------------

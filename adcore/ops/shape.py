@@ -740,6 +740,11 @@ concatenate_op = defop(
     doc="concatenate(xs, axis): the arrays joined along an existing axis.  Transpose: slices.")
 
 
+def _arrays(xs: Sequence[Any]) -> tuple:
+    """The arrays to join, nested lists (numpy's ``[0.0]``) made arrays."""
+    return tuple(np.asarray(x) if isinstance(x, (list, tuple)) else x for x in xs)
+
+
 def _shapes_of(xs: tuple, fn: str, agree: Any, rule: str) -> list[tuple]:
     """The shapes of the arrays to join, checked to agree with the first under ``agree``."""
     if not xs:
@@ -756,7 +761,7 @@ def _shapes_of(xs: tuple, fn: str, agree: Any, rule: str) -> list[tuple]:
 def concatenate(xs: Sequence[Any], axis: int | None = 0) -> Any:
     """concatenate(xs, axis=0): join arrays along an existing axis (torch.cat); axis=None joins
     them flattened, as numpy's."""
-    xs = tuple(xs)
+    xs = _arrays(xs)
     if axis is None:
         xs, axis = tuple(flatten(x) for x in xs), 0
     ndim = len(shape_of(xs[0])) if xs else 0
@@ -788,6 +793,6 @@ stack_op = defop(
 @public(stack_op)
 def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     """stack(xs, axis=0): join arrays of one shape along a new axis."""
-    xs = tuple(xs)
+    xs = _arrays(xs)
     shapes = _shapes_of(xs, "stack", lambda s: s, "stacked arrays must have equal shapes")
     return bind(stack_op, *xs, axis=normalize_axis(axis, len(shapes[0]) + 1, "stack"))

@@ -17,6 +17,7 @@ from adcore.dtypes import binary
 from adcore.ops.compare import isinf, isnan, less, sign, trunc
 from adcore.ops.elementwise import (
     _binary,
+    _mod_domain,
     _scalar_or_array,
     _unary,
     abs,
@@ -211,16 +212,8 @@ sinc = _unary("sinc", _scalar_or_array(np.sinc), _sinc_partial, D.unary(-2.5, 2.
               "Taylor series for |x| < 0.1).", numpy=np.sinc, saves="x out")
 
 
-def _fmod_domain(draw: D.Draw) -> tuple[tuple, dict]:
-    """x / y kept 0.1 from every integer, where fmod jumps."""
-    xs, ys = draw.broadcast_shapes(2)
-    y = np.round(draw.array(ys, -3.4, 3.4, avoid=(0.0,), margin=0.6))
-    x = draw.array(xs, -4.0, 4.0, avoid=tuple(float(k) for k in range(-4, 5)), margin=0.15)
-    return (np.asarray(x * np.abs(y).max(initial=1.0)), y), {}
-
-
 fmod = _binary("fmod", binary(np.fmod, np.fmod),
-               (1, lambda x, y, out: neg(trunc(div(x, y)))), _fmod_domain,
+               (1, lambda x, y, out: neg(trunc(div(x, y)))), _mod_domain,
                "fmod(x, y) = x - y * trunc(x / y), with the sign of x (C's fmod).  d/dx = 1, "
                "d/dy = -trunc(x / y) (away from the jumps).", numpy=np.fmod, saves=("", "x y"))
 

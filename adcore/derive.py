@@ -356,7 +356,21 @@ def select_jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params
     return None if t is None else t[params["index"]]
 
 
-def _fill_cotangents(y_bars: Sequence[Any], outs: Sequence[Any]) -> tuple:
+class Filled(tuple):
+    """The cotangents of an op's several outputs as its VJP rules receive them: zeros where an
+    output received none, and ``received[k]`` saying which did, so that a rule can skip the work
+    of a zero (eigh's vectors when only its values are used)."""
+
+    received: tuple[bool, ...]
+
+
+def received(y_bar: Any, k: int) -> bool:
+    """Whether output ``k`` of an op with several outputs received a cotangent (a rule called
+    with a plain tuple, as a test may call it, received them all)."""
+    return getattr(y_bar, "received", None) is None or y_bar.received[k]
+
+
+def _fill_cotangents(y_bars: Sequence[Any], outs: Sequence[Any]) -> Filled:
     """The cotangents of an op's several outputs, zeros (with the others' batch axes) where an
     output received none."""
     first = next((k for k, c in enumerate(y_bars) if c is not None), None)
@@ -364,5 +378,7 @@ def _fill_cotangents(y_bars: Sequence[Any], outs: Sequence[Any]) -> tuple:
         raise AssertionError("a node runs only when one of its outputs has a cotangent")
     ct_shape = shape_of(y_bars[first])
     batch = ct_shape[:len(ct_shape) - len(shape_of(outs[first]))]
-    return tuple(np.zeros(batch + shape_of(o), dtype=dtype_of(raw(o))) if c is None else c
-                 for c, o in zip(y_bars, outs))
+    filled = Filled(np.zeros(batch + shape_of(o), dtype=dtype_of(raw(o))) if c is None else c
+                    for c, o in zip(y_bars, outs))
+    filled.received = tuple(c is not None for c in y_bars)
+    return filled

@@ -118,6 +118,8 @@ class ArrayMethods:
         div_: _Method
         divide: _Method
         dot: _Method
+        erf: _Method
+        erfc: _Method
         exp: _Method
         exp2: _Method
         expand_dims: _Method
@@ -138,6 +140,7 @@ class ArrayMethods:
         log10: _Method
         log1p: _Method
         log2: _Method
+        log_sigmoid: _Method
         log_softmax: _Method
         logaddexp: _Method
         logaddexp2: _Method

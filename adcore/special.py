@@ -20,32 +20,43 @@ is refused.
 
 Method. With a = |x|:
 
-* a < 1/2: erf(x) = x + x P(x²), P a polynomial of degree 9 (P(0) = 2/√π - 1 is small, so the
-  rounding errors of P reach erf scaled down by ~0.1), and erfc(x) = 1 - erf(x) (at most ~0.52, so
-  the difference loses nothing to cancellation).
+* a < 1/2: erf(x) = x + x P(x²), P a polynomial of degree 9 in x² (P(0) = 2/√π - 1 ≈ 0.13, so
+  P's rounding errors reach erf scaled down ~8-fold), and erfc(x) = 1 - x - x P(x²), with the
+  rounding error of 1 - x recovered exactly (Fast2Sum), so that it too rounds essentially once.
 * 1/2 ≤ a: erfc(a) = exp(-a²) R(a), where R(a) = exp(a²) erfc(a), the scaled complementary error
-  function, is smooth and slowly varying. R is a polynomial of degree 11 in u = a - c on each of
-  46 intervals: every binade [2^e, 2^(e+1)), e = -1 ... 4, is cut into 8 equal parts, so an
-  element's interval is read off the bits of a (its exponent and the first 3 bits of its
-  significand) and its coefficients gathered from a table, and the whole array runs through one
-  Horner loop. c is the midpoint of the interval: u = a - c is exact (Sterbenz), and the constant
-  term, R(c), is stored as a sum of two float64 numbers. exp(-a²) is exp(-h²) exp(-d) with h = a
-  rounded to float32 (24 bits, so h² is exact) and d = (a - h)(a + h) = a² - h², tiny (|d| < 1e-4):
-  exp(-d) is a short Taylor polynomial, and the rounding error of a² that exp(-a²) would amplify
-  a²-fold (~700-fold near the underflow) never arises. Then erf(x) = sign(x) (1 - erfc(a)), and
-  erfc(x) = 2 - erfc(a) for negative x (both erfc(a) < 0.48 and erf(a) > 0.52 here, so again no
-  cancellation to speak of). Beyond 27.3, a is clamped to 27.3: erfc underflows to 0 from 27.23
-  on, and erf is 1 (exactly, in float64) from 5.93 on.
+  function, is smooth and slowly varying (~1/(a√π)). R is a polynomial of degree 11 in u = a - c
+  on each of 46 intervals: every binade [2^e, 2^(e+1)), e = -1 ... 4, is cut into 8 equal parts,
+  so an element's interval is read off its bits (the exponent and the first 3 bits of the
+  significand), its coefficients are gathered from a table by one np.take, and all the elements
+  go through one Horner loop. c is the interval's midpoint, so u is exact (Sterbenz).
+  exp(-a²) is computed here as well, not by np.exp: a² is not exact, and exp would amplify its
+  rounding error a²-fold (up to ~745-fold near the underflow); and the product exp(-a²) R should
+  round once. So a² = h² + d, h being a rounded to float32 (24 bits: h² is exact) and
+  d = (a - h)(a + h) tiny; h² + d = m ln(2)/64 + s with m an integer and |s| < 0.0055 (ln(2)/64
+  in two parts, the first short enough for m ln(2)/64 and the difference to be exact); and
+  exp(-a²) = 2^(-m/64) exp(-s), 2^(-j/64) (j = m mod 64) from a table, exp(-s) - 1 a Taylor
+  polynomial of degree 6. R's constant term and the table's 2^(-j/64) are stored as a leading
+  part of 26 bits plus a rest: the product of the leading parts is exact, everything else is a
+  correction of relative size < 0.08, and erfc(a) comes out with the one rounding of the final
+  sum, plus ~0.1 ulp. Then erf(x) = sign(x) (1 - erfc(a)), and erfc(x) = 2 - erfc(a) for x < 0
+  (erfc(a) < 0.48 there, so the difference adds about half an ulp).
+* Beyond: erf(x) = ±1 for |x| ≥ 6 (erf rounds to 1 from 5.93 on), erfc(x) = 2 for x ≤ -6 and 0 for
+  x ≥ 27.3 (it is below half the smallest subnormal number from 27.23 on). NaN gives NaN.
 
-The coefficients are Chebyshev interpolants fitted in 50-digit arithmetic by
+The elements of each piece are picked by np.flatnonzero, and the arrays are computed 32768
+elements at a time, every operation writing into a workspace allocated once per call: no Python
+loop over the elements.
+
+The polynomials are Chebyshev interpolants computed at 50 digits by
 benchmarks/erf_coefficients.py (which needs mpmath; this module does not), printed by it and pasted
-in below. Against libm's erf and erfc (math.erf, math.erfc) the largest differences seen on dense
-grids over [-30, 30] are ~2 ulp in float64 (tests/test_special.py checks 4 ulp), and float32
-results are float64's rounded to float32.
+in below. Against mpmath, the largest errors seen on dense samples of [-30, 30] are ~0.6 ulp for
+erfc and ~0.75 ulp for erf in float64, nearly correctly rounded; against libm's erf and erfc
+(math.erf, math.erfc: glibc's erfc is itself off by up to ~3 ulp) the differences stay within 3 ulp
+(tests/test_special.py checks 4). A float32 result is the float64 one rounded to float32.
 
 No floating-point exception escapes: the computation runs under np.errstate(all="ignore"), and the
-only one it meets by design is underflow (in exp(-h²) and the products after it, for large |x|,
-and in x² for tiny x), where the small results are meant.
+only one it meets by design is underflow (in the final scaling by 2^-e, for large |x|, and in x²
+for tiny x), where the tiny results are meant.
 """
 from __future__ import annotations
 
@@ -476,191 +487,224 @@ _EXP2_TABLE = (
 _LN2_STEP_LEAD = 0.010830424696905538
 _LN2_STEP_REST = -6.563929801064195e-13
 
+
 _SMALL_END = 0.5  # erf's polynomial covers |x| < 1/2, erfcx's table covers the rest
 _ERF_ONE = 6.0  # erf(x) rounds to 1 from 5.93 on: |x| ≥ _ERF_ONE gives ±1, as erfc(-x) gives 2
 _ERFC_ZERO = 27.3  # erfc(x) < 2^-1075 from 27.23 on, so it rounds to 0: x ≥ _ERFC_ZERO gives 0
-_CHUNK = 1 << 14  # elements computed at a time, so that the working arrays stay in the cache
 
-_COLUMNS = np.array(_ERFCX_TABLE).T.copy()  # row i: the i-th number of every interval's row
-_A0_LEAD, _A0_REST = _COLUMNS[0], _COLUMNS[1]
-_HORNER = tuple(_COLUMNS[:1:-1])  # a11, a10, ..., a1: Horner's loop, highest coefficient first
 _INTERVAL_SHIFT = 52 - 3  # float64 bits >> 49: the biased exponent, then 3 bits of significand
 _FIRST_INTERVAL = int(np.array(_SMALL_END).view(np.int64)) >> _INTERVAL_SHIFT  # that of 1/2
-_MIDPOINTS = np.array([2.0 ** (i // 8 - 1) * (1 + (i % 8 + 0.5) / 8)
-                       for i in range(_COLUMNS.shape[1])])
+_MIDPOINTS = [2.0 ** (i // 8 - 1) * (1 + (i % 8 + 0.5) / 8) for i in range(len(_ERFCX_TABLE))]
+# What _erfc_mid gathers for each element, one row per item, one column per interval: the
+# midpoint, a11, a10, ..., a1 (Horner's loop, highest coefficient first), a0_rest, a0_lead.
+_COLUMNS = list(zip(*_ERFCX_TABLE))  # _COLUMNS[i]: the i-th number of every interval's row
+_GATHERED = np.array([_MIDPOINTS, *_COLUMNS[:1:-1], _COLUMNS[1], _COLUMNS[0]])
 _EXP2_LEAD, _EXP2_REST = np.array(_EXP2_TABLE).T.copy()
 _EXP_STEPS = len(_EXP2_TABLE)  # 64
 _TO_STEPS = _EXP_STEPS / math.log(2)  # y ↦ y / (ln(2)/64): any nearby number picks a good m
 _ROUNDER = 1.5 * 2.0**52  # y + _ROUNDER - _ROUNDER rounds 0 ≤ y < 2^51 to an integer
 _ROUNDER_BITS = int(np.array(_ROUNDER).view(np.int64))  # ... whose bits are _ROUNDER's plus it
 
+# The arrays are computed _CHUNK elements at a time, in the rows of one workspace allocated per
+# call, every operation writing into a row (out=): the working set stays in the cache, and no
+# memory is allocated (and freed, and handed back to the system by malloc, and faulted in again)
+# per operation. Rows 0-5 are scratch for _erfc_mid (_erf_small and _erfc_small use the first 2
+# or 3 of them), 6 and 7 hold |x| and the elements of x taken for a piece; a second, flat buffer
+# receives the coefficients that _erfc_mid gathers.
+_CHUNK = 1 << 15
+_ROWS = 8
+_ABS_ROW, _X_ROW = 6, 7
 
-def _erf_small(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """erf(x) for |x| < 1/2: x + x P(x²) (which keeps the sign of a zero)."""
-    t = x * x
-    p = t * _ERF_SMALL[-1]
+_Float = NDArray[np.float64]
+
+
+def _x_times_p(x: _Float, t: _Float, p: _Float) -> _Float:
+    """x P(x²) = erf(x) - x for |x| < 1/2, into p (t: scratch)."""
+    np.multiply(x, x, out=t)
+    np.multiply(t, _ERF_SMALL[-1], out=p)
     p += _ERF_SMALL[-2]
     for c in _ERF_SMALL[-3::-1]:
         p *= t
         p += c
     p *= x
+    return p
+
+
+def _erf_small(x: _Float, rows: list[_Float]) -> _Float:
+    """erf(x) for |x| < 1/2, as x + x P(x²) (which keeps the sign of a zero), in rows[1]."""
+    p = _x_times_p(x, rows[0], rows[1])
     p += x
     return p
 
 
-def _erfc_small(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """erfc(x) for |x| < 1/2: 1 - x - x P(x²), with 1 - x's rounding error recovered (Fast2Sum,
-    as 1 ≥ |x|), so that the sum rounds once, less than x P's own rounding error (~0.06 ulp)."""
-    t = x * x
-    p = t * _ERF_SMALL[-1]
-    p += _ERF_SMALL[-2]
-    for c in _ERF_SMALL[-3::-1]:
-        p *= t
-        p += c
-    p *= x  # erf(x) - x
-    w = 1.0 - x
-    error = 1.0 - w
-    error -= x  # 1 - x = w + error exactly
+def _erfc_small(x: _Float, rows: list[_Float]) -> _Float:
+    """erfc(x) for |x| < 1/2: 1 - x - x P(x²), in rows[0], with the rounding error of 1 - x
+    recovered (Fast2Sum, as 1 ≥ |x|) so that the sum rounds once, plus x P's own rounding error
+    (less than 0.1 ulp)."""
+    p = _x_times_p(x, rows[0], rows[1])
+    w = np.subtract(1.0, x, out=rows[0])
+    error = np.subtract(1.0, w, out=rows[2])
+    error -= x  # 1 - x = w + error, exactly
     error -= p
     w += error
     return w
 
 
-def _power_of_two(e: NDArray[np.int64]) -> NDArray[np.float64]:
-    """2^-e for integers 0 ≤ e ≤ 1022, built from its bits."""
-    return ((1023 - e) << 52).view(np.float64)
+def _erfc_mid(a: _Float, rows: list[_Float], gather: _Float) -> _Float:
+    """erfc(a) for 1/2 ≤ a < _ERFC_ZERO, in rows[0] (rows[0:6] and gather: scratch), as
+    exp(-a²) erfcx(a) with one rounding at the end, up to ~0.1 ulp from the others.
 
-
-def _erfc_mid(a: NDArray[np.float64]) -> NDArray[np.float64]:
-    """erfc(a) for 1/2 ≤ a < _ERFC_ZERO, as exp(-a²) erfcx(a) with a single rounding at the end
-    (up to ~0.1 ulp from the rest).
-
-    With R = erfcx(a) = lead + rho (lead from the table, rho ≤ 0.07 lead) and exp(-a²) =
-    2^-e 2^(-j/64) exp(-s) = 2^-e (t_lead + f_rest) (t_lead from the table, f_rest ≤ 0.006 t_lead),
-    erfc(a) 2^e is t_lead lead, which is exact (26 bits by 26 bits), plus the small rest
-    t_lead rho + f_rest R, whose rounding errors are scaled down by its size.
+    With erfcx(a) = lead + rho (lead from the table, |rho| < 0.07 lead) and exp(-a²) =
+    2^-e 2^(-j/64) exp(-s) = 2^-e (t_lead + f_rest) (t_lead from a table, |f_rest| < 0.006 t_lead),
+    erfc(a) 2^e is t_lead lead, exact (26 bits by 26 bits), plus the small rest
+    t_lead rho + f_rest (lead + rho), whose rounding errors are scaled down by its size.
     """
-    interval = (a.view(np.int64) >> _INTERVAL_SHIFT) - _FIRST_INTERVAL
-    u = a - _MIDPOINTS.take(interval)  # exact: a and the midpoint are within a factor 2
-    rho = _HORNER[0].take(interval)
-    for column in _HORNER[1:]:
-        rho *= u
-        rho += column.take(interval)
-    rho *= u
-    rho += _A0_REST.take(interval)
-    lead = _A0_LEAD.take(interval)  # erfcx(a) = lead + rho
-
-    # a² = h² + d: h is a rounded to float32's 24 bits, so h² is exact, and d = (a - h)(a + h)
-    # is small (< 1e-4) and accurate to float64's precision. Then h² = m ln(2)/64 + s - d: m the
-    # nearest integer to h² 64/ln(2), and ln(2)/64 in two parts, the first of 32 bits, so that its
-    # product with m (< 2^17) and the difference from h² are exact.
-    h = a.astype(np.float32).astype(np.float64)
-    d = a - h
-    d *= a + h
+    r0, r1, r2, r3, r4, r5 = rows[:6]
+    # exp(-a²). a² = h² + d: h is a rounded to float32's 24 bits, so h² is exact, and
+    # d = (a - h)(a + h) is small (< 1e-4) and exact to float64's precision. Then
+    # h² = m ln(2)/64 + s - d, m the nearest integer to h² 64/ln(2), with ln(2)/64 in two parts,
+    # the first of 32 bits so that its product with m (< 2^17) and the difference from h² are
+    # exact.
+    h = r0
+    h32 = r1.view(np.float32)[:a.size]
+    np.copyto(h32, a, casting="same_kind")
+    np.copyto(h, h32)
+    d = np.subtract(a, h, out=r1)
+    d *= np.add(a, h, out=r2)
     h *= h
-    steps = h * _TO_STEPS
+    steps = np.multiply(h, _TO_STEPS, out=r2)
     steps += _ROUNDER
-    m = steps.view(np.int64) - _ROUNDER_BITS
+    m = np.subtract(steps.view(np.int64), _ROUNDER_BITS, out=r3.view(np.int64))
     steps -= _ROUNDER  # m as a float64
-    s = steps * _LN2_STEP_LEAD
+    s = np.multiply(steps, _LN2_STEP_LEAD, out=r4)
     np.subtract(h, s, out=s)
     steps *= _LN2_STEP_REST
     s -= steps
     s += d  # a² = m ln(2)/64 + s, |s| < 0.0055
     # q = exp(-s) - 1 by its Taylor polynomial: the first term left out, s^7/7!, is below 1e-19
-    q = s * (1.0 / 720.0)
+    q = np.multiply(s, 1.0 / 720.0, out=r0)
     for c in (-1.0 / 120.0, 1.0 / 24.0, -1.0 / 6.0, 0.5, -1.0):
         q += c
         q *= s
-    # exp(-a²) = 2^-e 2^(-j/64) (1 + q), m = 64 e + j, and 2^(-j/64) (1 + q) = t_lead + f_rest
-    j = m & (_EXP_STEPS - 1)
-    t_lead = _EXP2_LEAD.take(j)
-    t_rest = _EXP2_REST.take(j)
-    f_rest = t_lead + t_rest
+    # m = 64 e + j, exp(-a²) = 2^-e 2^(-j/64) (1 + q), 2^(-j/64) (1 + q) = t_lead + f_rest
+    j = np.bitwise_and(m, _EXP_STEPS - 1, out=r1.view(np.int64))
+    t_lead = np.take(_EXP2_LEAD, j, out=r2, mode="clip")
+    t_rest = np.take(_EXP2_REST, j, out=r4, mode="clip")
+    f_rest = np.add(t_lead, t_rest, out=r5)
     f_rest *= q
     f_rest += t_rest
+    # 2^-e in two factors, 2^-e1 2^-e2, e1 = e // 2 ≤ 538: t_lead and f_rest are scaled by the
+    # first now, exactly; the second scales the result at the end, and rounds then, into the
+    # subnormal numbers or to 0 if need be. Then m's row holds 2^-e2.
+    e = np.right_shift(m, 6, out=m)
+    e1 = np.right_shift(e, 1, out=r1.view(np.int64))
+    e -= e1
+    first = _power_of_two(e1)
+    t_lead *= first
+    f_rest *= first
+    second = _power_of_two(e)
 
-    result = lead + rho
+    # erfcx(a) = lead + rho, rho = a0_rest + u (a1 + u (a2 + ...)), u = a - the midpoint (exact:
+    # a and the midpoint are within a factor 2 of each other)
+    interval = np.right_shift(a.view(np.int64), _INTERVAL_SHIFT, out=r0.view(np.int64))
+    interval -= _FIRST_INTERVAL
+    count = len(_GATHERED)
+    gathered = np.take(_GATHERED, interval, axis=1, mode="clip",
+                       out=gather[:count * a.size].reshape(count, a.size))
+    u = np.subtract(a, gathered[0], out=r1)
+    rho = np.multiply(gathered[1], u, out=r4)
+    for column in gathered[2:-2]:
+        rho += column
+        rho *= u
+    rho += gathered[-2]
+    lead = gathered[-1]
+
+    result = np.add(lead, rho, out=r0)
     result *= f_rest
     rho *= t_lead
     result += rho
     t_lead *= lead  # exact
-    result += t_lead  # the one rounding that matters: erfc(a) 2^e, in [0.01, 0.62]
-    e = m >> 6
-    half = e >> 1
-    e -= half
-    result *= _power_of_two(half)  # exact
-    result *= _power_of_two(e)  # rounds, into the subnormal numbers if need be, or to 0
+    result += t_lead  # the one rounding that matters
+    result *= second
     return result
 
 
-def _erf_block(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """erf on a 1-d float64 array."""
-    a = np.abs(x)
-    out = np.copysign(1.0, x)  # for |x| ≥ _ERF_ONE and ±inf
+def _power_of_two(e: NDArray[np.int64]) -> _Float:
+    """2^-e for integers 0 ≤ e ≤ 1022, built in e's place from its bits."""
+    np.subtract(1023, e, out=e)
+    np.left_shift(e, 52, out=e)
+    return e.view(np.float64)
+
+
+def _erf_block(x: _Float, out: _Float, work: _Float, gather: _Float) -> None:
+    """erf of a 1-d float64 array into out; work: _ROWS rows at least as long as x."""
+    a = np.abs(x, out=work[_ABS_ROW, :x.size])
+    np.copysign(1.0, x, out=out)  # right for |x| ≥ _ERF_ONE and ±inf
     near = a < _SMALL_END
     mid = a < _ERF_ONE  # False for NaN, as is near
     mid ^= near
-    if near.any():
-        out[near] = _erf_small(x[near])
-    if mid.any():
-        xm = x[mid]
-        e = _erfc_mid(np.abs(xm))
+    index = np.flatnonzero(near)
+    if index.size:
+        rows = list(work[:, :index.size])
+        out[index] = _erf_small(np.take(x, index, out=rows[_X_ROW], mode="clip"), rows)
+    index = np.flatnonzero(mid)
+    if index.size:
+        rows = list(work[:, :index.size])
+        xm = np.take(x, index, out=rows[_X_ROW], mode="clip")
+        e = _erfc_mid(np.abs(xm, out=rows[_ABS_ROW]), rows, gather)
         np.subtract(1.0, e, out=e)
-        out[mid] = np.copysign(e, xm, out=e)
+        out[index] = np.copysign(e, xm, out=e)
     nan = np.isnan(x)
     if nan.any():
         out[nan] = x[nan]
-    return out
 
 
-def _erfc_block(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """erfc on a 1-d float64 array."""
-    negative = x < 0
-    out = np.where(negative, 2.0, 0.0)  # for x ≤ -_ERF_ONE, x ≥ _ERFC_ZERO and ±inf
-    near = np.abs(x) < _SMALL_END
+def _erfc_block(x: _Float, out: _Float, work: _Float, gather: _Float) -> None:
+    """erfc of a 1-d float64 array into out; work: _ROWS rows at least as long as x."""
+    a = np.abs(x, out=work[_ABS_ROW, :x.size])
+    np.multiply(x < 0, 2.0, out=out)  # right for x ≤ -_ERF_ONE, x ≥ _ERFC_ZERO and ±inf
+    near = a < _SMALL_END
     mid = x < _ERFC_ZERO  # False for NaN, as is near
     mid &= x > -_ERF_ONE
     mid ^= near
-    if near.any():
-        out[near] = _erfc_small(x[near])
-    if mid.any():
-        xm = x[mid]
-        e = _erfc_mid(np.abs(xm))
-        left = negative[mid]
-        e[left] = 2.0 - e[left]
-        out[mid] = e
+    index = np.flatnonzero(near)
+    if index.size:
+        rows = list(work[:, :index.size])
+        out[index] = _erfc_small(np.take(x, index, out=rows[_X_ROW], mode="clip"), rows)
+    index = np.flatnonzero(mid)
+    if index.size:
+        rows = list(work[:, :index.size])
+        xm = np.take(x, index, out=rows[_X_ROW], mode="clip")
+        e = _erfc_mid(np.abs(xm, out=rows[_ABS_ROW]), rows, gather)
+        np.subtract(2.0, e, out=e, where=xm < 0)  # erfc(-a) = 2 - erfc(a)
+        out[index] = e
     nan = np.isnan(x)
     if nan.any():
         out[nan] = x[nan]
-    return out
 
 
-_Kernel = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+_Block = Callable[[_Float, _Float, _Float, _Float], None]
 
 
-def _blocks(kernel: _Kernel, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """kernel applied to a 1-d float64 array _CHUNK elements at a time."""
-    if x.size <= _CHUNK:
-        return kernel(x)
-    out = np.empty_like(x)
-    for start in range(0, x.size, _CHUNK):
-        out[start:start + _CHUNK] = kernel(x[start:start + _CHUNK])
-    return out
-
-
-def _apply(kernel: _Kernel, x: Any) -> Any:
-    """kernel (on a 1-d float64 array) applied to x as the module docstring describes."""
+def _apply(block: _Block, x: Any) -> Any:
+    """block (on 1-d float64 arrays) applied to x as the module docstring describes."""
     if isinstance(x, (float, int)) and not isinstance(x, np.generic):  # a Python number
+        value, out = np.array([float(x)]), np.empty(1)
         with np.errstate(all="ignore"):
-            return float(kernel(np.array([float(x)]))[0])
+            block(value, out, np.empty((_ROWS, 1)), np.empty(len(_GATHERED)))
+        return float(out[0])
     array = np.asarray(x)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"erf and erfc take real numbers, not {array.dtype}")
     dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
     with np.errstate(all="ignore"):
         flat = array.astype(np.float64, copy=False).ravel()
-        result = _blocks(kernel, flat).reshape(array.shape).astype(dtype, copy=False)
+        out = np.empty_like(flat)
+        work = np.empty((_ROWS, min(flat.size, _CHUNK)))
+        gather = np.empty(len(_GATHERED) * min(flat.size, _CHUNK))
+        for start in range(0, flat.size, _CHUNK):
+            block(flat[start:start + _CHUNK], out[start:start + _CHUNK], work, gather)
+        result = out.reshape(array.shape).astype(dtype, copy=False)
     if isinstance(x, np.generic):
         return result[()]  # a numpy scalar, as numpy's ufuncs return for one
     return result

@@ -235,3 +235,19 @@ def test_out_and_unsupported_keywords_are_refused_by_name() -> None:
         grad(lambda v: np.sum(v, out=np.zeros(())))(x)
     with pytest.raises(ValueError, match=r"np.max: where= needs initial="):
         grad(lambda v: np.max(v, where=np.array([True, False, True])))(x)
+
+
+def test_erf_logit_and_log_sigmoid_under_the_transformations() -> None:
+    import math
+
+    from adcore import ops
+
+    x = np.array([-2.5, -0.3, 0.0, 0.7, 4.0])
+    np.testing.assert_array_equal(ops.erf(x), [math.erf(v) for v in x])
+    for f in (ops.erf, ops.erfc, ops.log_sigmoid, lambda v: ops.logit(1 / (1 + np.exp(-v)))):
+        np.testing.assert_allclose(jacfwd(f)(x), numerical_jacobian(f, x), rtol=1e-6,
+                                   atol=1e-8)
+        np.testing.assert_allclose(jacrev(f)(x), jacfwd(f)(x), rtol=1e-12, atol=1e-15)
+    t = Tensor(x, requires_grad=True)
+    t.erf().sum().backward()
+    np.testing.assert_allclose(t.grad.data, 2 / np.sqrt(np.pi) * np.exp(-x * x), rtol=1e-15)

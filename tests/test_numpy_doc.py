@@ -17,8 +17,8 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "numpy.md"
 NOT_YET = {
     "np.linalg.lstsq, eig, eigvals, matrix_rank, cond": "not yet (eig and eigvals are complex "
     "in general; matrix_rank is not differentiable)",
-    "np.erf (scipy.special.erf)": "not yet: numpy has no erf; the library's needs an accurate "
-    "implementation of its own",
+    "scipy.special.erf, erfc": "numpy has no erf; scipy's ufuncs are not routed (scipy is not a "
+    "dependency): call adcore.ops.erf / erfc or Tensor.erf (accurate to within an ulp)",
     "np.nanmedian, np.nanquantile, np.nanpercentile": "not yet (each slice keeps a different "
     "number of entries)",
     "np.fft.*, complex dtypes": "complex numbers are not differentiated by this library",

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from adcore import domains as D
+from adcore.derive import received
 from adcore.levels import bind, raw
 from adcore.ops.compare import equal
 from adcore.ops.elementwise import abs, add, div, mul, pow, sub, where
@@ -32,6 +33,7 @@ from adcore.ops.linalg import (
     _pinv_jvp,
     _pinv_vjp,
     _square,
+    inv_op,
     matmul,
     pinv_op,
     solve_op,
@@ -95,10 +97,11 @@ def _diag_of(m: Any) -> Any:
     return bind(sum_op, mul(m, np.eye(shape_of(m)[-1], dtype=bool)), axes=(-1,), keepdims=False)
 
 
-def _diag_embed(v: Any, like: Any) -> Any:
-    """Square matrices with the vectors ``v`` on their diagonals (like's stack shape)."""
-    n = shape_of(like)[-1]
-    s = shape_of(like)[:-1]
+def _diag_embed(v: Any, values: Any) -> Any:
+    """Square matrices with the vectors ``v`` (cotangents of ``values``, which gives their shape
+    without a batch) on their diagonals."""
+    s = shape_of(values)
+    n = s[-1]
     return mul(bind(reshape_op, v, shape=s[:-1] + (1, n), in_shape=s), np.eye(n, dtype=bool))
 
 
@@ -144,8 +147,8 @@ def _phi(x: Any) -> Any:
 def _cholesky_jvp(x_dot: Any, a: Any, out: Any, *, lower: bool) -> Any:
     """With S the mirrored triangle read: dL = L phi(L^-1 dS L^-T) (U = L^T when upper)."""
     low = out if lower else _mT(out)
-    ds = _mirrored(x_dot, lower)
-    inner = bind(solve_op, low, _mT(bind(solve_op, low, _mT(ds))))
+    low_inv = bind(inv_op, low)  # one inverse of the triangle, then products: cheaper than solves
+    inner = matmul(low_inv, matmul(_mirrored(x_dot, lower), _mT(low_inv)))
     dl = matmul(low, _phi(inner))
     return dl if lower else _mT(dl)
 
@@ -153,9 +156,9 @@ def _cholesky_jvp(x_dot: Any, a: Any, out: Any, *, lower: bool) -> Any:
 def _cholesky_vjp(y_bar: Any, a: Any, out: Any, *, lower: bool) -> Any:
     """a_bar = folded(L^-T phi(L^T L_bar) L^-1)."""
     low, l_bar = (out, y_bar) if lower else (_mT(out), _mT(y_bar))
+    low_inv = bind(inv_op, low)
     p = _phi(matmul(_mT(low), l_bar))
-    left = bind(solve_op, _mT(low), p)
-    return _folded(_mT(bind(solve_op, _mT(low), _mT(left))), lower)
+    return _folded(matmul(_mT(low_inv), matmul(p, low_inv)), lower)
 
 
 def _cholesky_domain(draw: D.Draw) -> tuple[tuple, dict]:
@@ -200,7 +203,9 @@ def _eigh_vjp(y_bar: Any, a: Any, out: Any, *, lower: bool) -> Any:
     """a_bar = folded(V (diag(w_bar) + F * (V^T V_bar)) V^T)."""
     w, v = out
     w_bar, v_bar = y_bar
-    inner = add(_diag_embed(w_bar, v), mul(_gaps(w), matmul(_mT(v), v_bar)))
+    inner = _diag_embed(w_bar, w)
+    if received(y_bar, 1):  # the vectors' term (skipped when only the values are used)
+        inner = add(inner, mul(_gaps(w), matmul(_mT(v), v_bar)))
     return _folded(matmul(v, matmul(inner, _mT(v))), lower)
 
 
@@ -234,14 +239,14 @@ def _eigvalsh_jvp(x_dot: Any, a: Any, out: Any, *, lower: bool) -> Any:
 
 def _eigvalsh_vjp(y_bar: Any, a: Any, out: Any, *, lower: bool) -> Any:
     v = bind(eigh_op, a, lower=lower)[1]
-    return _folded(matmul(v, matmul(_diag_embed(y_bar, v), _mT(v))), lower)
+    return _folded(matmul(v, matmul(_diag_embed(y_bar, out), _mT(v))), lower)
 
 
 eigvalsh_op: Op = defop(
     "eigvalsh", lambda a, *, lower: np.linalg.eigvalsh(a, "L" if lower else "U"),
     jvp=(_eigvalsh_jvp,), vjp=(_eigvalsh_vjp,), domain=_spd_domain, numpy=np.linalg.eigvalsh,
     doc="eigvalsh(a) = w, the eigenvalues of S, the lower (or upper) triangle of a mirrored.  "
-        "dw = diag(V^T dS V), a_bar = folded(V diag(w_bar) V^T) (V from eigh).", saves="a")
+        "dw = diag(V^T dS V), a_bar = folded(V diag(w_bar) V^T) (V from eigh).", saves="a out")
 
 
 @public(eigvalsh_op)
@@ -300,15 +305,18 @@ def _svd_vjp(y_bar: Any, a: Any, out: Any, *, full: bool) -> Any:
     v, v_bar = _mT(vh), _mT(vh_bar)
     f = _gaps(mul(s, s))
     s_row, s_col = _row(s), _col(s)
-    j = mul(f, matmul(_mT(u), u_bar))
-    k = mul(f, matmul(vh, v_bar))
-    core = add(add(mul(add(j, _mT(j)), s_row), mul(s_col, add(k, _mT(k)))),
-               _diag_embed(s_bar, j))
+    core = _diag_embed(s_bar, s)
+    if received(y_bar, 0):
+        j = mul(f, matmul(_mT(u), u_bar))
+        core = add(core, mul(add(j, _mT(j)), s_row))
+    if received(y_bar, 2):
+        k = mul(f, matmul(vh, v_bar))
+        core = add(core, mul(s_col, add(k, _mT(k))))
     a_bar = matmul(u, matmul(core, vh))
-    if m > n:
+    if m > n and received(y_bar, 0):
         rest = sub(u_bar, matmul(u, matmul(_mT(u), u_bar)))
         a_bar = add(a_bar, matmul(div(rest, s_row), vh))
-    if n > m:
+    if n > m and received(y_bar, 2):
         rest = sub(v_bar, matmul(v, matmul(vh, v_bar)))
         a_bar = add(a_bar, matmul(u, _mT(div(rest, s_row))))
     return a_bar

@@ -16,11 +16,11 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind, raw
 from adcore.ops.compare import equal
-from adcore.ops.elementwise import _scalar_or_array, _unary, mul, sigmoid, sub, where
+from adcore.ops.elementwise import _scalar_or_array, _unary, mul, neg, sigmoid, sub, where
 from adcore.ops.linalg import matmul
 from adcore.ops.reduce import _log_softmax_impl, softmax_op, sum_op
 from adcore.ops.shape import broadcast_to_op, reshape_op, swapaxes
-from adcore.registry import defop, public
+from adcore.registry import declare, defop, public
 from adcore.shapes import dtype_of, shape_of
 
 # --- softplus --------------------------------------------------------------------------------
@@ -34,6 +34,15 @@ softplus = _unary("softplus", _scalar_or_array(_softplus_array),
                   lambda x, out: sigmoid(x), D.unary(),
                   "softplus(x) = log(1 + e ** x), computed without overflow.  d/dx = sigmoid(x).",
                   method="softplus", saves="x")
+
+
+
+@declare(method="log_sigmoid")
+def log_sigmoid(x: Any) -> Any:
+    """log_sigmoid(x) = log(sigmoid(x)) = -softplus(-x), without overflow (PyTorch's
+    logsigmoid)."""
+    return neg(softplus(neg(x)))
+
 
 # --- linear: x @ weight^T + bias ---------------------------------------------------------------
 # The op takes x with two axes of its own, (rows, in); ``linear`` reshapes other inputs around it.
@@ -230,4 +239,4 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
                 reduction=reduction, label_smoothing=float(label_smoothing), rows=len(xs) - 1)
 
 
-__all__ = ["cross_entropy", "linear", "softplus"]
+__all__ = ["cross_entropy", "linear", "log_sigmoid", "softplus"]

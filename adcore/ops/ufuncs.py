@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from adcore import domains as D
+from adcore import special
 from adcore.dtypes import binary
 from adcore.ops.compare import isinf, isnan, less, sign, trunc
 from adcore.ops.elementwise import (
@@ -218,6 +219,21 @@ fmod = _binary("fmod", binary(np.fmod, np.fmod),
                "d/dy = -trunc(x / y) (away from the jumps).", numpy=np.fmod, saves=("", "x y"))
 
 
+# --- erf and erfc (numpy has none: adcore/special.py computes them to within an ulp) ---------
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+erf = _unary("erf", special.erf,
+             lambda x, out: mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),
+             D.unary(), "erf(x), the error function.  d/dx = 2 / sqrt(pi) exp(-x ** 2).",
+             method="erf", saves="x")
+
+erfc = _unary("erfc", special.erfc,
+              lambda x, out: mul(-_TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))),
+              D.unary(), "erfc(x) = 1 - erf(x), without cancellation for large x.  "
+              "d/dx = -2 / sqrt(pi) exp(-x ** 2).", method="erfc", saves="x")
+
+
 @declare(numpy=np.float_power)
 def float_power(x: Any, y: Any) -> Any:
     """float_power(x, y) = x ** y computed in float64, as numpy's."""
@@ -296,6 +312,8 @@ __all__ = [
     "copysign",
     "cosh",
     "deg2rad",
+    "erf",
+    "erfc",
     "exp2",
     "fabs",
     "float_power",

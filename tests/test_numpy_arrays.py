@@ -102,6 +102,7 @@ CASES = [
     ("gradient", lambda a: np.gradient(a, 0.5, axis=1), [(2, 4)]),
     ("gradient all axes", lambda a: np.gradient(a)[0] + 2 * np.gradient(a)[1], [(3, 2)]),
     ("partition", lambda a: np.partition(a, 2, axis=0), [(5, 2)]),
+    ("interp", lambda x, fp: np.interp(x * 2 - 0.5, [0.0, 0.5, 1.2, 2.0], fp), [(6,), (4,)]),
     ("cumprod", lambda a: np.cumprod(a, axis=1), [(2, 4)]),
     ("cumprod flat", lambda a: np.cumprod(a), [(2, 3)]),
     ("nansum nanmean", lambda a: np.nansum(np.where(a > 0.5, a, np.nan), axis=0)

@@ -82,7 +82,7 @@ def test_a_jax_style_jacobian_just_works() -> None:
     (lambda t: np.convolve(t, t), r"np\.convolve is not supported"),
     (lambda t: np.add(t, 1.0, out=np.empty(3)), r"np\.add: the keyword\(s\) \['out'\]"),
     (lambda t: np.add.reduce(t), r"np\.add\.reduce is not supported"),
-    (lambda t: np.interp(t, t, t), r"np\.interp is not supported"),
+    (lambda t: np.correlate(t, t), r"np\.correlate is not supported"),
     (lambda t: np.fft.fft(t), r"np\.fft is not supported"),
 ])
 @pytest.mark.parametrize("make", [lambda v: Tensor(v, requires_grad=True), lambda v: Dual(v, v)])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from adcore.ops.arrays import flip, moveaxis, split, take_along_axis
-from adcore.ops.compare import Constant
+from adcore.ops.compare import Constant, equal, greater, less, ones_like
 from adcore.ops.elementwise import add, div, mul, sub, where
 from adcore.ops.shape import (
     broadcast_to,
@@ -30,6 +30,7 @@ __all__ = [
     "cross",
     "dsplit",
     "gradient",
+    "interp",
     "linspace",
     "meshgrid",
     "pad",
@@ -274,6 +275,49 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         pieces.append(last)
         out.append(concatenate(pieces, axis=ax))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+# --- interpolation ----------------------------------------------------------------------------
+
+def _interval(x: np.ndarray, xp: np.ndarray) -> np.ndarray:
+    """The index j of the interval [xp[j], xp[j + 1]] holding each x (clipped to the ends);
+    one row at a time when vmap gives the points a batch axis."""
+    if xp.ndim > 1:
+        return np.stack([_interval(xk, xpk) for xk, xpk in zip(x, xp)])
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(len(xp) - 2, 0))
+
+
+_interval_of = Constant("interval", _interval, elementwise=False)
+
+
+@declare(numpy=np.interp)
+def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
+           period: Any = None) -> Any:
+    """interp(x, xp, fp, left=None, right=None): numpy's piecewise-linear interpolation,
+    differentiable in x, xp and fp: slope * (x - xp[j]) + fp[j] on the interval j holding x,
+    fp[0] (or left) before xp[0], fp[-1] (or right) after xp[-1] and at it."""
+    if period is not None:
+        raise TypeError("interp: period= is not supported on engine values")
+    x, xp, fp = (np.asarray(v) if isinstance(v, (list, tuple, int, float)) else v
+                 for v in (x, xp, fp))
+    n = shape_of(xp)[-1] if shape_of(xp) else 0
+    if len(shape_of(xp)) != 1 or shape_of(fp) != (n,) or n == 0:
+        raise ValueError(f"interp: xp and fp must be 1-d of one non-zero length, got shapes "
+                         f"{shape_of(xp)} and {shape_of(fp)}")
+    first, last = getitem(fp, 0), getitem(fp, -1)
+    if n == 1:
+        inside: Any = mul(ones_like(x), first)
+    else:
+        xs = x
+        j = _interval_of(xs, xp)
+        x0, x1 = getitem(xp, j), getitem(xp, add(j, 1))
+        f0, f1 = getitem(fp, j), getitem(fp, add(j, 1))
+        slope = div(sub(f1, f0), sub(x1, x0))
+        inside = add(mul(slope, sub(xs, x0)), f0)
+        inside = where(equal(xs, getitem(xp, -1)), last, inside)
+    below = first if left is None else left
+    above = last if right is None else right
+    return where(less(x, getitem(xp, 0)), below, where(greater(x, getitem(xp, -1)), above, inside))
 
 
 # --- partition ----------------------------------------------------------------------------------

@@ -97,6 +97,7 @@ class ArrayMethods:
         atanh: _Method
         cbrt: _Method
         ceil: _Method
+        cholesky: _Method
         clamp: _Method
         clamp_: _Method
         clip: _Method
@@ -111,6 +112,7 @@ class ArrayMethods:
         cumprod: _Method
         cumsum: _Method
         deg2rad: _Method
+        det: _Method
         diag: _Method
         diagonal: _Method
         diff: _Method
@@ -127,20 +129,23 @@ class ArrayMethods:
         flatten: _Method
         fliplr: _Method
         flipud: _Method
+        float_power: _Method
         floor: _Method
         fmax: _Method
         fmin: _Method
+        fmod: _Method
         hypot: _Method
         inner: _Method
+        inverse: _Method
         isfinite: _Method
         isinf: _Method
         isnan: _Method
         kron: _Method
+        ldexp: _Method
         log: _Method
         log10: _Method
         log1p: _Method
         log2: _Method
-        log_sigmoid: _Method
         log_softmax: _Method
         logaddexp: _Method
         logaddexp2: _Method
@@ -153,6 +158,7 @@ class ArrayMethods:
         masked_fill: _Method
         masked_fill_: _Method
         matmul: _Method
+        matrix_power: _Method
         max: _Method
         maximum: _Method
         mean: _Method
@@ -162,25 +168,34 @@ class ArrayMethods:
         mul: _Method
         mul_: _Method
         multiply: _Method
+        nan_to_num: _Method
+        nanmean: _Method
+        nansum: _Method
         neg: _Method
         negative: _Method
         outer: _Method
+        pinverse: _Method
+        positive: _Method
         pow: _Method
         pow_: _Method
         prod: _Method
         ptp: _Method
+        quantile: _Method
         rad2deg: _Method
         ravel: _Method
         reciprocal: _Method
         relu: _Method
         repeat: _Method
         roll: _Method
+        rot90: _Method
         round: _Method
         sigmoid: _Method
         sign: _Method
         sin: _Method
+        sinc: _Method
         sinh: _Method
         size: Any
+        slogdet: _Method
         softmax: _Method
         softplus: _Method
         sqrt: _Method

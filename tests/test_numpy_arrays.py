@@ -252,3 +252,16 @@ def test_erf_logit_and_log_sigmoid_under_the_transformations() -> None:
     t = Tensor(x, requires_grad=True)
     t.erf().sum().backward()
     np.testing.assert_allclose(t.grad.data, 2 / np.sqrt(np.pi) * np.exp(-x * x), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name, f, shapes", CASES, ids=IDS)
+def test_float32_values_are_numpys(name, f, shapes) -> None:
+    """In float32 too, a transformed function computes numpy's values and dtypes, bit for bit."""
+    args = [a.astype(np.float32) for a in _draw(*shapes)]
+    want = f(*args)
+    got = vmap(f)(*[a[None] for a in args])[0]
+    assert got.dtype == np.asarray(want).dtype, (got.dtype, np.asarray(want).dtype)
+    if name in ("dot 3-d",):  # numpy's own loop for more than two axes; here a matrix product
+        np.testing.assert_allclose(got, want, rtol=3e-7)
+    else:
+        np.testing.assert_array_equal(got, want)

@@ -24,7 +24,7 @@ from adcore.ops.reduce import mean, sum
 from adcore.ops.reduce import min as amin
 from adcore.ops.shape import concatenate, flatten, getitem, reshape, scatter_add, transpose
 from adcore.registry import declare
-from adcore.shapes import normalize_axis, shape_of
+from adcore.shapes import dtype_of, normalize_axis, shape_of
 
 # --- products ----------------------------------------------------------------------------------
 
@@ -80,8 +80,8 @@ def dot(a: Any, b: Any) -> Any:
 
 @declare(numpy=np.vdot)
 def vdot(a: Any, b: Any) -> Any:
-    """vdot(a, b) = sum(a.ravel() * b.ravel()) (real inputs)."""
-    return sum(mul(flatten(a), flatten(b)))
+    """vdot(a, b) = sum(a.ravel() * b.ravel()) (real inputs), as numpy's dot of two vectors."""
+    return matmul(flatten(a), flatten(b))
 
 
 @declare(method="kron", numpy=np.kron)
@@ -382,7 +382,8 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         n = len(shape_of(a))
         ax = normalize_axis(int(axis), n, "average") % n
         weights = reshape(weights, sw + (1,) * (n - 1 - ax))
-    total = sum(mul(weights, np.ones(shape_of(a))), axis, keepdims)
+    ones = np.ones(shape_of(a), np.result_type(dtype_of(a), dtype_of(weights)))
+    total = sum(mul(weights, ones), axis, keepdims)
     avg = div(sum(mul(a, weights), axis, keepdims), total)
     return (avg, total) if returned else avg
 

@@ -116,7 +116,7 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
 
 # --- rotating, rolling axes, splitting --------------------------------------------------------
 
-@declare(numpy=np.rot90)
+@declare(numpy=np.rot90, torch_method="rot90")
 def rot90(m: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     """rot90(m, k=1, axes=(0, 1)): m rotated by 90 degrees k times, from the first axis towards
     the second (numpy's flips and transposes)."""
@@ -205,7 +205,9 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     delta = sub(stop, start)
     step = div(delta, div_count) if div_count > 0 else np.nan
     shape_tail = shape_of(delta)
-    ramp = np.arange(num, dtype=np.float64).reshape((num,) + (1,) * len(shape_tail))
+    dt = np.result_type(*(v if isinstance(v, (int, float)) else dtype_of(v)
+                          for v in (start, stop)), float(num))  # numpy's: Python numbers weak
+    ramp = np.arange(num, dtype=dt).reshape((num,) + (1,) * len(shape_tail))
     values = add(mul(ramp, step), start) if div_count > 0 else add(mul(ramp, delta), start)
     if endpoint and num > 1:
         values = concatenate([getitem(values, slice(None, -1)),

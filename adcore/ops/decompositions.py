@@ -168,7 +168,7 @@ def _cholesky_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 cholesky_op: Op = defop(
     "cholesky", lambda a, *, lower: np.linalg.cholesky(a, upper=not lower),
-    jvp=(_cholesky_jvp,), vjp=(_cholesky_vjp,), numpy=np.linalg.cholesky,
+    jvp=(_cholesky_jvp,), vjp=(_cholesky_vjp,), numpy=np.linalg.cholesky, torch_method="cholesky",
     domain=lambda draw: _cholesky_domain(draw),
     doc="cholesky(a) = L, lower triangular with L L^T = S, S the lower triangle of a mirrored "
         "(positive definite).  dL = L phi(L^-1 dS L^-T), phi: the lower triangle, diagonal "

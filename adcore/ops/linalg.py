@@ -51,6 +51,10 @@ def _matmul_impl(x: Any, y: Any) -> Any:
     one matrix product of the stacked rows, not a loop of small ones, and comes out C-contiguous
     (the elementwise ops that follow run several times slower on a transposed layout)."""
     if type(x) is np.ndarray and type(y) is np.ndarray:
+        if x.shape[-2:-1] == (1,) and y.shape[-1:] == (1,) and x.ndim == y.ndim == 2:
+            # a row times a column: numpy's dot of two vectors (BLAS dot), as np.dot, np.vdot
+            # and np.inner compute it, rather than a matrix product that adds in another order
+            return np.dot(x[0], y[:, 0]).reshape(1, 1)
         if y.ndim == 2 and x.ndim > 2:
             rows = np.matmul(x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), y)
             return rows.reshape(x.shape[:-1] + (y.shape[-1],))
@@ -158,6 +162,7 @@ inv_op: Op = defop(
     jvp=(lambda x_dot, a, out: neg(matmul(out, matmul(x_dot, out))),),
     vjp=(lambda y_bar, a, out: neg(matmul(_mT(out), matmul(y_bar, _mT(out)))),),
     domain=lambda draw: ((_invertible_domain(draw),), {}), numpy=np.linalg.inv,
+    torch_method="inverse",
     doc="inv(a): the inverse of each matrix.  d inv = -inv da inv; a_bar = -inv^T y_bar inv^T.",
     saves="out")
 
@@ -207,6 +212,7 @@ det_op: Op = defop(
     jvp=(lambda x_dot, a, out: mul(out, _mtrace(bind(solve_op, a, x_dot))),),
     vjp=(lambda y_bar, a, out: mul(_as_matrices(mul(y_bar, out), a), _mT(bind(inv_op, a))),),
     domain=lambda draw: ((_invertible_domain(draw),), {}), numpy=np.linalg.det,
+    torch_method="det",
     doc="det(a): the determinant of each matrix.  d det = det tr(solve(a, da)); "
         "a_bar = y_bar det inv(a)^T (a must be invertible).", saves="a out")
 
@@ -229,6 +235,7 @@ slogdet_op: Op = defop(
     jvp=(lambda x_dot, a, out: (None, _mtrace(bind(solve_op, a, x_dot))),),
     vjp=(lambda y_bar, a, out: mul(_as_matrices(y_bar[1], a), _mT(bind(inv_op, a))),),
     domain=lambda draw: ((_invertible_domain(draw),), {}), numpy=np.linalg.slogdet,
+    torch_method="slogdet",
     doc="slogdet(a) = (sign, log|det a|).  The sign has derivative 0; d log|det| = "
         "tr(solve(a, da)), a_bar = y_bar inv(a)^T.", saves="a")
 
@@ -268,6 +275,7 @@ def _pinv_domain(draw: D.Draw) -> tuple[tuple, dict]:
 pinv_op: Op = defop(
     "pinv", lambda a, *, rcond: np.linalg.pinv(a) if rcond is None else np.linalg.pinv(a, rcond),
     jvp=(_pinv_jvp,), vjp=(_pinv_vjp,), domain=_pinv_domain, numpy=np.linalg.pinv,
+    torch_method="pinverse",
     doc="pinv(a): the Moore-Penrose pseudo-inverse.  Its derivative holds where the rank is "
         "constant (a full-rank a): d P = -P da P + P P^T da^T (I - a P) + (I - P a) da^T P^T P.",
     saves="a out")
@@ -282,7 +290,7 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False) -> Any:
     return bind(pinv_op, a, rcond=rcond)
 
 
-@declare(numpy=np.linalg.matrix_power)
+@declare(numpy=np.linalg.matrix_power, torch_method="matrix_power")
 def matrix_power(a: Any, n: int) -> Any:
     """matrix_power(a, n): a @ a @ ... (n times) for square a, inv(a) ** -n for n < 0, the
     identity for 0, by numpy's own sequence of squarings (so the values are numpy's)."""

@@ -37,7 +37,7 @@ softplus = _unary("softplus", _scalar_or_array(_softplus_array),
 
 
 
-@declare(method="log_sigmoid")
+@declare()
 def log_sigmoid(x: Any) -> Any:
     """log_sigmoid(x) = log(sigmoid(x)) = -softplus(-x), without overflow (PyTorch's
     logsigmoid)."""

@@ -19,7 +19,7 @@ from adcore.ops.reduce import max as amax
 from adcore.ops.reduce import min as amin
 from adcore.ops.shape import flatten, getitem, reshape
 from adcore.registry import declare
-from adcore.shapes import normalize_axes, shape_of
+from adcore.shapes import dtype_of, normalize_axes, shape_of
 
 __all__ = [
     "nancumprod",
@@ -46,7 +46,7 @@ def _no_out(fn: str, out: Any) -> None:
                         f"the tape); assign the result instead")
 
 
-@declare(numpy=np.nansum)
+@declare(numpy=np.nansum, torch_method="nansum")
 def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
            keepdims: bool = False) -> Any:
     """nansum(a, axis=None): the sum with NaN entries counted as 0."""
@@ -62,14 +62,24 @@ def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     return prod(where(isnan(a), 1, _cast(a, dtype)), axis, keepdims)
 
 
-@declare(numpy=np.nanmean)
+@declare(numpy=np.nanmean, torch_method="nanmean")
 def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
             keepdims: bool = False) -> Any:
     """nanmean(a, axis=None): the mean of the entries that are not NaN (NaN where all are)."""
     _no_out("nanmean", out)
     kept = logical_not(isnan(a))
-    total = sum(where(kept, _cast(a, dtype), 0), axis, keepdims)
-    return div(total, sum(kept, axis, keepdims))
+    x = _cast(a, dtype)
+    total = sum(where(kept, x, 0), axis, keepdims)
+    return _as(div(total, sum(kept, axis, keepdims)), x)
+
+
+def _as(result: Any, like: Any) -> Any:
+    """``result`` in the floating dtype of ``like``: numpy divides by an integer count and casts
+    back (a float32 mean stays float32)."""
+    want = dtype_of(like)
+    if np.dtype(want).kind == "f" and dtype_of(result) != want:
+        return astype(result, want)
+    return result
 
 
 @declare(numpy=np.nanvar)
@@ -80,9 +90,9 @@ def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: i
     kept = logical_not(isnan(a))
     x = where(kept, _cast(a, dtype), 0)
     count = sum(kept, axis, True)
-    centred = where(kept, sub(x, div(sum(x, axis, True), count)), 0)
+    centred = where(kept, sub(x, _as(div(sum(x, axis, True), count), x)), 0)
     squares = sum(mul(centred, centred), axis, keepdims)
-    return div(squares, sub(sum(kept, axis, keepdims), ddof))
+    return _as(div(squares, sub(sum(kept, axis, keepdims), ddof)), x)
 
 
 @declare(numpy=np.nanstd)
@@ -132,7 +142,7 @@ def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> 
 _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 
 
-@declare(numpy=np.quantile)
+@declare(numpy=np.quantile, torch_method="quantile")
 def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
              method: str = "linear", keepdims: bool = False, *, weights: Any = None,
              interpolation: Any = None) -> Any:

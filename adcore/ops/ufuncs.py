@@ -210,13 +210,15 @@ def _sinc_partial(x: Any, out: Any) -> Any:
 
 sinc = _unary("sinc", _scalar_or_array(np.sinc), _sinc_partial, D.unary(-2.5, 2.5),
               "sinc(x) = sin(pi x) / (pi x), 1 at 0.  d/dx = (cos(pi x) - sinc(x)) / x (its "
-              "Taylor series for |x| < 0.1).", numpy=np.sinc, saves="x out")
+              "Taylor series for |x| < 0.1).", numpy=np.sinc, torch_method="sinc",
+              saves="x out")
 
 
 fmod = _binary("fmod", binary(np.fmod, np.fmod),
                (1, lambda x, y, out: neg(trunc(div(x, y)))), _mod_domain,
                "fmod(x, y) = x - y * trunc(x / y), with the sign of x (C's fmod).  d/dx = 1, "
-               "d/dy = -trunc(x / y) (away from the jumps).", numpy=np.fmod, saves=("", "x y"))
+               "d/dy = -trunc(x / y) (away from the jumps).", numpy=np.fmod, torch_method="fmod",
+               saves=("", "x y"))
 
 
 # --- erf and erfc (numpy has none: adcore/special.py computes them to within an ulp) ---------
@@ -234,7 +236,7 @@ erfc = _unary("erfc", special.erfc,
               "d/dx = -2 / sqrt(pi) exp(-x ** 2).", method="erfc", saves="x")
 
 
-@declare(numpy=np.float_power)
+@declare(numpy=np.float_power, torch_method="float_power")
 def float_power(x: Any, y: Any) -> Any:
     """float_power(x, y) = x ** y computed in float64, as numpy's."""
     return pow(_float64(x), _float64(y))
@@ -246,7 +248,7 @@ def _float64(v: Any) -> Any:
     return astype(v, np.float64) if dtype_of(v) != np.float64 else v
 
 
-@declare(numpy=np.nan_to_num)
+@declare(numpy=np.nan_to_num, torch_method="nan_to_num")
 def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
                neginf: Any = None) -> Any:
     """nan_to_num(x, nan=0.0, posinf=None, neginf=None): NaN and infinities replaced by numbers
@@ -258,7 +260,7 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
     return where(isinf(x), where(less(x, 0), small, big), out)
 
 
-@declare(numpy=np.ldexp)
+@declare(numpy=np.ldexp, torch_method="ldexp")
 def ldexp(x: Any, n: Any) -> Any:
     """ldexp(x, n) = x * 2 ** n for integers n (exact: a power of two)."""
     return mul(x, np.ldexp(np.ones((), dtype_of(x)), n))
@@ -293,7 +295,7 @@ def conj(x: Any) -> Any:
     return mul(x, 1)
 
 
-@declare(numpy=np.positive)
+@declare(numpy=np.positive, torch_method="positive")
 def positive(x: Any) -> Any:
     """positive(x) = +x, a copy."""
     return mul(x, 1)

@@ -124,3 +124,16 @@ def test_derivatives_refuse_where_they_are_not_unique() -> None:
         jacrev(lambda a: np.linalg.qr(a)[0])(A)
     with pytest.raises(np.linalg.LinAlgError, match="cholesky"):  # numpy's own error type
         grad(lambda a: np.linalg.cholesky(a).sum())(-np.eye(2))
+
+
+def test_norms_at_repeated_singular_values() -> None:
+    """The nuclear norm's gradient U Vh is unique at full rank, ties or not; the spectral norm 2
+    at a repeated largest singular value shares its gradient evenly among the tied directions,
+    as max's ties do."""
+    a = np.diag([2.0, 2.0, 1.0])
+    np.testing.assert_allclose(grad(lambda m: np.linalg.norm(m, "nuc"))(a), np.eye(3),
+                               atol=1e-12)
+    np.testing.assert_allclose(grad(lambda m: np.linalg.norm(m, 2))(a),
+                               np.diag([0.5, 0.5, 0.0]), atol=1e-12)
+    np.testing.assert_allclose(grad(lambda m: np.linalg.norm(m, -2))(a),
+                               np.diag([0.0, 0.0, 1.0]), atol=1e-12)

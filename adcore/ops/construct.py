@@ -310,13 +310,12 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     if n == 1:
         inside: Any = mul(ones_like(x), first)
     else:
-        xs = x
-        j = _interval_of(xs, xp)
+        j = _interval_of(x, xp)
         x0, x1 = getitem(xp, j), getitem(xp, add(j, 1))
         f0, f1 = getitem(fp, j), getitem(fp, add(j, 1))
         slope = div(sub(f1, f0), sub(x1, x0))
-        inside = add(mul(slope, sub(xs, x0)), f0)
-        inside = where(equal(xs, getitem(xp, -1)), last, inside)
+        inside = add(mul(slope, sub(x, x0)), f0)
+        inside = where(equal(x, getitem(xp, -1)), last, inside)
     below = first if left is None else left
     above = last if right is None else right
     return where(less(x, getitem(xp, 0)), below, where(greater(x, getitem(xp, -1)), above, inside))

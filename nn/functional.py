@@ -23,7 +23,6 @@ from nn import rng
 relu = ops.relu
 sigmoid = ops.sigmoid
 tanh = ops.tanh
-softplus = ops.softplus
 linear = ops.linear
 cross_entropy = ops.cross_entropy
 
@@ -102,11 +101,106 @@ def dropout(input: Any, p: float = 0.5, training: bool = True,
     return ops.mul(input, keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype))
 
 
+# --- activations beyond relu, as PyTorch defines them (values and the derivative at the kinks) ---
+
+_SQRT_HALF = 0.5 ** 0.5
+_SQRT_TWO_OVER_PI = (2.0 / np.pi) ** 0.5
+
+
+def gelu(input: Any, approximate: str = "none") -> Any:
+    """x Phi(x) with Phi the standard normal CDF, 0.5 x (1 + erf(x / sqrt 2)); with
+    ``approximate='tanh'``, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x ** 3)))."""
+    if approximate == "none":
+        return ops.mul(ops.mul(input, 0.5), ops.add(ops.erf(ops.mul(input, _SQRT_HALF)), 1.0))
+    if approximate == "tanh":
+        inner = ops.mul(ops.add(input, ops.mul(ops.mul(ops.mul(input, input), input), 0.044715)),
+                        _SQRT_TWO_OVER_PI)
+        return ops.mul(ops.mul(input, 0.5), ops.add(ops.tanh(inner), 1.0))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Any) -> Any:
+    """x sigmoid(x) (also called swish)."""
+    return ops.mul(input, ops.sigmoid(input))
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Any:
+    """x for x > 0, negative_slope x otherwise (slope negative_slope at 0, as PyTorch)."""
+    return ops.where(ops.greater(input, 0), input, ops.mul(input, negative_slope))
+
+
+def elu(input: Any, alpha: float = 1.0) -> Any:
+    """x for x > 0, alpha (exp(x) - 1) otherwise (slope alpha at 0, as PyTorch). The negative
+    branch is computed at 0 where x > 0, so that a large x never overflows exp, even in the
+    branch not taken."""
+    positive = ops.greater(input, 0)
+    negative = ops.mul(ops.expm1(ops.where(positive, 0.0, input)), alpha)
+    return ops.where(positive, input, negative)
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's
+    softplus with its beta and threshold)."""
+    scaled = ops.mul(input, beta)
+    smooth = ops.softplus(scaled) if beta == 1.0 else ops.div(ops.softplus(scaled), beta)
+    return ops.where(ops.greater(scaled, threshold), input, smooth)
+
+
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    """x clipped to [min_val, max_val]; slope 1 strictly inside, 0 at and beyond the bounds (as
+    PyTorch's hardtanh, where clamp's slope is 1 at the bounds)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    inside = ops.logical_and(ops.greater(input, min_val), ops.less(input, max_val))
+    edge = ops.where(ops.greater(input, min_val), max_val, min_val)  # a constant
+    return ops.where(inside, input, edge)
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Any:
+    """(x - mean) / sqrt(var + eps) over the last axes ``normalized_shape`` (biased variance),
+    then times weight plus bias (torch.nn.functional.layer_norm)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    got = np.shape(input)
+    if tuple(got[len(got) - len(shape):]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last axes of the "
+                         f"input, whose shape is {got}")
+    axes = tuple(range(-len(shape), 0))
+    mean = ops.mean(input, axes, True)
+    centred = ops.sub(input, mean)
+    var = ops.mean(ops.mul(centred, centred), axes, True)
+    out = ops.div(centred, ops.sqrt(ops.add(var, eps)))
+    if weight is not None:
+        out = ops.mul(out, weight)
+    if bias is not None:
+        out = ops.add(out, bias)
+    return out
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
+    """weight[input]: the rows of ``weight`` at the integer indices ``input``; the row at
+    ``padding_idx`` gets no gradient (torch.nn.functional.embedding)."""
+    idx = np.asarray(getattr(input, "data", input))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    n = np.shape(weight)[0]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx.max() if idx.max() >= n else idx.min()
+        raise IndexError(f"embedding: index {int(bad)} is out of range for a table of {n} rows "
+                         f"(nn.Embedding with num_embeddings={n}); indices must be in "
+                         f"[0, {n - 1}]")
+    rows = weight[idx]
+    if padding_idx is None:
+        return rows
+    keep = (idx != padding_idx % n)[..., None]
+    return ops.where(keep, rows, rows.detach() if hasattr(rows, "detach") else rows)
+
+
 def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     """The axes from start_dim to end_dim merged into one (torch.flatten)."""
     return ops.flatten(input, start_dim, end_dim)
 
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "flatten",
-           "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax",
-           "softplus", "tanh"]
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
+           "flatten", "gelu", "hardtanh", "layer_norm", "leaky_relu", "linear", "log_softmax",
+           "mse_loss", "nll_loss", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]

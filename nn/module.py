@@ -50,6 +50,28 @@ class Parameter(Tensor):
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 
 
+def _refuse_plain_containers(owner: str, name: str, value: Any) -> None:
+    """A list, tuple or dict of Modules (or Parameters) assigned to a Module would not be
+    registered: its parameters would silently go untrained. PyTorch lets it pass; here it is an
+    error that names the container to use."""
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, dict):
+        items = list(value.values())
+    else:
+        return
+    kinds = {"Module" if isinstance(v, Module) else "Parameter" if isinstance(v, Parameter)
+             else "" for v in items}
+    kinds.discard("")
+    if not kinds:
+        return
+    kind = "Parameter" if kinds == {"Parameter"} else "Module"
+    container = ("Dict" if isinstance(value, dict) else "List")
+    use = f"nn.{kind}{container}" if kind == "Module" else f"nn.Parameter{container}"
+    raise TypeError(f"{owner}.{name}: a plain {type(value).__name__} of {kind}s is not registered, "
+                    f"so its parameters would not be trained or saved; use {use}(...) instead")
+
+
 class Module:
     """Base class of networks and layers: define ``forward``; call the module to run it.
 
@@ -119,6 +141,7 @@ class Module:
                                 f"(Tensor or None expected)")
             buffers[name] = value
             return
+        _refuse_plain_containers(type(self).__name__, name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:

@@ -1,0 +1,158 @@
+"""Layers past the MLP: activations, LayerNorm, Embedding, the containers and nn.utils. Each
+against its formula (no torch needed), through forward mode and to second order, and against
+PyTorch in float64 when it is installed (optional)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import nn
+from adcore import numerical_jacobian
+from forward import jacfwd
+from nn import functional as F
+from reverse import Tensor, grad, hessian, jacrev
+
+RNG = np.random.default_rng(5)
+X = np.array([-3.0, -1.0, -0.2, 0.3, 1.0, 2.5, 30.0])
+_ERF = np.vectorize(math.erf)
+
+ACTIVATIONS = [
+    ("gelu", F.gelu, lambda x: 0.5 * x * (1 + _ERF(x / math.sqrt(2)))),
+    ("gelu tanh", lambda x: F.gelu(x, "tanh"),
+     lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))),
+    ("silu", F.silu, lambda x: x / (1 + np.exp(-x))),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
+    ("elu", lambda x: F.elu(x, 1.5),
+     lambda x: np.where(x > 0, x, 1.5 * np.expm1(np.minimum(x, 0)))),
+    ("softplus", lambda x: F.softplus(x, 2.0, 5.0),
+     lambda x: np.where(2 * x > 5, x, np.log1p(np.exp(2 * np.minimum(x, 2.5))) / 2)),
+    ("hardtanh", lambda x: F.hardtanh(x, -1.5, 2.0), lambda x: np.clip(x, -1.5, 2.0)),
+]
+
+
+@pytest.mark.parametrize("name, f, formula", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activation_formulas_and_derivatives(name, f, formula) -> None:
+    np.testing.assert_allclose(f(X), formula(X), rtol=1e-14, atol=1e-15)
+    x = X[:-1] + 0.013  # away from the kinks and thresholds, where finite differences jump
+    j = numerical_jacobian(f, x)
+    np.testing.assert_allclose(jacrev(f)(x), j, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(jacfwd(f)(x), j, rtol=1e-6, atol=1e-8)
+    g = grad(lambda v: np.sum(f(v)))
+    np.testing.assert_allclose(hessian(lambda v: np.sum(f(v)))(x), numerical_jacobian(g, x),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_slopes_at_the_kinks_are_pytorchs() -> None:
+    zero = np.zeros(1)
+    assert jacrev(lambda x: F.leaky_relu(x, 0.2))(zero)[0, 0] == 0.2
+    assert jacrev(lambda x: F.elu(x, 1.5))(zero)[0, 0] == 1.5
+    assert jacrev(lambda x: F.hardtanh(x))(np.array([1.0, -1.0])).tolist() == [[0, 0], [0, 0]]
+    big = np.array([800.0])  # elu's branch not taken never overflows
+    assert jacrev(F.elu)(big)[0, 0] == 1.0
+
+
+def test_layer_norm_formula_and_derivatives() -> None:
+    x = RNG.normal(size=(3, 4, 5))
+    w, b = RNG.normal(size=5), RNG.normal(size=5)
+    mu = x.mean(-1, keepdims=True)
+    want = (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * w + b
+    np.testing.assert_allclose(F.layer_norm(x, 5, w, b), want, rtol=1e-12)
+    f = lambda v: F.layer_norm(v, (4, 5), w[:5] * 0 + 1.5, None)
+    j = numerical_jacobian(f, x[0:1])
+    np.testing.assert_allclose(jacfwd(f)(x[0:1]), j, atol=1e-7)
+    layer = nn.LayerNorm(5, dtype=np.float64)
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    with pytest.raises(ValueError, match=r"LayerNorm: expected an input whose last axes are "
+                                         r"\(5,\), got shape \(3, 4\)"):
+        layer(Tensor(np.zeros((3, 4))))
+
+
+def test_embedding_rows_padding_and_errors() -> None:
+    nn.manual_seed(0)
+    table = nn.Embedding(6, 3, padding_idx=2, dtype=np.float64)
+    assert np.all(table.weight.data[2] == 0)
+    idx = np.array([[0, 2, 5], [2, 1, 1]])
+    out = table(idx)
+    np.testing.assert_array_equal(out.data, table.weight.data[idx])
+    (out * np.arange(18.0).reshape(2, 3, 3)).sum().backward()
+    g = table.weight.grad.data
+    assert np.all(g[2] == 0) and np.all(g[3] == 0)  # the padding row and an unused row
+    np.testing.assert_allclose(g[1], np.arange(12.0, 15.0) + np.arange(15.0, 18.0))
+    with pytest.raises(IndexError, match=r"embedding: index 6 is out of range .*"
+                                         r"nn.Embedding with num_embeddings=6"):
+        table(np.array([6]))
+
+
+def test_containers_register_and_plain_lists_are_refused() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
+            self.heads = nn.ModuleDict({"a": nn.Linear(2, 1)})
+            self.scales = nn.ParameterList([np.ones(2)])
+
+    names = [n for n, _ in Net().named_parameters()]
+    assert names == ["blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias",
+                     "heads.a.weight", "heads.a.bias", "scales.0"]
+
+    class Forgetful(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = [nn.Linear(2, 2)]
+
+    with pytest.raises(TypeError, match=r"Forgetful.layers: a plain list of Modules .* "
+                                        r"use nn.ModuleList"):
+        Forgetful()
+
+
+def test_clip_grad_norm_and_value() -> None:
+    ps = [nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(3))]
+    ps[0].grad = Tensor(np.array([3.0, 4.0]))
+    ps[1].grad = Tensor(np.array([0.0, 0.0, 12.0]))
+    total = nn.utils.clip_grad_norm_(ps, 6.5)
+    assert float(total) == 13.0
+    np.testing.assert_allclose(ps[1].grad.data, [0, 0, 12 * 6.5 / (13 + 1e-6)])
+    nn.utils.clip_grad_value_(ps, 1.0)
+    assert np.abs(ps[1].grad.data).max() == 1.0
+    vec = nn.utils.parameters_to_vector(ps)
+    assert vec.shape == (5,)
+    nn.utils.vector_to_parameters(np.arange(5.0), ps)
+    np.testing.assert_array_equal(ps[1].data, [2.0, 3.0, 4.0])
+
+
+def test_against_pytorch_in_float64() -> None:
+    torch = pytest.importorskip("torch")
+    x = RNG.normal(size=(4, 6)) * 3
+    pairs = [(nn.GELU(), torch.nn.GELU()), (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+             (nn.SiLU(), torch.nn.SiLU()), (nn.LeakyReLU(0.1), torch.nn.LeakyReLU(0.1)),
+             (nn.ELU(0.7), torch.nn.ELU(0.7)), (nn.Softplus(2, 3), torch.nn.Softplus(2, 3)),
+             (nn.Hardtanh(-2, 1), torch.nn.Hardtanh(-2, 1))]
+    for ours, theirs in pairs:
+        t = Tensor(x, requires_grad=True)
+        tt = torch.tensor(x, requires_grad=True)
+        (ours(t) ** 2).sum().backward()
+        (theirs(tt) ** 2).sum().backward()
+        np.testing.assert_allclose(ours(t).data, theirs(tt).detach().numpy(), rtol=1e-14,
+                                   atol=1e-15)
+        np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=1e-13, atol=1e-14)
+    ln, tln = nn.LayerNorm(6, dtype=np.float64), torch.nn.LayerNorm(6, dtype=torch.float64)
+    with torch.no_grad():
+        tln.weight.copy_(torch.tensor(RNG.normal(size=6)))
+        tln.bias.copy_(torch.tensor(RNG.normal(size=6)))
+    ln.weight.data[...] = tln.weight.detach().numpy()
+    ln.bias.data[...] = tln.bias.detach().numpy()
+    t, tt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (ln(t) ** 3).sum().backward()
+    (tln(tt) ** 3).sum().backward()
+    np.testing.assert_allclose(ln(t).data, tln(tt).detach().numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ln.weight.grad.data, tln.weight.grad.numpy(), rtol=1e-10)
+    ps = [torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))]
+    ps[0].grad = torch.tensor([3.0, 4.0, 12.0], dtype=torch.float64)
+    ours_p = [nn.Parameter(np.zeros(3))]
+    ours_p[0].grad = Tensor(np.array([3.0, 4.0, 12.0]))
+    assert float(nn.utils.clip_grad_norm_(ours_p, 2.0)) == float(
+        torch.nn.utils.clip_grad_norm_(ps, 2.0))
+    np.testing.assert_allclose(ours_p[0].grad.data, ps[0].grad.numpy(), rtol=1e-15)

@@ -51,10 +51,13 @@ class Optimizer:
                 raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Parameter; "
                                 f"pass model.parameters() (a list of lists, or a module, is not "
                                 f"a parameter)")
-            if not p.is_leaf or not p.requires_grad:
-                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is not a leaf that "
-                                 f"requires grad, so it has no gradient to follow; optimize "
-                                 f"Parameters (nn.Parameter) or Tensor(..., requires_grad=True)")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is the result of an "
+                                 f"op, not a leaf, so stepping it would change nothing the model "
+                                 f"reads; optimize Parameters (nn.Parameter) or "
+                                 f"Tensor(..., requires_grad=True)")
+            # A frozen parameter (requires_grad=False) is accepted and skipped, as PyTorch's
+            # optimizers do: it never has a gradient.
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears in more than "
                                  f"one group or twice in one; give each parameter once")

@@ -168,10 +168,25 @@ def test_optimizer_mistakes_are_named() -> None:
         Adam(params)
     with pytest.raises(TypeError, match="parameter 0 is a Linear, not a Parameter"):
         SGD([layer], lr=0.1)
-    with pytest.raises(ValueError, match="not a leaf that requires grad"):
+    with pytest.raises(ValueError, match="the result of an op, not a leaf"):
         SGD([layer.weight * 2], lr=0.1)
     with pytest.raises(ValueError, match="appears in more than one group"):
         SGD([layer.weight, layer.weight], lr=0.1)
+
+
+def test_frozen_parameters_are_accepted_and_left_alone() -> None:
+    """A model with a frozen layer goes to the optimizer whole, as in PyTorch."""
+    frozen, trained = Linear(3, 2), Linear(2, 1)
+    frozen.weight.requires_grad_(False)
+    frozen.bias.requires_grad_(False)
+    before = frozen.weight.data.copy()
+    opt = Adam([*frozen.parameters(), *trained.parameters()], lr=0.1)
+    x = np.ones((4, 3), np.float32)
+    trained(frozen(x)).sum().backward()
+    w = trained.weight.data.copy()
+    opt.step()
+    np.testing.assert_array_equal(frozen.weight.data, before)
+    assert not np.array_equal(trained.weight.data, w)
 
 
 def test_step_lr_and_cosine_annealing_follow_their_formulas() -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from adcore import ops
 from adcore.ops.nn import REDUCTIONS, class_indices
 from nn import rng
+from reverse import Tensor
 
 relu = ops.relu
 sigmoid = ops.sigmoid
@@ -79,6 +80,97 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     return _reduce(ops.sub(ops.softplus(input), ops.mul(target, input)), reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """The mean (or sum) of |input - target| (slope 0 where they are equal, as PyTorch)."""
+    _check_reduction("l1_loss", reduction)
+    _same_shape("l1_loss", input, target)
+    return _reduce(ops.abs(ops.sub(input, target)), reduction)
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
+    """0.5 d ** 2 / beta where |d| < beta, else |d| - 0.5 beta, d = input - target."""
+    _check_reduction("smooth_l1_loss", reduction)
+    _same_shape("smooth_l1_loss", input, target)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = ops.abs(ops.sub(input, target))
+    if beta == 0:
+        return _reduce(d, reduction)
+    near = ops.less(d, beta)
+    return _reduce(ops.where(near, ops.div(ops.mul(ops.mul(d, d), 0.5), beta),
+                             ops.sub(d, 0.5 * beta)), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Any:
+    """0.5 d ** 2 where |d| < delta, else delta (|d| - 0.5 delta), d = input - target."""
+    _check_reduction("huber_loss", reduction)
+    _same_shape("huber_loss", input, target)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = ops.abs(ops.sub(input, target))
+    near = ops.less(d, delta)
+    return _reduce(ops.where(near, ops.mul(ops.mul(d, d), 0.5),
+                             ops.mul(ops.sub(d, 0.5 * delta), delta)), reduction)
+
+
+_LOG_FLOOR = -100.0  # PyTorch clamps binary_cross_entropy's logarithms here
+_EXP_FLOOR = float(np.exp(_LOG_FLOOR))
+
+
+def _floored_log(p: Any) -> Any:
+    """log(p), and -100 where p <= exp(-100) (0 included, with derivative 0 there)."""
+    above = ops.greater(p, _EXP_FLOOR)
+    return ops.where(above, ops.log(ops.where(above, p, 1.0)), _LOG_FLOOR)
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Any:
+    """-(y log p + (1 - y) log(1 - p)) for probabilities p, each log floored at -100 as PyTorch
+    does (prefer binary_cross_entropy_with_logits on logits)."""
+    _check_reduction("binary_cross_entropy", reduction)
+    _same_shape("binary_cross_entropy", input, target)
+    losses = ops.neg(ops.add(ops.mul(target, _floored_log(input)),
+                             ops.mul(ops.sub(1.0, target), _floored_log(ops.sub(1.0, input)))))
+    if weight is not None:
+        losses = ops.mul(losses, weight)
+    return _reduce(losses, reduction)
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
+    """target (log target - input) for log-probabilities ``input``, 0 where target is 0;
+    reduction 'batchmean' divides the sum by the batch size (the mathematical KL divergence)."""
+    if reduction not in (*REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*REDUCTIONS, 'batchmean')}, got "
+                         f"{reduction!r}")
+    _same_shape("kl_div", input, target)
+    if log_target:
+        losses = ops.mul(ops.exp(target), ops.sub(target, input))
+    else:
+        positive = ops.greater(target, 0)
+        log_t = ops.log(ops.where(positive, target, 1.0))
+        losses = ops.where(positive, ops.mul(target, ops.sub(log_t, input)),
+                           ops.mul(target, ops.neg(input)))
+    if reduction == "batchmean":
+        n = np.shape(input)[0] if np.ndim(input) else 1
+        return ops.div(ops.sum(losses), n)
+    return _reduce(losses, reduction)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Any:
+    """Integer class indices as one-hot rows of int64, (..., num_classes) (not differentiable);
+    num_classes=-1 takes the largest index plus one."""
+    idx = np.asarray(getattr(tensor, "data", tensor))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: class indices must be integers, got dtype {idx.dtype}")
+    if idx.size and idx.min() < 0:
+        raise ValueError(f"one_hot: class indices must be >= 0, got {int(idx.min())}")
+    n = int(idx.max()) + 1 if num_classes == -1 and idx.size else int(num_classes)
+    if idx.size and idx.max() >= n:
+        raise ValueError(f"one_hot: class index {int(idx.max())} is out of range for "
+                         f"num_classes={n}")
+    return Tensor(np.eye(n, dtype=np.int64)[idx], dtype=np.int64)
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True,
@@ -201,6 +293,31 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     return ops.flatten(input, start_dim, end_dim)
 
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "embedding",
-           "flatten", "gelu", "hardtanh", "layer_norm", "leaky_relu", "linear", "log_softmax",
-           "mse_loss", "nll_loss", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh"]
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "flatten",
+    "gelu",
+    "hardtanh",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "tanh",
+]

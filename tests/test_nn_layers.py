@@ -156,3 +156,56 @@ def test_against_pytorch_in_float64() -> None:
     assert float(nn.utils.clip_grad_norm_(ours_p, 2.0)) == float(
         torch.nn.utils.clip_grad_norm_(ps, 2.0))
     np.testing.assert_allclose(ours_p[0].grad.data, ps[0].grad.numpy(), rtol=1e-15)
+
+
+LOSSES = [
+    ("l1", lambda x, y: F.l1_loss(x, y), lambda x, y: np.mean(np.abs(x - y))),
+    ("smooth_l1", lambda x, y: F.smooth_l1_loss(x, y, beta=0.5),
+     lambda x, y: np.mean(np.where(np.abs(x - y) < 0.5, (x - y) ** 2, np.abs(x - y) - 0.25))),
+    ("huber", lambda x, y: F.huber_loss(x, y, "sum", 0.5),
+     lambda x, y: np.sum(np.where(np.abs(x - y) < 0.5, 0.5 * (x - y) ** 2,
+                                  0.5 * (np.abs(x - y) - 0.25)))),
+    ("bce", lambda p, y: F.binary_cross_entropy(p, y),
+     lambda p, y: -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+    ("kl_div", lambda x, y: F.kl_div(x, y, "batchmean"),
+     lambda x, y: np.sum(np.where(y > 0, y * (np.log(np.where(y > 0, y, 1)) - x), 0)) / 3),
+]
+
+
+@pytest.mark.parametrize("name, f, formula", LOSSES, ids=[c[0] for c in LOSSES])
+def test_loss_formulas_and_gradients(name, f, formula) -> None:
+    x = RNG.uniform(0.05, 0.95, (3, 4))
+    y = RNG.uniform(0.0, 1.0, (3, 4))
+    if name == "kl_div":
+        x, y[0, 0] = np.log(x), 0.0
+    np.testing.assert_allclose(f(x, y), formula(x, y), rtol=1e-13)
+    np.testing.assert_allclose(grad(lambda v: f(v, y))(x),
+                               numerical_jacobian(lambda v: f(v, y), x), rtol=1e-6, atol=1e-9)
+
+
+def test_bce_floors_its_logs_and_one_hot() -> None:
+    p = np.array([0.0, 1.0, 0.5])
+    y = np.array([1.0, 1.0, 0.0])
+    assert float(F.binary_cross_entropy(p, y, reduction="sum")) == 100.0 + np.log(2)
+    np.testing.assert_array_equal(F.one_hot(np.array([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="class index 3 is out of range for num_classes=3"):
+        F.one_hot(np.array([3]), 3)
+
+
+def test_losses_against_pytorch_in_float64() -> None:
+    torch = pytest.importorskip("torch")
+    x = RNG.uniform(0.05, 0.95, (3, 4))
+    y = RNG.uniform(0.0, 1.0, (3, 4))
+    pairs = [(nn.L1Loss(), torch.nn.L1Loss()), (nn.SmoothL1Loss(beta=0.3),
+                                                torch.nn.SmoothL1Loss(beta=0.3)),
+             (nn.HuberLoss(delta=0.2), torch.nn.HuberLoss(delta=0.2)),
+             (nn.BCELoss(), torch.nn.BCELoss()),
+             (nn.KLDivLoss("batchmean"), torch.nn.KLDivLoss(reduction="batchmean"))]
+    for ours, theirs in pairs:
+        a = np.log(x) if isinstance(ours, nn.KLDivLoss) else x
+        t, tt = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        ours(t, Tensor(y)).backward()
+        theirs(tt, torch.tensor(y)).backward()
+        want = float(theirs(tt, torch.tensor(y)).detach())
+        np.testing.assert_allclose(float(ours(t, Tensor(y))), want, rtol=1e-14)
+        np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=1e-12, atol=1e-15)

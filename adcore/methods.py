@@ -391,9 +391,21 @@ class ArrayMethods:
         """The p-norm over ``dim`` (all entries when None), as torch.Tensor.norm."""
         return ops.norm(self, p, dim, keepdim)
 
-    def to(self, dtype: Any) -> Any:
-        """Converted to ``dtype`` (a floating dtype; gradients are converted back)."""
-        return ops.astype(self, dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Any:
+        """Converted to a floating ``dtype`` (gradients are converted back), as torch's
+        ``x.to(dtype)``; a device is accepted when it is the CPU (``x.to('cpu')``), the only one
+        this library computes on, and refused by name otherwise."""
+        dtype, device = to_arguments(type(self).__name__ + ".to", args, kwargs)
+        check_device(type(self).__name__ + ".to", device)
+        return self if dtype is None else ops.astype(self, dtype)
+
+    def cpu(self) -> Any:
+        """Itself: the CPU is where every value already is."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused: this library computes with numpy, on the CPU."""
+        check_device(type(self).__name__ + ".cuda", "cuda")
 
     def float(self) -> Any:
         """Converted to float32."""
@@ -690,6 +702,31 @@ FUNCTIONS[np.shape] = shape_of
 FUNCTIONS[np.ndim] = lambda x: len(shape_of(x))
 FUNCTIONS[np.size] = lambda x, axis=None: (int(np.prod(shape_of(x))) if axis is None
                                            else shape_of(x)[axis])
+
+
+def to_arguments(fn: str, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """(dtype, device) from torch's ``to`` arguments: a dtype, a device (a string such as 'cpu'),
+    or both, positionally or as dtype= and device= (copy= and non_blocking= are accepted)."""
+    dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
+    kwargs.pop("copy", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"{fn}: unexpected keyword(s) {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu"):
+            device = a
+        elif type(a).__name__ == "device":
+            device = str(a)
+        else:
+            dtype = np.dtype(a)
+    return dtype, device
+
+
+def check_device(fn: str, device: Any) -> None:
+    """Refuse any device but the CPU, by name."""
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise ValueError(f"{fn}({str(device)!r}): this library computes with numpy on the CPU, "
+                         f"its only device; use 'cpu' (or leave the device out)")
 
 
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:

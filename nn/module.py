@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from adcore.methods import check_device, to_arguments
 from reverse import Tensor, no_grad
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -282,6 +283,39 @@ class Module:
     def eval(self) -> Module:
         """Evaluation mode (Dropout off) for the whole tree; returns self."""
         return self.train(False)
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert every parameter and buffer (and gradient) to a floating ``dtype``, in place;
+        a device is accepted when it is the CPU and refused by name otherwise. Returns self."""
+        dtype, device = to_arguments(f"{type(self).__name__}.to", args, kwargs)
+        check_device(f"{type(self).__name__}.to", device)
+        if dtype is not None:
+            if dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}.to: parameters must stay floating-point, "
+                                f"got dtype {dtype}; use np.float32 or np.float64")
+            for t in [*self.parameters(), *self.buffers()]:
+                if t is not None and t.data.dtype.kind == "f":
+                    t.data = t.data.astype(dtype)
+                    if t.grad is not None:
+                        t.grad = Tensor(t.grad.data.astype(dtype))
+        return self
+
+    def double(self) -> Module:
+        """Parameters and buffers as float64 (in place); returns self."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Parameters and buffers as float32 (in place); returns self."""
+        return self.to(np.float32)
+
+    def cpu(self) -> Module:
+        """Itself: the CPU is where everything already is."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Module:
+        """Refused: this library computes with numpy, on the CPU."""
+        check_device(f"{type(self).__name__}.cuda", "cuda")
+        return self
 
     def requires_grad_(self, flag: bool = True) -> Module:
         for param in self.parameters():

@@ -209,3 +209,19 @@ def test_losses_against_pytorch_in_float64() -> None:
         want = float(theirs(tt, torch.tensor(y)).detach())
         np.testing.assert_allclose(float(ours(t, Tensor(y))), want, rtol=1e-14)
         np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_to_double_float_and_the_one_device() -> None:
+    model = nn.Sequential(nn.Linear(2, 3), nn.LayerNorm(3))
+    model(Tensor(np.ones((1, 2), np.float32))).sum().backward()
+    assert model.double() is model
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)}
+    assert {p.grad.dtype for p in model.parameters()} == {np.dtype(np.float64)}
+    assert model.to("cpu").float() is model and model[0].weight.dtype == np.float32
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    assert t.to("cpu") is t and t.cpu() is t and t.to("cpu", np.float64).dtype == np.float64
+    for call in (lambda: t.to("cuda"), lambda: model.to("cuda:0"), lambda: model.cuda()):
+        with pytest.raises(ValueError, match=r"only device; use 'cpu'"):
+            call()
+    with pytest.raises(TypeError, match=r"parameters must stay floating-point"):
+        model.to(np.int64)

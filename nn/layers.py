@@ -104,6 +104,28 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Axis ``dim`` split into ``unflattened_size`` (the inverse of Flatten)."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim = int(dim)
+        self.unflattened_size = tuple(int(n) for n in unflattened_size)
+
+    def forward(self, x: Any) -> Any:
+        shape = tuple(np.shape(x))
+        d = self.dim % len(shape) if shape else 0
+        size = self.unflattened_size
+        known = math.prod(n for n in size if n != -1)
+        if (-1 not in size and known != shape[d]) or (-1 in size and shape[d] % max(known, 1)):
+            raise ValueError(f"Unflatten: axis {self.dim} of the input (shape {shape}) has "
+                             f"{shape[d]} entries, which do not split into {size}")
+        return x.reshape(shape[:d] + size + shape[d + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 class Dropout(Module):
     """In training mode, zero each element with probability p and scale the rest by 1 / (1 - p);
     in evaluation mode (``model.eval()``), the identity.

@@ -225,3 +225,15 @@ def test_to_double_float_and_the_one_device() -> None:
             call()
     with pytest.raises(TypeError, match=r"parameters must stay floating-point"):
         model.to(np.int64)
+
+
+def test_unflatten_inverts_flatten() -> None:
+    x = Tensor(RNG.normal(size=(2, 12)), requires_grad=True)
+    y = nn.Unflatten(1, (3, -1))(x)
+    assert y.shape == (2, 3, 4)
+    np.testing.assert_array_equal(nn.Flatten()(y).data, x.data)
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 12), 2.0))
+    with pytest.raises(ValueError, match=r"Unflatten: axis 1 of the input \(shape \(2, 12\)\) "
+                                         r"has 12 entries, which do not split into \(5, 2\)"):
+        nn.Unflatten(1, (5, 2))(x)

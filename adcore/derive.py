@@ -114,14 +114,23 @@ def unbroadcast(ct: Any, x_shape: tuple, out_ndim: int) -> Any:
     return bind(sum_to_op, ct, shape=x_shape, in_shape=core)
 
 
-_NONDIFF, _ONE, _MINUS_ONE, _RULE = range(4)
+_NONDIFF, _ONE, _MINUS_ONE, _RULE, _SELECT = range(5)
+
+
+def selecting(rule: Rule) -> Rule:
+    """Declare a partial that returns a mask (where's condition, relu's ``out > 0``): it selects
+    the tangent or cotangent instead of multiplying it, so that an unselected entry is 0 even
+    where that value is inf or nan (0 * inf would be nan), as PyTorch's and JAX's selections
+    give."""
+    rule.selects = True  # type: ignore[attr-defined]
+    return rule
 
 
 def _partial_code(p: Any) -> int:
     if p is None:
         return _NONDIFF
     if callable(p):
-        return _RULE
+        return _SELECT if getattr(p, "selects", False) else _RULE
     if p == 1:
         return _ONE
     if p == -1:
@@ -129,13 +138,15 @@ def _partial_code(p: Any) -> int:
     raise TypeError(f"a partial must be a rule, 1, -1 or None, not {p!r}")
 
 
-def scale(partial: Any, v: Any) -> Any:
-    """partial * v, a tangent or cotangent times a partial derivative. A partial that is a mask
-    (where's, relu's) selects instead of multiplying: an unselected entry is 0 even where v is
-    inf or nan (0 * inf would be nan), as PyTorch's and JAX's selections give."""
-    if dtype_of(partial) == np.bool_:
-        return where(partial, v, 0.0)
-    return mul(partial, v)
+def _scale(code: int, partial: Any, v: Any) -> Any:
+    """partial * v (a tangent or a cotangent times a partial), or v where a mask partial holds."""
+    if code == _RULE:
+        if type(v) is float and type(partial) is float:
+            return partial * v  # Python floats (the Value engine): mul itself, one call less
+        return mul(partial, v)
+    if type(partial) is bool and type(v) is float:
+        return v if partial else 0.0  # the Value engine
+    return where(partial, v, 0.0)
 
 
 def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
@@ -147,10 +158,7 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
             return v
         if code == _MINUS_ONE:
             return neg(v)
-        partial = partials[i](*primals, out, **params)
-        if type(v) is float and type(partial) is float:
-            return partial * v  # Python floats (the Value engine): mul itself, one call less
-        return scale(partial, v)
+        return _scale(code, partials[i](*primals, out, **params), v)
 
     def jvp(tangents: Sequence[Any], primals: Sequence[Any], out: Any, params: dict) -> Any:
         out_shape = shape_of(out)
@@ -164,17 +172,15 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
             total = t if total is None else add(total, t)
         return None if total is None else _expand(total, out_shape)
 
-    if codes == (_RULE,):  # unary: the input has the output's shape, nothing to sum back
-        rule = partials[0]
+    if codes in ((_RULE,), (_SELECT,)):  # unary: the input has the output's shape
+        rule, code = partials[0], codes[0]
 
         def unary_vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
                       needs: Sequence[bool]) -> list:
             if not needs[0]:
                 return [None]
             partial = rule(primals[0], out, **params) if params else rule(primals[0], out)
-            if type(y_bar) is float and type(partial) is float:
-                return [partial * y_bar]  # Python floats (the Value engine): one call less
-            return [scale(partial, y_bar)]
+            return [_scale(code, partial, y_bar)]
         return jvp, unary_vjp
 
     def vjp(y_bar: Any, primals: Sequence[Any], out: Any, params: dict,
@@ -189,13 +195,9 @@ def elementwise_rules(partials: tuple) -> tuple[Rule, Rule]:
             elif code == _MINUS_ONE:
                 ct = neg(y_bar)
             else:
-                partial = (partials[i](*primals, out, **params) if params else
-                           partials[i](*primals, out))
-                if type(y_bar) is float and type(partial) is float:
-                    cts[i] = partial * y_bar  # Python floats (the Value engine): no shapes
-                    continue
-                ct = scale(partial, y_bar)
-            if type(ct) is float:  # a number has no shape to sum back to
+                ct = _scale(code, partials[i](*primals, out, **params) if params else
+                            partials[i](*primals, out), y_bar)
+            if type(ct) is float:  # a number has no shape to sum back to (the Value engine)
                 cts[i] = ct
                 continue
             if out_shape is None:

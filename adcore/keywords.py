@@ -32,12 +32,11 @@ _CAST_INPUT = {np.sum, np.prod, np.mean, np.cumsum, np.cumprod, np.var, np.std, 
 _CAST_RESULT = {np.concatenate, np.stack, np.vstack, np.hstack, np.dstack}
 if hasattr(np, "row_stack"):
     _CAST_RESULT.add(np.row_stack)
-_NEUTRAL = {np.sum: 0.0, np.prod: 1.0, np.max: -math.inf, np.amax: -math.inf,
-            np.min: math.inf, np.amin: math.inf}
-_REDUCE = {np.sum: ops.sum, np.prod: ops.prod, np.max: ops.max, np.amax: ops.max,
-           np.min: ops.min, np.amin: ops.min}
-_COMBINE = {np.sum: ops.add, np.prod: ops.mul, np.max: ops.maximum, np.amax: ops.maximum,
-            np.min: ops.minimum, np.amin: ops.minimum}
+# The reductions that take where= and initial=: (the reduction, how initial joins its result,
+# the value that leaves it unchanged).
+_MASKABLE = {np.sum: (ops.sum, ops.add, 0.0), np.prod: (ops.prod, ops.mul, 1.0),
+             np.max: (ops.max, ops.maximum, -math.inf), np.amax: (ops.max, ops.maximum, -math.inf),
+             np.min: (ops.min, ops.minimum, math.inf), np.amin: (ops.min, ops.minimum, math.inf)}
 
 
 @functools.cache
@@ -107,16 +106,14 @@ def _masked(func: Any, name: str, x: Any, named: dict, where: Any, initial: Any,
     order than its pairwise sum of the whole array."""
     axis, keepdims = named.get("axis"), bool(named.get("keepdims", False))
     extra = set(named) - {"axis", "keepdims", "ddof"}
-    if func in _REDUCE and not extra:
-        if func in (np.max, np.amax, np.min, np.amin) and initial is np._NoValue and \
-                where is not True:
+    if func in _MASKABLE and not extra:
+        reduce, combine, neutral = _MASKABLE[func]
+        if math.isinf(neutral) and initial is np._NoValue and where is not True:
             raise ValueError(f"{name}: where= needs initial= (numpy's rule: an empty selection "
                              f"has no {func.__name__})")
-        kept = x if where is True else ops.where(where, x, _NEUTRAL[func])
-        result = _REDUCE[func](kept, axis, keepdims)
-        if initial is not np._NoValue:
-            result = _COMBINE[func](result, initial)
-        return result
+        kept = x if where is True else ops.where(where, x, neutral)
+        result = reduce(kept, axis, keepdims)
+        return result if initial is np._NoValue else combine(result, initial)
     if func in (np.mean, np.var, np.std) and initial is np._NoValue and \
             not extra:
         mask = np.broadcast_to(np.asarray(where, dtype=bool), shape_of(x))

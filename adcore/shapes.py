@@ -113,6 +113,17 @@ def normalize_axis(axis: int, ndim: int, fn: str) -> int:
     return int(axis) - ndim if axis >= 0 else int(axis)
 
 
+def axis_pair(axes: Any, ndim: int, fn: str) -> tuple[int, int]:
+    """Two distinct axes as non-negative indices (a matrix's rows and columns, a plane to rotate
+    in); raises naming ``fn`` otherwise."""
+    if len(axes) != 2:
+        raise ValueError(f"{fn}: axes must name two axes, got {axes!r}")
+    a, b = (normalize_axis(int(x), ndim, fn) % ndim for x in axes)
+    if a == b:
+        raise ValueError(f"{fn}: the two axes are the same axis ({axes!r})")
+    return a, b
+
+
 def normalize_axes(axis: int | Iterable[int] | None, ndim: int, fn: str) -> tuple[int, ...]:
     """``None`` (all axes), an int or a tuple, as a sorted tuple of distinct negative indices."""
     if axis is None:

@@ -24,7 +24,7 @@ from adcore.ops.reduce import mean, sum
 from adcore.ops.reduce import min as amin
 from adcore.ops.shape import concatenate, flatten, getitem, reshape, scatter_add, transpose
 from adcore.registry import declare
-from adcore.shapes import dtype_of, normalize_axis, shape_of
+from adcore.shapes import axis_pair, dtype_of, normalize_axis, shape_of
 
 # --- products ----------------------------------------------------------------------------------
 
@@ -102,9 +102,7 @@ def _last_two(a: Any, axis1: int, axis2: int, fn: str) -> tuple[Any, tuple]:
     n = len(shape_of(a))
     if n < 2:
         raise ValueError(f"{fn}: the input must have at least 2 axes, got shape {shape_of(a)}")
-    i, j = (normalize_axis(ax, n, fn) % n for ax in (axis1, axis2))
-    if i == j:
-        raise ValueError(f"{fn}: axis1 and axis2 are the same axis ({axis1}, {axis2})")
+    i, j = axis_pair((axis1, axis2), n, fn)
     rest = [k for k in range(n) if k not in (i, j)]
     moved = transpose(a, rest + [i, j])
     return moved, shape_of(moved)[:-2]

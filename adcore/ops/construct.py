@@ -12,7 +12,7 @@ import numpy as np
 
 from adcore.ops.arrays import flip, moveaxis, split, take_along_axis
 from adcore.ops.compare import Constant, equal, greater, less, ones_like
-from adcore.ops.elementwise import add, div, mul, sub, where
+from adcore.ops.elementwise import add, astype, div, mul, sub, where
 from adcore.ops.shape import (
     broadcast_to,
     concatenate,
@@ -23,7 +23,7 @@ from adcore.ops.shape import (
     swapaxes,
 )
 from adcore.registry import declare
-from adcore.shapes import dtype_of, normalize_axis, shape_of
+from adcore.shapes import axis_pair, dtype_of, normalize_axis, shape_of
 
 __all__ = [
     "broadcast_arrays",
@@ -120,12 +120,7 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
 def rot90(m: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     """rot90(m, k=1, axes=(0, 1)): m rotated by 90 degrees k times, from the first axis towards
     the second (numpy's flips and transposes)."""
-    nd = len(shape_of(m))
-    if len(axes) != 2:
-        raise ValueError(f"rot90: axes must name two axes, got {axes!r}")
-    a, b = (normalize_axis(int(x), nd, "rot90") % nd for x in axes)
-    if a == b:
-        raise ValueError(f"rot90: the two axes are the same ({axes!r})")
+    a, b = axis_pair(axes, len(shape_of(m)), "rot90")
     k = int(k) % 4
     if k == 0:
         return mul(m, 1)
@@ -300,7 +295,9 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     fp[0] (or left) before xp[0], fp[-1] (or right) after xp[-1] and at it."""
     if period is not None:
         raise TypeError("interp: period= is not supported on engine values")
-    x, xp, fp = (np.asarray(v) if isinstance(v, (list, tuple, int, float)) else v
+    # numpy computes in float64 whatever it is given: so does this
+    x, xp, fp = (np.asarray(v, np.float64) if isinstance(v, (list, tuple, int, float))
+                 else v if dtype_of(v) == np.float64 else astype(v, np.float64)
                  for v in (x, xp, fp))
     n = shape_of(xp)[-1] if shape_of(xp) else 0
     if len(shape_of(xp)) != 1 or shape_of(fp) != (n,) or n == 0:

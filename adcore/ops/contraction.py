@@ -62,6 +62,11 @@ def _extra(x: Any, term: str) -> int:
     return len(shape_of(x)) - len(term)
 
 
+def _sizes(terms: list[str], xs: tuple) -> dict[str, int]:
+    """The length of each index, read from the operands' own axes (after any leading ones)."""
+    return {c: n for t, x in zip(terms, xs) for c, n in zip(t, shape_of(x)[_extra(x, t):])}
+
+
 def _einsum_jvp(x_dot: Any, i: int, *xs: Any, out: Any, subscripts: str, optimize: Any) -> Any:
     """The op with operand i replaced by its tangent. The tangent's own batch axes go in front
     of every operand's leading axes: length-1 axes are put between them where operand i has fewer
@@ -73,7 +78,7 @@ def _einsum_jvp(x_dot: Any, i: int, *xs: Any, out: Any, subscripts: str, optimiz
         x_dot = bind(reshape_op, x_dot, shape=(1,) * gap + x_shape, in_shape=x_shape)
     args = list(xs)
     args[i] = x_dot
-    sizes = {c: n for t, x in zip(terms, xs) for c, n in zip(t, shape_of(x)[_extra(x, t):])}
+    sizes = _sizes(terms, xs)
     return bind(einsum_op, *args, subscripts=subscripts, optimize=_planned(optimize, sizes))
 
 
@@ -86,7 +91,7 @@ def _einsum_vjp(y_bar: Any, i: int, *xs: Any, out: Any, subscripts: str, optimiz
     others = [t for j, t in enumerate(terms) if j != i]
     present = set(output).union(*others)
     kept = "".join(c for c in target if c in present)
-    sizes = {c: n for t, x in zip(terms, xs) for c, n in zip(t, shape_of(x)[_extra(x, t):])}
+    sizes = _sizes(terms, xs)
     ct = bind(einsum_op, y_bar, *(x for j, x in enumerate(xs) if j != i),
               subscripts=",".join([output, *others]) + "->" + kept,
               optimize=_planned(optimize, sizes))

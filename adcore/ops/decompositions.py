@@ -43,7 +43,7 @@ from adcore.ops.reduce import min as amin
 from adcore.ops.reduce import norm, sum, sum_op
 from adcore.ops.shape import reshape, reshape_op, transpose
 from adcore.registry import Op, declare, defop, public
-from adcore.shapes import dtype_of, normalize_axis, shape_of
+from adcore.shapes import axis_pair, dtype_of, normalize_axis, shape_of
 
 __all__ = [  # its public functions, re-exported by adcore.ops
     "cholesky",
@@ -543,11 +543,7 @@ def matrix_norm(x: Any, ord: Any = "fro", axis: tuple = (-2, -1), keepdims: bool
     sums of |x|), inf and -inf (row sums). Ties among the entries or singular values that decide
     a max or min share its gradient, as max's do."""
     nd = len(shape_of(x))
-    if len(axis) != 2:
-        raise ValueError(f"matrix_norm: axis must name two axes, got {axis!r}")
-    r, c = (normalize_axis(int(a), nd, "matrix_norm") % nd for a in axis)
-    if r == c:
-        raise ValueError(f"matrix_norm: axis names the same axis twice ({axis!r})")
+    r, c = axis_pair(axis, nd, "matrix_norm")
     if ord in (None, "fro"):
         out = norm(x, None, (r, c), True)
     elif ord in ("nuc", 2, -2):

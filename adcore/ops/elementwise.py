@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from adcore import domains as D
+from adcore.derive import selecting
 from adcore.dtypes import binary, promote
 from adcore.levels import bind, raw, value_types
 from adcore.ops.compare import (
@@ -266,7 +267,7 @@ def _relu_impl(x: Any) -> Any:
     return np.maximum(x, 0)
 
 
-relu = _unary("relu", _relu_impl, lambda x, out: greater(out, 0),
+relu = _unary("relu", _relu_impl, selecting(lambda x, out: greater(out, 0)),
               D.unary(avoid=(0.0,)),
               "relu(x) = max(x, 0).  d/dx = 1 where out > 0, else 0 (it reads its output, as "
               "PyTorch saves it).",
@@ -304,7 +305,8 @@ def _where_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 
 _where = defop("where", _where_impl,
-               partials=(None, lambda c, x, y, out: c, lambda c, x, y, out: logical_not(c)),
+               partials=(None, selecting(lambda c, x, y, out: c),
+                         selecting(lambda c, x, y, out: logical_not(c))),
                domain=_where_domain, register=False, numpy=np.where,
                doc="where(cond, x, y): x where cond, else y.  d/dx = cond, d/dy = not cond.",
                saves=("", "c", "c"))
@@ -337,7 +339,8 @@ def _masked_fill_domain(draw: D.Draw) -> tuple[tuple, dict]:
 
 _masked_fill = defop(
     "masked_fill", _masked_fill_impl,
-    partials=(lambda x, m, v, out: logical_not(m), None, lambda x, m, v, out: m),
+    partials=(selecting(lambda x, m, v, out: logical_not(m)), None,
+              selecting(lambda x, m, v, out: m)),
     domain=_masked_fill_domain, register=False, method="masked_fill", inplace="masked_fill_",
     doc="masked_fill(x, mask, value): value where mask, else x.  d/dx = not mask, "
         "d/dvalue = mask (summed).", saves=("m", "", "m"))
@@ -412,7 +415,8 @@ def _clip_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (x, None if kind == "upper" else lo, None if kind == "lower" else hi), {}
 
 
-_clip = defop("clip", _clip_impl, partials=(_clip_dx, _clip_dlo, _clip_dhi),
+_clip = defop("clip", _clip_impl,
+              partials=(selecting(_clip_dx), selecting(_clip_dlo), selecting(_clip_dhi)),
               domain=_clip_domain, register=False, method=("clip", "clamp"),
               inplace=("clamp_", "clip_"), numpy=np.clip,
               doc="clip(x, min, max): x limited to [min, max] (min = max(x, min) first, then "

@@ -33,14 +33,17 @@ def add_blas_option(parser: argparse.ArgumentParser) -> None:
                         "0 leaves OpenBLAS's own choice)")
 
 
-def blas_threads(threads: int) -> str:
-    """Set the thread count of the OpenBLAS that numpy's wheel ships (unless ``threads`` is 0) and
-    describe it; other BLAS builds are left alone."""
+def blas_threads(threads: int, folder: str | None = None, owner: str = "") -> str:
+    """Set the thread count of the OpenBLAS that numpy's wheel ships, or of the one in ``folder``
+    (scipy's, say; ``owner`` names it), unless ``threads`` is 0, and describe it; other BLAS
+    builds are left alone."""
     names = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+             ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
              ("openblas_set_num_threads", "openblas_get_num_threads"))
-    for path in glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*")):
+    folder = folder or os.path.dirname(np.__file__) + ".libs"
+    for path in glob.glob(os.path.join(folder, "*openblas*")):
         try:
-            lib = ctypes.CDLL(path)  # the copy numpy has loaded already
+            lib = ctypes.CDLL(path)  # the copy its package has loaded (or will load) already
         except OSError:
             continue
         for set_name, get_name in names:
@@ -49,8 +52,18 @@ def blas_threads(threads: int) -> str:
                 if threads > 0:
                     setter(threads)
                 count = getter()
-                return f"OpenBLAS, {count} thread{'s' if count != 1 else ''}"
-    return "BLAS threads unknown, not set"
+                return f"{owner}OpenBLAS, {count} thread{'s' if count != 1 else ''}"
+    return f"{owner}BLAS threads unknown, not set"
+
+
+def import_torch() -> Any:
+    """PyTorch on one thread, or None when it is not installed (the peers are optional)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
 
 
 def add_malloc_option(parser: argparse.ArgumentParser) -> None:

@@ -48,6 +48,7 @@ from common import (
     add_malloc_option,
     blas_threads,
     header,
+    import_torch,
     peak_mib,
     timed,
     tune_malloc,
@@ -136,15 +137,6 @@ def library_hessian_rows(a: np.ndarray, x: np.ndarray) -> list[Row]:
 
 
 # --- torch.func ---------------------------------------------------------------------------------
-def import_torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    return torch
-
-
 def torch_rows(torch: Any, w1: np.ndarray, w2: np.ndarray, x: np.ndarray) -> list[Row]:
     if torch is None:
         return []

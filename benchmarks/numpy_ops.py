@@ -54,9 +54,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import ctypes
 import functools
-import glob
 import math
 import os
 import platform
@@ -75,6 +73,7 @@ from common import (
     add_malloc_option,
     blas_threads,
     header,
+    import_torch,
     paired_ratio,
     timed,
     tune_malloc,
@@ -458,15 +457,6 @@ def _qr_loss(m: Any, qr: Any, c1: Any, c2: Any) -> Any:
 
 
 # --- the peers ----------------------------------------------------------------------------------
-def import_torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    return torch
-
-
 def import_jax(threads: int) -> tuple[Any, str]:
     """jax with float64 enabled, XLA's CPU backend on one thread unless XLA_FLAGS is set, and
     the OpenBLAS that its LAPACK kernels call (scipy's copy) on ``threads`` threads; with a
@@ -490,21 +480,7 @@ def scipy_blas_threads(threads: int) -> str:
     except ImportError:
         return "scipy not installed"
     folder = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)  # the copy scipy has loaded (or will load) already
-        except OSError:
-            continue
-        for set_name, get_name in (("scipy_openblas_set_num_threads",
-                                    "scipy_openblas_get_num_threads"),
-                                   ("openblas_set_num_threads", "openblas_get_num_threads")):
-            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
-            if setter is not None and getter is not None:
-                if threads > 0:
-                    setter(threads)
-                count = getter()
-                return f"scipy's OpenBLAS, {count} thread{'s' if count != 1 else ''}"
-    return "scipy's BLAS threads unknown, not set"
+    return blas_threads(threads, folder, "scipy's ")
 
 
 def jax_run(jax: Any, case: Case, x: np.ndarray, consts: Consts) -> Callable[[], Any] | None:

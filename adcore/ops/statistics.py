@@ -40,33 +40,24 @@ def _cast(a: Any, dtype: Any) -> Any:
     return a if dtype is None else astype(a, dtype)
 
 
-def _no_out(fn: str, out: Any) -> None:
-    if out is not None:
-        raise TypeError(f"{fn}: out= is not supported on engine values (it would write around "
-                        f"the tape); assign the result instead")
-
-
 @declare(numpy=np.nansum, torch_method="nansum")
-def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+def nansum(a: Any, axis: Any = None, dtype: Any = None,
            keepdims: bool = False) -> Any:
     """nansum(a, axis=None): the sum with NaN entries counted as 0."""
-    _no_out("nansum", out)
     return sum(where(isnan(a), 0, _cast(a, dtype)), axis, keepdims)
 
 
 @declare(numpy=np.nanprod)
-def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+def nanprod(a: Any, axis: Any = None, dtype: Any = None,
             keepdims: bool = False) -> Any:
     """nanprod(a, axis=None): the product with NaN entries counted as 1."""
-    _no_out("nanprod", out)
     return prod(where(isnan(a), 1, _cast(a, dtype)), axis, keepdims)
 
 
 @declare(numpy=np.nanmean, torch_method="nanmean")
-def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+def nanmean(a: Any, axis: Any = None, dtype: Any = None,
             keepdims: bool = False) -> Any:
     """nanmean(a, axis=None): the mean of the entries that are not NaN (NaN where all are)."""
-    _no_out("nanmean", out)
     kept = logical_not(isnan(a))
     x = _cast(a, dtype)
     total = sum(where(kept, x, 0), axis, keepdims)
@@ -83,10 +74,9 @@ def _as(result: Any, like: Any) -> Any:
 
 
 @declare(numpy=np.nanvar)
-def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+def nanvar(a: Any, axis: Any = None, dtype: Any = None, ddof: int = 0,
            keepdims: bool = False) -> Any:
     """nanvar(a, axis=None, ddof=0): the variance of the entries that are not NaN."""
-    _no_out("nanvar", out)
     kept = logical_not(isnan(a))
     x = where(kept, _cast(a, dtype), 0)
     count = sum(kept, axis, True)
@@ -96,10 +86,10 @@ def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: i
 
 
 @declare(numpy=np.nanstd)
-def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+def nanstd(a: Any, axis: Any = None, dtype: Any = None, ddof: int = 0,
            keepdims: bool = False) -> Any:
     """nanstd(a, axis=None, ddof=0): the standard deviation of the entries that are not NaN."""
-    return sqrt(nanvar(a, axis, dtype, out, ddof, keepdims))
+    return sqrt(nanvar(a, axis, dtype, ddof, keepdims))
 
 
 def _nan_extremum(a: Any, axis: Any, keepdims: bool, lowest: float) -> Any:
@@ -110,30 +100,26 @@ def _nan_extremum(a: Any, axis: Any, keepdims: bool, lowest: float) -> Any:
 
 
 @declare(numpy=np.nanmax)
-def nanmax(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+def nanmax(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """nanmax(a, axis=None): the largest entry that is not NaN (NaN where all are)."""
-    _no_out("nanmax", out)
     return _nan_extremum(a, axis, keepdims, -math.inf)
 
 
 @declare(numpy=np.nanmin)
-def nanmin(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+def nanmin(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """nanmin(a, axis=None): the smallest entry that is not NaN (NaN where all are)."""
-    _no_out("nanmin", out)
     return _nan_extremum(a, axis, keepdims, math.inf)
 
 
 @declare(numpy=np.nancumsum)
-def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+def nancumsum(a: Any, axis: Any = None, dtype: Any = None) -> Any:
     """nancumsum(a, axis=None): running sums with NaN entries counted as 0."""
-    _no_out("nancumsum", out)
     return cumsum(where(isnan(a), 0, _cast(a, dtype)), axis)
 
 
 @declare(numpy=np.nancumprod)
-def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+def nancumprod(a: Any, axis: Any = None, dtype: Any = None) -> Any:
     """nancumprod(a, axis=None): running products with NaN entries counted as 1."""
-    _no_out("nancumprod", out)
     return cumprod(where(isnan(a), 1, _cast(a, dtype)), axis)
 
 
@@ -143,14 +129,13 @@ _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 
 
 @declare(numpy=np.quantile, torch_method="quantile")
-def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+def quantile(a: Any, q: Any, axis: Any = None, overwrite_input: bool = False,
              method: str = "linear", keepdims: bool = False, *, weights: Any = None,
              interpolation: Any = None) -> Any:
     """quantile(a, q, axis=None, method='linear', keepdims=False): numpy's quantiles, q in
     [0, 1] (a number or an array; its axes come first in the result). The value interpolates
     between the two sorted entries around (n - 1) q, with numpy's formula; the gradient goes to
     those two entries."""
-    _no_out("quantile", out)
     if weights is not None or interpolation is not None:
         raise TypeError("quantile: weights= and interpolation= are not supported on engine "
                         "values; use method=")
@@ -212,10 +197,10 @@ def _lerp(a: Any, b: Any, t: Any) -> Any:
 
 
 @declare(numpy=np.percentile)
-def percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+def percentile(a: Any, q: Any, axis: Any = None, overwrite_input: bool = False,
                method: str = "linear", keepdims: bool = False, *, weights: Any = None,
                interpolation: Any = None) -> Any:
     """percentile(a, q, axis=None): the quantile at q / 100 (q in [0, 100])."""
-    return quantile(a, np.true_divide(q, 100), axis, out, overwrite_input, method, keepdims,
+    return quantile(a, np.true_divide(q, 100), axis, overwrite_input, method, keepdims,
                     weights=weights, interpolation=interpolation)
 

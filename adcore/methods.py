@@ -14,6 +14,7 @@ defines what updating one of its values in place means.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ import numpy as np
 
 from adcore import keywords, ops
 from adcore.levels import FIRST_TRANSFORM_DEPTH, raw, register_value_type
-from adcore.ops.compare import constant_like
+from adcore.ops.compare import Constant, constant_like
 from adcore.registry import registry, subscribe
 from adcore.shapes import normalize_axis, shape_of
 
@@ -48,6 +49,15 @@ OPERATORS: dict[str, tuple[str, str | None, str | None]] = {
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 MaxResult.__doc__ = "(values, indices) of x.max(dim) / x.min(dim), as torch.return_types.max."
+
+
+# A conversion to an integer or boolean dtype: no derivative, the result a constant of the level.
+_cast = Constant("cast", lambda x, *, dtype: np.asarray(x).astype(dtype), elementwise=True)
+
+
+def cast(x: Any, dtype: Any) -> Any:
+    """x converted to ``dtype`` without a derivative (``x.long()``, ``x.to(np.int64)``)."""
+    return _cast(x, dtype=np.dtype(dtype))
 
 
 def _shape_args(shape: tuple) -> tuple:
@@ -95,9 +105,11 @@ class ArrayMethods:
         atan: _Method
         atan2: _Method
         atanh: _Method
+        bmm: _Method
         cbrt: _Method
         ceil: _Method
         cholesky: _Method
+        chunk: _Method
         clamp: _Method
         clamp_: _Method
         clip: _Method
@@ -134,6 +146,7 @@ class ArrayMethods:
         fmax: _Method
         fmin: _Method
         fmod: _Method
+        gather: _Method
         hypot: _Method
         inner: _Method
         inverse: _Method
@@ -164,6 +177,7 @@ class ArrayMethods:
         mean: _Method
         min: _Method
         minimum: _Method
+        mm: _Method
         moveaxis: _Method
         mul: _Method
         mul_: _Method
@@ -189,6 +203,8 @@ class ArrayMethods:
         roll: _Method
         rot90: _Method
         round: _Method
+        scatter: _Method
+        scatter_add: _Method
         sigmoid: _Method
         sign: _Method
         sin: _Method
@@ -198,6 +214,8 @@ class ArrayMethods:
         slogdet: _Method
         softmax: _Method
         softplus: _Method
+        sort: _Method
+        split: _Method
         sqrt: _Method
         square: _Method
         squeeze: _Method
@@ -206,8 +224,10 @@ class ArrayMethods:
         subtract: _Method
         sum: _Method
         swapaxes: _Method
+        t: _Method
         tan: _Method
         tanh: _Method
+        topk: _Method
         trace: _Method
         transpose: _Method
         tril: _Method
@@ -270,6 +290,10 @@ class ArrayMethods:
         for s in self.shape:
             n *= s
         return n
+
+    def element_size(self) -> int:
+        """The size of one element in bytes (torch.Tensor.element_size, numpy's itemsize)."""
+        return int(np.dtype(self.dtype).itemsize)
 
     @property
     def dtype(self) -> Any:
@@ -392,12 +416,15 @@ class ArrayMethods:
         return ops.norm(self, p, dim, keepdim)
 
     def to(self, *args: Any, **kwargs: Any) -> Any:
-        """Converted to a floating ``dtype`` (gradients are converted back), as torch's
-        ``x.to(dtype)``; a device is accepted when it is the CPU (``x.to('cpu')``), the only one
-        this library computes on, and refused by name otherwise."""
+        """Converted to ``dtype``, as torch's ``x.to(dtype)``: to a floating dtype gradients are
+        converted back, to an integer or boolean one the result is a constant. A device is
+        accepted when it is the CPU (``x.to('cpu')``), the only one this library computes on,
+        and refused by name otherwise."""
         dtype, device = to_arguments(type(self).__name__ + ".to", args, kwargs)
         check_device(type(self).__name__ + ".to", device)
-        return self if dtype is None else ops.astype(self, dtype)
+        if dtype is None:
+            return self
+        return ops.astype(self, dtype) if dtype.kind == "f" else cast(self, dtype)
 
     def cpu(self) -> Any:
         """Itself: the CPU is where every value already is."""
@@ -414,6 +441,18 @@ class ArrayMethods:
     def double(self) -> Any:
         """Converted to float64."""
         return ops.astype(self, "float64")
+
+    def long(self) -> Any:
+        """Converted to int64, a constant (the gradient stops here, as in PyTorch)."""
+        return cast(self, np.int64)
+
+    def int(self) -> Any:
+        """Converted to int32, a constant (the gradient stops here, as in PyTorch)."""
+        return cast(self, np.int32)
+
+    def bool(self) -> Any:
+        """Converted to booleans (nonzero is True), a constant."""
+        return cast(self, np.bool_)
 
     # --- in-place methods that no single op describes -----------------------------------------
     def add_(self, other: Any, *, alpha: Any = 1) -> Any:
@@ -517,6 +556,99 @@ def _torch_view(self: Any, *shape: Any) -> Any:
     return ops.reshape(self, _shape_args(shape))
 
 
+def _torch_t(self: Any) -> Any:
+    """The matrix transposed (torch.Tensor.t); a 0-d or 1-d value is returned as it is."""
+    if len(self.shape) > 2:
+        raise ValueError(f"t: expects at most 2 dimensions, got shape {self.shape}; use "
+                         f"x.transpose(dim0, dim1) or x.mT for a stack of matrices")
+    return self if len(self.shape) < 2 else ops.swapaxes(self, 0, 1)
+
+
+def _torch_mm(self: Any, mat2: Any) -> Any:
+    """The matrix product of two matrices (torch.Tensor.mm): (n, k) @ (k, m) -> (n, m)."""
+    a, b = self.shape, shape_of(mat2)
+    if len(a) != 2 or len(b) != 2 or a[1] != b[0]:
+        raise ValueError(f"mm: expects matrices of shapes (n, k) and (k, m), got {a} and {b}; "
+                         f"use matmul (@) for vectors, stacks or broadcasting")
+    return ops.matmul(self, mat2)
+
+
+def _torch_bmm(self: Any, mat2: Any) -> Any:
+    """Batched matrix products (torch.Tensor.bmm): (b, n, k) @ (b, k, m) -> (b, n, m)."""
+    a, b = self.shape, shape_of(mat2)
+    if len(a) != 3 or len(b) != 3 or a[0] != b[0] or a[2] != b[1]:
+        raise ValueError(f"bmm: expects stacks of matrices of shapes (b, n, k) and (b, k, m), got "
+                         f"{a} and {b}; use matmul (@) to broadcast the batch")
+    return ops.matmul(self, mat2)
+
+
+def _torch_repeat(self: Any, *sizes: Any) -> Any:
+    """The value repeated ``sizes[i]`` times along each dimension, new ones added in front
+    (torch.Tensor.repeat, numpy's tile; numpy's element-wise repeat is repeat_interleave)."""
+    sizes = _shape_args(sizes)
+    if len(sizes) < len(self.shape):
+        raise ValueError(f"repeat: {len(sizes)} repeat count(s) {tuple(sizes)} for a value with "
+                         f"{len(self.shape)} dimensions (shape {self.shape}); give at least one "
+                         f"count per dimension")
+    if any(not isinstance(r, (int, np.integer)) or r < 0 for r in sizes):
+        raise ValueError(f"repeat: the counts must be non-negative ints, got {tuple(sizes)}")
+    return ops.tile(self, tuple(int(r) for r in sizes))
+
+
+def _torch_split(self: Any, split_size_or_sections: Any, dim: int = 0) -> tuple:
+    """Pieces along ``dim`` (torch.split): of ``split_size`` each (the last may be shorter), or of
+    the lengths in a list, which must add up to the length of ``dim``. Views, as slices are."""
+    shape = self.shape
+    if not shape:
+        raise ValueError("split: the value is 0-d; give one with at least one dimension")
+    ax = normalize_axis(dim, len(shape), "split") % len(shape)
+    length = shape[ax]
+    given = split_size_or_sections
+    if isinstance(given, (int, np.integer)) and not isinstance(given, (bool, np.bool_)):
+        size = int(given)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
+    else:
+        sizes = [int(n) for n in given]
+        if any(n < 0 for n in sizes) or sum(sizes) != length:
+            raise ValueError(f"split: the sizes {sizes} must be non-negative and add up to "
+                             f"{length}, the length of dimension {ax} (shape {shape})")
+    bounds = np.cumsum([0, *sizes])
+    return tuple(ops.getitem(self, (slice(None),) * ax + (slice(int(lo), int(hi)),))
+                 for lo, hi in itertools.pairwise(bounds))
+
+
+def _torch_chunk(self: Any, chunks: int, dim: int = 0) -> tuple:
+    """``chunks`` pieces along ``dim`` of ceil(length / chunks) each, the last shorter, so there
+    may be fewer (torch.chunk)."""
+    if isinstance(chunks, (bool, np.bool_)) or not isinstance(chunks, (int, np.integer)) \
+            or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    shape = self.shape
+    if not shape:
+        raise ValueError("chunk: the value is 0-d; give one with at least one dimension")
+    length = shape[normalize_axis(dim, len(shape), "chunk")]
+    if length == 0:  # as PyTorch: that many empty pieces
+        return _torch_split(self, [0] * int(chunks), dim)
+    return _torch_split(self, -(-length // int(chunks)), dim)
+
+
+def _torch_sort(self: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """(values, indices) sorted along ``dim`` (torch.Tensor.sort); ties keep their order (a
+    stable sort, whatever ``stable`` says). The gradient goes back to each entry's place."""
+    if not self.shape:
+        return ops.arrays.Sorted(self, cast(ops.zeros_like(self), np.int64))
+    indices = ops.argsort(self, dim, descending=bool(descending))
+    return ops.arrays.Sorted(ops.take_along_axis(self, indices, dim), indices)
+
+
+def _torch_scatter_add(self: Any, dim: int, index: Any, src: Any) -> Any:
+    """A copy with ``src`` added at ``index`` along ``dim`` (torch.Tensor.scatter_add, out of
+    place); repeated indices accumulate."""
+    return ops.scatter(self, dim, index, src, reduce="add")
+
+
 def _no_out(fn: str, out: Any) -> None:
     if out is not None:
         raise TypeError(f"{fn}: out= is not supported on a value being differentiated (it would "
@@ -575,7 +707,9 @@ def _numpy_dot(self: Any, other: Any) -> Any:
 
 TORCH_METHODS: dict[str, Callable[..., Any]] = {
     "size": _torch_size, "transpose": _torch_transpose, "max": _torch_max, "min": _torch_min,
-    "var": _torch_var, "std": _torch_std, "view": _torch_view,
+    "var": _torch_var, "std": _torch_std, "view": _torch_view, "t": _torch_t, "mm": _torch_mm,
+    "bmm": _torch_bmm, "repeat": _torch_repeat, "split": _torch_split, "chunk": _torch_chunk,
+    "sort": _torch_sort, "scatter_add": _torch_scatter_add,
 }
 NUMPY_METHODS: dict[str, Callable[..., Any]] = {
     "transpose": _numpy_transpose, "max": _numpy_max, "min": _numpy_min, "var": _numpy_var,
@@ -805,5 +939,6 @@ def write_type_checking_block() -> None:
         f.write(text)
 
 
-__all__ = ["FUNCTIONS", "OPERATORS", "UFUNCS", "ArrayMethods", "MaxResult", "installed_names",
-           "is_traced_depth", "type_checking_block", "write_type_checking_block"]
+__all__ = ["FUNCTIONS", "OPERATORS", "TORCH_METHODS", "UFUNCS", "ArrayMethods", "MaxResult", "cast",
+           "installed_names", "is_traced_depth", "type_checking_block",
+           "write_type_checking_block"]

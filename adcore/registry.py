@@ -68,7 +68,8 @@ class Op:
 
     __slots__ = ("name", "impl", "jvp", "vjp", "kind", "domain", "fn", "doc", "variadic", "reads",
                  "_keeps", "methods", "operator", "inplace", "numpy", "view", "partials",
-                 "outputs", "numpy_methods", "torch_methods", "variables", "ufunc", "broadcasts")
+                 "outputs", "numpy_methods", "torch_methods", "variables", "ufunc", "broadcasts",
+                 "accumulate")
 
     def __init__(self, name: str, impl: Callable[..., Any], jvp: Rule, vjp: Rule, *,
                  kind: str = "custom", domain: Callable[..., Any] | None = None, doc: str = "",
@@ -102,6 +103,11 @@ class Op:
         # Its inputs broadcast against each other, aligned from the last axis (elementwise and
         # bilinear ops, solve's stacks): vmap lines up their batch axes accordingly.
         self.broadcasts = False
+        # A linear op whose transpose spreads a small cotangent into a large zero array (getitem:
+        # a slice's cotangent into the whole input's shape) may declare how to add it into an
+        # existing array of that shape in place instead: the reverse engine then adds each
+        # further cotangent into the input's running sum, at the cost of the slice alone.
+        self.accumulate: Callable[..., None] | None = None
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Call the op's public function (which checks and canonicalises the parameters); the
@@ -185,6 +191,7 @@ def defop(name: str, impl: Callable[..., Any], *,
           saves: str | Sequence[str] | None = None,
           outputs: int = 1,
           broadcasts: bool = False,
+          accumulate: Callable[..., None] | None = None,
           register: bool = True) -> Op:
     """Declare an op by its kind and derive its JVP/VJP pair (see the module docstring).
 
@@ -210,6 +217,10 @@ def defop(name: str, impl: Callable[..., Any], *,
     ``broadcasts=True`` says that an explicit op's inputs broadcast against each other from the
     last axis, as numpy's ufuncs do (solve's stacks of matrices); elementwise and bilinear ops
     always do.
+
+    ``accumulate(total, y_bar, *operands, **params)`` (a linear op only) adds in place into
+    ``total``, an array of the first input's shape, what the transpose would give for ``y_bar``:
+    the transpose's own computation, into an existing array instead of zeros.
 
     ``register=False`` makes an op that the public ``registry`` does not list (tests use it for
     deliberately wrong rules, and to register a throwaway op for a while with ``register(op)``).
@@ -259,6 +270,7 @@ def defop(name: str, impl: Callable[..., Any], *,
     op.view = view
     op.ufunc = ufunc
     op.broadcasts = broadcasts or op.kind in ("elementwise", "bilinear")
+    op.accumulate = accumulate
     if register:
         _register(op)
     return op

@@ -65,19 +65,30 @@ def _fans(tensor: Tensor, fn: str) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+_LINEAR_GAINS = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+                 "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for a nonlinearity (torch.nn.init.calculate_gain)."""
-    if nonlinearity in ("linear", "sigmoid", "identity"):
+    """The recommended gain for a nonlinearity (torch.nn.init.calculate_gain): 1 for linear maps,
+    convolutions and sigmoid, 5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for
+    leaky_relu (slope ``param``, 0.01 by default), 3/4 for selu."""
+    if nonlinearity in _LINEAR_GAINS:
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        if param is not None and (isinstance(param, bool) or not isinstance(param, (int, float))):
+            raise ValueError(f"calculate_gain: the negative slope of leaky_relu must be a number, "
+                             f"got {param!r}")
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; use linear, "
-                     f"sigmoid, tanh, relu or leaky_relu")
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; use one of "
+                     f"{', '.join(_LINEAR_GAINS)}, tanh, relu, leaky_relu or selu")
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
@@ -106,7 +117,11 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str, fn: str
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu",
                      generator: np.random.Generator | None = None) -> Tensor:
-    """Uniform in +-sqrt(3) * gain / sqrt(fan) (He et al.); Linear's default uses a = sqrt(5)."""
+    """Uniform in +-sqrt(3) * gain / sqrt(fan) (He et al.); Linear's default uses a = sqrt(5),
+    which gives +-1 / sqrt(fan_in). A tensor without elements is left as it is (as PyTorch)."""
+    _check(tensor, "kaiming_uniform_")
+    if 0 in tensor.shape:
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(tensor, -bound, bound, generator)
 
@@ -114,6 +129,10 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu",
                     generator: np.random.Generator | None = None) -> Tensor:
-    """Normal with std gain / sqrt(fan) (He et al.)."""
+    """Normal with std gain / sqrt(fan) (He et al.). A tensor without elements is left as it
+    is (as PyTorch)."""
+    _check(tensor, "kaiming_normal_")
+    if 0 in tensor.shape:
+        return tensor
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
     return normal_(tensor, 0.0, std, generator)

@@ -1,5 +1,5 @@
-"""Layers: Linear, activations, LayerNorm, Embedding, Flatten, Dropout, Identity and the Sequential
-container."""
+"""Layers: Linear, activations, LayerNorm, Embedding, Flatten, Dropout (and its channel-wise and
+alpha variants), Identity and the Sequential container."""
 from __future__ import annotations
 
 import math
@@ -136,16 +136,51 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         super().__init__()
+        name = type(self).__name__
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+            raise ValueError(f"{name}: p must be a probability in [0, 1], got {p}")
         self.p = p
-        self.generator = rng.resolve(generator, "Dropout") if generator is not None else None
+        self.generator = rng.resolve(generator, name) if generator is not None else None
 
     def forward(self, x: Any) -> Any:
         return F.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout1d(Dropout):
+    """Channel-wise dropout of (N, C, L) or (C, L) inputs: in training mode each channel x[n, c]
+    is zeroed with probability p and the others scaled by 1 / (1 - p); in evaluation mode, the
+    identity (F.dropout1d)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.dropout1d(x, self.p, self.training, self.generator)
+
+
+class Dropout2d(Dropout):
+    """Channel-wise dropout of (N, C, H, W) inputs (a 3-axis input is read as (N, C, L), as in
+    PyTorch): each channel x[n, c] zeroed with probability p in training mode (F.dropout2d)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.dropout2d(x, self.p, self.training, self.generator)
+
+
+class Dropout3d(Dropout):
+    """Channel-wise dropout of (N, C, D, H, W) or (C, D, H, W) inputs: each channel zeroed with
+    probability p in training mode (F.dropout3d)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.dropout3d(x, self.p, self.training, self.generator)
+
+
+class AlphaDropout(Dropout):
+    """Dropout that keeps the mean and variance of SELU activations (F.alpha_dropout): in
+    training mode a dropped element becomes SELU's negative saturation and the result is shifted
+    and scaled back to mean 0, variance 1; in evaluation mode, the identity."""
+
+    def forward(self, x: Any) -> Any:
+        return F.alpha_dropout(x, self.p, self.training, self.generator)
 
 
 class GELU(Module):
@@ -313,6 +348,10 @@ class Sequential(Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, module in modules[0].items():
+                if not isinstance(module, Module):
+                    raise TypeError(f"Sequential: the entry {name!r} is a "
+                                    f"{type(module).__name__}, not a Module (functions go inside "
+                                    f"a Module's forward)")
                 self.add_module(name, module)
         else:
             for i, module in enumerate(modules):

@@ -10,6 +10,7 @@ from typing import Any
 
 from nn import functional as F
 from nn.module import Module
+from reverse import Tensor
 
 
 class _Loss(Module):
@@ -22,6 +23,24 @@ class _Loss(Module):
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
 
 
+def _as_buffer(owner: str, name: str, value: Any) -> Tensor | None:
+    """A weight as a Tensor to register as a buffer (saved in state_dict and converted by
+    ``.to()``, as PyTorch's loss weights are): a Tensor as it is, an array or list copied."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, str):
+        raise TypeError(f"{owner}: {name} must be None or a tensor of weights, got the str "
+                        f"{value!r}; pass the reduction by keyword, reduction={value!r} (the "
+                        f"arguments are (weight, ...), as in PyTorch)")
+    return Tensor(value)
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.register_buffer("weight", _as_buffer(type(self).__name__, "weight", weight))
+
+
 class MSELoss(_Loss):
     """The mean (or sum) of squared differences between input and target."""
 
@@ -29,30 +48,70 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
-    """Cross-entropy of logits (N, C) against integer class targets (N,), with optional label
-    smoothing; finite and exact for logits of any size."""
+class CrossEntropyLoss(_WeightedLoss):
+    """Cross-entropy of logits (C,), (N, C) or (N, C, d1, ...) against integer class targets
+    ((), (N,) or (N, d1, ...)) or class probabilities (the logits' shape), as
+    torch.nn.CrossEntropyLoss: ``weight`` (one per class, a buffer), ``ignore_index``,
+    ``label_smoothing``; finite and exact for logits of any size (F.cross_entropy).
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction)
-        self.label_smoothing = label_smoothing
+    The options after ``weight`` are keyword-only (PyTorch's deprecated ``size_average`` and
+    ``reduce`` are not taken).
+    """
 
-    def forward(self, input: Any, target: Any) -> Any:
-        return F.cross_entropy(input, target, self.reduction, self.label_smoothing)
-
-
-class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (after LogSoftmax) against class targets."""
-
-    def forward(self, input: Any, target: Any) -> Any:
-        return F.nll_loss(input, target, self.reduction)
-
-
-class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits against targets in [0, 1], without overflow."""
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(weight, reduction)
+        self.ignore_index = int(ignore_index)
+        self.label_smoothing = F._check_smoothing("CrossEntropyLoss", label_smoothing)
 
     def forward(self, input: Any, target: Any) -> Any:
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr()]
+        if self.ignore_index != -100:
+            parts.append(f"ignore_index={self.ignore_index}")
+        if self.label_smoothing:
+            parts.append(f"label_smoothing={self.label_smoothing}")
+        return ", ".join(p for p in parts if p)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (after LogSoftmax) against class targets,
+    with ``weight`` (one per class, a buffer) and ``ignore_index`` (F.nll_loss)."""
+
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100,
+                 reduction: str = "mean") -> None:
+        super().__init__(weight, reduction)
+        self.ignore_index = int(ignore_index)
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr()]
+        if self.ignore_index != -100:
+            parts.append(f"ignore_index={self.ignore_index}")
+        return ", ".join(p for p in parts if p)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Binary cross-entropy of logits against targets in [0, 1], without overflow; ``weight``
+    rescales each element, ``pos_weight`` the positive term (one per class along the last axis);
+    both are buffers (F.binary_cross_entropy_with_logits)."""
+
+    def __init__(self, weight: Any = None, *, reduction: str = "mean",
+                 pos_weight: Any = None) -> None:
+        super().__init__(weight, reduction)
+        self.register_buffer("pos_weight", _as_buffer("BCEWithLogitsLoss", "pos_weight",
+                                                      pos_weight))
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
 
 
 class L1Loss(_Loss):
@@ -84,12 +143,9 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, self.reduction, self.delta)
 
 
-class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities against targets in [0, 1] (logs floored at -100)."""
-
-    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-        self.weight = weight
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities against targets in [0, 1] (logs floored at -100);
+    ``weight`` (a buffer) rescales each element."""
 
     def forward(self, input: Any, target: Any) -> Any:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)

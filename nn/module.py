@@ -18,6 +18,9 @@ MLP does: the registries are created on first use.
 """
 from __future__ import annotations
 
+import itertools
+import warnings
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -49,6 +52,38 @@ class Parameter(Tensor):
 
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
+_hook_ids = itertools.count()  # one id per registered hook, never reused (as PyTorch's handles)
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` and ``register_forward_pre_hook`` return (PyTorch's
+    torch.utils.hooks.RemovableHandle): ``handle.remove()`` unregisters the hook (calling it again
+    does nothing); as a context manager, the hook is removed on exit.
+
+    It holds the module's hook tables weakly, so that a handle kept after its module is gone
+    keeps nothing alive.
+    """
+
+    __slots__ = ("_tables", "id")
+
+    def __init__(self, *tables: OrderedDict) -> None:
+        self._tables = tuple(weakref.ref(t) for t in tables)
+        self.id = next(_hook_ids)
+
+    def remove(self) -> None:
+        for ref in self._tables:
+            table = ref()
+            if table is not None:
+                table.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"RemovableHandle(id={self.id})"
 
 
 def _refuse_plain_containers(owner: str, name: str, value: Any) -> None:
@@ -202,33 +237,159 @@ class Module:
                                   f"subclass defines forward(self, x) and is called as module(x)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks"):
+            return self._call_with_hooks(args, kwargs)
         out = self.forward(*args, **kwargs)
         if out is None:
-            raise TypeError(f"{type(self).__name__}.forward returned None; it must return its "
-                            f"output (is a `return` missing at its end?)")
+            self._forward_returned_none()
+        return out
+
+    def _forward_returned_none(self) -> None:
+        raise TypeError(f"{type(self).__name__}.forward returned None; it must return its "
+                        f"output (is a `return` missing at its end?)")
+
+    # --- forward hooks (PyTorch's register_forward_pre_hook and register_forward_hook) -----------
+    # Each table maps a handle's id to its hook, in the order the hooks run; a second table holds
+    # the ids of the hooks that take keyword arguments too (and of those always called), so that
+    # a handle removes a hook from every table it is in.
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward; if it returns a value other than
+        None, that is the new positional input (a non-tuple is wrapped into a 1-tuple). With
+        ``with_kwargs=True``, ``hook(module, args, kwargs)`` returns None or a pair (args,
+        kwargs). Hooks run in the order registered (``prepend=True`` puts this one first).
+        Returns a handle whose ``remove()`` unregisters it.
+
+        >>> from nn.layers import Identity
+        >>> m = Identity()
+        >>> handle = m.register_forward_pre_hook(lambda module, args: args[0] * 2)
+        >>> m(3)
+        6
+        >>> handle.remove(); m(3)
+        3
+        """
+        return self._add_hook("register_forward_pre_hook", "_forward_pre_hooks", hook, prepend,
+                              with_kwargs, False)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every forward (``args``: the positional
+        input, after the pre-hooks); if it returns a value other than None, that replaces the
+        output. With ``with_kwargs=True``, ``hook(module, args, kwargs, output)``. With
+        ``always_call=True`` the hook also runs (with output None) when forward raises. Hooks run
+        in the order registered (``prepend=True`` puts this one first). Returns a handle whose
+        ``remove()`` unregisters it.
+
+        >>> from nn.layers import Identity
+        >>> m = Identity()
+        >>> seen = []
+        >>> with m.register_forward_hook(lambda module, args, out: seen.append(out)):
+        ...     _ = m(5)
+        >>> _ = m(6); seen
+        [5]
+        """
+        return self._add_hook("register_forward_hook", "_forward_hooks", hook, prepend,
+                              with_kwargs, always_call)
+
+    def _hook_table(self, kind: str) -> OrderedDict[int, Any]:
+        """A table of hooks by handle id, made on first use (as the registries are)."""
+        found = self.__dict__.get(kind)
+        if found is None:
+            found = OrderedDict()
+            object.__setattr__(self, kind, found)
+        return found
+
+    def _add_hook(self, fn: str, kind: str, hook: Callable[..., Any], prepend: bool,
+                  with_kwargs: bool, always_call: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.{fn}: hook must be callable (a function of "
+                            f"the module and its input), got {type(hook).__name__}")
+        table, keyworded = self._hook_table(kind), self._hook_table(kind + "_with_kwargs")
+        always = self._hook_table("_forward_hooks_always_called")
+        handle = RemovableHandle(table, keyworded, always)
+        table[handle.id] = hook
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            keyworded[handle.id] = True
+        if always_call:
+            always[handle.id] = True
+        return handle
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """__call__ when hooks are registered: pre-hooks, forward, hooks, as PyTorch's
+        _call_impl."""
+        name = type(self).__name__
+        pre = self._hook_table("_forward_pre_hooks")
+        pre_kw = self._hook_table("_forward_pre_hooks_with_kwargs")
+        for key, hook in list(pre.items()):  # (a hook may remove itself or another)
+            if key in pre_kw:
+                result = hook(self, args, kwargs)
+                if result is None:
+                    continue
+                if not (isinstance(result, tuple) and len(result) == 2
+                        and isinstance(result[1], dict)):
+                    raise TypeError(f"{name}: a forward pre-hook registered with "
+                                    f"with_kwargs=True must return None or a pair (args, "
+                                    f"kwargs), got {type(result).__name__}")
+                args, kwargs = tuple(result[0]), result[1]
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        post = self._hook_table("_forward_hooks")
+        post_kw = self._hook_table("_forward_hooks_with_kwargs")
+        always = self._hook_table("_forward_hooks_always_called")
+        called: set[int] = set()
+        out = None
+        try:
+            out = self.forward(*args, **kwargs)
+            if out is None:
+                self._forward_returned_none()
+            for key, hook in list(post.items()):
+                called.add(key)
+                result = hook(self, args, kwargs, out) if key in post_kw else hook(self, args, out)
+                if result is not None:
+                    out = result
+        except Exception:
+            for key, hook in list(post.items()):
+                if key in always and key not in called:
+                    try:
+                        hook(self, args, kwargs, out) if key in post_kw else hook(self, args, out)
+                    except Exception as e:  # the first error is the one raised, as PyTorch
+                        warnings.warn(f"{name}: a forward hook registered with always_call=True "
+                                      f"raised {type(e).__name__}: {e}", stacklevel=2)
+            raise
         return out
 
     # --- traversal ------------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "", memo: set | None = None
-                      ) -> Iterator[tuple[str, Module]]:
-        """(name, module) for this module and every descendant, each once."""
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every descendant, depth first in registration
+        order, each once (``remove_duplicate=False``: a shared module under each of its names).
+        ``memo``: modules to leave out (and where the ones yielded are added), as PyTorch."""
         memo = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:  # depth first, in registration order, without recursion
             name, module = stack.pop()
-            if id(module) in memo:
-                continue
-            memo.add(id(module))
+            if remove_duplicate:
+                if module in memo:
+                    continue
+                memo.add(module)
             yield name, module
             children = [(f"{name}.{n}" if name else n, m)
                         for n, m in module._registry("_modules").items() if m is not None]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, each once (named_modules without the names)."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, child) for each direct child, in registration order, each once."""
         seen = set()
         for name, module in self._registry("_modules").items():
             if module is not None and id(module) not in seen:
@@ -236,12 +397,13 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """Each direct child, in registration order, each once."""
         for _, module in self.named_children():
             yield module
 
     def _named(self, kind: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
         seen: set = set()
-        owners = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        owners = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
         for owner_name, owner in owners:
             for name, value in owner._registry(kind).items():
                 if value is None or id(value) in seen:
@@ -267,10 +429,17 @@ class Module:
             yield buffer
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
-        """Call ``fn`` on every submodule, then on this module (as PyTorch); returns self."""
-        for child in self.children():
-            child.apply(fn)
-        fn(self)
+        """Call ``fn`` on every submodule, then on this module: children before their parent, in
+        registration order (as PyTorch; a module shared by two parents is visited under each).
+        Returns self: ``model.apply(init_weights)``."""
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:  # post-order without recursion: a module is expanded, then visited
+            module, expanded = stack.pop()
+            if expanded:
+                fn(module)
+                continue
+            stack.append((module, True))
+            stack.extend((child, False) for child in reversed(list(module.children())))
         return self
 
     # --- modes and gradients --------------------------------------------------------------------
@@ -317,9 +486,11 @@ class Module:
         check_device(f"{type(self).__name__}.cuda", "cuda")
         return self
 
-    def requires_grad_(self, flag: bool = True) -> Module:
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter of the tree (freeze with False); returns
+        self."""
         for param in self.parameters():
-            param.requires_grad_(flag)
+            param.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:

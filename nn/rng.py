@@ -1,44 +1,14 @@
-"""The default random generator behind initialisation, shuffling and dropout.
+"""The default random generator behind initialisation, shuffling and dropout: reverse's.
 
-Randomness is explicit: every random function of ``nn`` (``nn.init``'s ``uniform_``, ``normal_``,
-``xavier_*`` and ``kaiming_*``, ``functional.dropout``, the ``Dropout`` layer, ``DataLoader(
-shuffle=True)``) takes ``generator=`` (a ``numpy.random.Generator``, PyTorch's keyword), so that
-code that must replay a computation can hand it the same stream. Without one they draw from the
-default generator here. ``manual_seed(n)`` reseeds that default generator in place (as
-``torch.manual_seed`` reseeds ``torch.default_generator``): the stream is then that of
-``np.random.default_rng(n)``, and a reference to the default generator taken earlier follows.
-Without a call, the default generator is seeded from the operating system.
+Every random function of ``nn`` (``nn.init``'s ``uniform_``, ``normal_``, ``xavier_*`` and
+``kaiming_*``, ``functional.dropout``, the ``Dropout`` layer, ``DataLoader(shuffle=True)``) takes
+``generator=`` (a ``numpy.random.Generator``, PyTorch's keyword); without one it draws from the
+default generator, which lives in ``reverse.random`` beside the random factories (``reverse.randn``,
+``Tensor.normal_``). These are that module's functions, not copies: ``nn.manual_seed(0)`` and
+``reverse.manual_seed(0)`` reseed the one stream that all of them draw from.
 """
 from __future__ import annotations
 
-from typing import Any
+from reverse.random import generator, manual_seed, resolve
 
-import numpy as np
-
-_generator = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the default generator in place (torch.manual_seed); returns it.
-
-    >>> g = manual_seed(0)
-    >>> float(g.random()) == float(np.random.default_rng(0).random())
-    True
-    """
-    _generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
-    return _generator
-
-
-def generator() -> np.random.Generator:
-    """The default generator: what nn draws from when no ``generator=`` is given."""
-    return _generator
-
-
-def resolve(generator: Any, fn: str) -> np.random.Generator:
-    """``generator`` if given, else the default one; anything but a numpy Generator is refused."""
-    if generator is None:
-        return _generator
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{fn}: generator must be a numpy.random.Generator (for example "
-                        f"np.random.default_rng(0)) or None, got {type(generator).__name__}")
-    return generator
+__all__ = ["generator", "manual_seed", "resolve"]

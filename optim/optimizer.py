@@ -1,18 +1,23 @@
 """The Optimizer base class: parameter groups, per-parameter state, zero_grad, state dicts.
 
 An optimizer needs of a parameter only its ``.data`` and ``.grad``. It updates parameters in place
-under ``no_grad`` (so they stay the same leaf tensors, and their version counters see the change),
-with its state in arrays allocated once per parameter and updated in place: an update step makes no
-temporary arrays beyond one scratch buffer per parameter.
+(so they stay the same leaf tensors, and their version counters see the change), with its state in
+arrays allocated once per parameter and updated in place. The update rules themselves are the
+functions of ``optim.functional``; a subclass's ``_update`` finds the state arrays and calls its
+rule. An update step makes no temporary arrays: the rules write their temporaries to two scratch
+arrays per parameter, kept with the state.
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from optim.functional import Scratch, scratch_like
 from reverse import Tensor, enable_grad, no_grad
+from reverse.versions import changed
 
 
 class Optimizer:
@@ -44,7 +49,9 @@ class Optimizer:
         params = group.get("params")
         params = [params] if isinstance(params, Tensor) else list(params or [])
         if not params:
-            raise ValueError(f"{name}: a parameter group has no parameters")
+            raise ValueError(f"{name}: parameter group {len(self.param_groups)} has no "
+                             f"parameters ('params' is {group.get('params')!r}); give each group "
+                             f"a non-empty list, such as {{'params': model.fc.parameters()}}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -69,10 +76,19 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_group(self, group: dict) -> None:
-        lr = group.get("lr")
-        if not isinstance(lr, (int, float)) or lr < 0:
+        """Refuse invalid options of a group (its own or the defaults); subclasses add theirs."""
+        lr: Any = group.get("lr")
+        if not _is_number(lr) or not lr >= 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r}; it must be "
                              f"a number >= 0")
+
+    def _check_option(self, group: dict, key: str, valid: Callable[[float], bool],
+                      want: str) -> None:
+        """Refuse ``group[key]`` unless it is a number for which ``valid`` holds; ``want`` says
+        what it must be ("a number >= 0")."""
+        value = group[key]
+        if not _is_number(value) or not valid(value):
+            raise ValueError(f"{type(self).__name__}: invalid {key}={value!r}; it must be {want}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: to None (the default, as PyTorch), or to zeros in
@@ -97,23 +113,29 @@ class Optimizer:
                     if p.grad is not None:
                         grad = p.grad.data
                         if grad.shape != p.data.shape:
-                            raise ValueError(f"{type(self).__name__}: a gradient of shape "
+                            raise ValueError(f"{type(self).__name__}.step: a gradient of shape "
                                              f"{grad.shape} for a parameter of shape "
-                                             f"{p.data.shape}")
-                        self._update(p, grad, self.state.setdefault(p, {}), group)
+                                             f"{p.data.shape}; set p.grad to an array of "
+                                             f"the parameter's shape")
+                        # The rule writes into p.data directly; counting the change keeps
+                        # backward from using a value saved before the step.
+                        self._update(p.data, grad, self.state.setdefault(p, {}), group)
+                        changed(p)
         return loss
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        """Update ``param`` (the parameter's data) in place from ``grad``, with the parameter's
+        ``state`` and its ``group``'s options: set up the state, then call the rule."""
         raise NotImplementedError(f"{type(self).__name__} does not define its update")
 
     @staticmethod
-    def _scratch(state: dict, like: np.ndarray, which: int = 0) -> np.ndarray:
-        """A buffer of the parameter's shape and dtype, allocated once (not part of the state)."""
-        key = f"_scratch{which}"
-        buf = state.get(key)
-        if buf is None:
-            buf = state[key] = np.empty_like(like)
-        return buf
+    def _scratch(state: dict, param: np.ndarray) -> Scratch:
+        """The parameter's two scratch arrays, allocated once (kept in the state under a name
+        starting with "_", which state_dict leaves out)."""
+        scratch = state.get("_scratch")
+        if scratch is None:
+            scratch = state["_scratch"] = scratch_like(param)
+        return scratch
 
     # --- state dicts ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -127,10 +149,13 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
-        state = {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                for k, v in s.items() if not k.startswith("_")}
-                 for p, s in self.state.items() if id(p) in index}
-        return {"state": state, "param_groups": groups}
+        state = {}
+        for p, s in self.state.items():
+            entry = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                     for k, v in s.items() if not k.startswith("_")}
+            if entry and id(p) in index:  # plain SGD keeps no state, as in PyTorch
+                state[index[id(p)]] = entry
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore what ``state_dict`` returned (from an optimizer over the same parameters)."""
@@ -138,25 +163,28 @@ class Optimizer:
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(groups)} parameter "
-                             f"group(s), this optimizer {len(self.param_groups)}")
+                             f"group(s), this optimizer {len(self.param_groups)}; load it into "
+                             f"an optimizer made with the same groups")
         params: dict[int, Any] = {}
         for mine, theirs in zip(self.param_groups, groups):
             if len(mine["params"]) != len(theirs["params"]):
                 raise ValueError(f"{name}.load_state_dict: a group has {len(theirs['params'])} "
-                                 f"parameters in the state dict and {len(mine['params'])} here")
+                                 f"parameters in the state dict and {len(mine['params'])} here; "
+                                 f"load it into an optimizer over the same parameters")
             params.update(zip(theirs["params"], mine["params"]))
         new_state = {}
         for key, saved in state_dict["state"].items():
             p = params.get(int(key))
             if p is None:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {key}, which no "
-                                 f"group lists")
+                                 f"group lists; the state dict is of another optimizer")
             entry = {}
             for k, v in saved.items():
                 if isinstance(v, np.ndarray) and v.ndim:
                     if v.shape != p.data.shape:
                         raise ValueError(f"{name}.load_state_dict: {k!r} of parameter {key} has "
-                                         f"shape {v.shape}, the parameter {p.data.shape}")
+                                         f"shape {v.shape}, the parameter {p.data.shape}; "
+                                         f"the parameters are not those it was saved from")
                     v = v.astype(p.data.dtype, copy=True)
                 elif isinstance(v, np.ndarray):
                     v = v.item()
@@ -175,3 +203,7 @@ class Optimizer:
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
 
+
+def _is_number(value: Any) -> bool:
+    """A real number (numpy's too), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

@@ -214,16 +214,25 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
     for key, y_bar in roots:
         cts.offer(key, y_bar, None, False)
     ready, sums, owned, starved, checking = cts.ready, cts.sums, cts.owned, [], mode.anomaly
+    in_place = cts.in_place and not checking
     while ready:
         node = heappop(ready)[1]  # the latest-recorded node holding a cotangent: all are in
         y_bar, y_owned = sums.pop(node), node in owned
         primals = node.primals
         if primals is None:
             raise RuntimeError(FREED.format(name=node.op.name))
-        if node.versions is not None:  # something to check, or a hook (a retained gradient)
+        if node.versions is not None:  # something to check, or hooks (reverse/hooks.py)
             check_versions(node)
-            if node.hook is not None:
-                node.hook(y_bar)
+            hooks = node.hook
+            if hooks is not None:
+                if hooks.fns:  # a user's hook may keep the cotangent, or replace it
+                    y_owned = False
+                y_bar = hooks(y_bar)
+        if in_place and node.op.accumulate is not None and _accumulated(node, y_bar, primals, cts):
+            if not retain_graph:
+                node.primals = node.out = node.versions = None
+                node.clear()
+            continue
         if checking:  # let NaN and inf appear, to name the op that made them
             with np.errstate(all="ignore"):
                 x_bars = _run_rule(node, y_bar, primals, rebuild)
@@ -242,7 +251,28 @@ def backward(roots: list[tuple[Any, Any]], *, retain_graph: bool = False,
             node.clear()
     if starved and not retain_graph:
         _free_unreached(starved)
+    for key in [k for k in sums if type(k) is not Node and k._hooks is not None]:
+        sums[key] = key._hooks(sums[key])  # a leaf's hooks, on its whole gradient
+        owned.discard(key)  # (which they may keep, or replace)
     return cts
+
+
+def _accumulated(node: Node, y_bar: Any, primals: tuple, cts: Cotangents) -> bool:
+    """For an op that declares ``accumulate`` (getitem): add its cotangent straight into its
+    input's running sum, when the pass owns that sum, instead of running the transpose (which
+    would spread the cotangent into an array of zeros of the input's size, then add that). A
+    loop that reads one slice per step (a recurrent network's time steps) then costs the slices
+    alone, not one whole input per step."""
+    key = node[0]
+    if key not in cts.owned or type(y_bar) is not _ndarray:
+        return False
+    if len(node) > 1 and any(k is not None for k in node[1:]):  # (index arrays have no key)
+        return False
+    total = cts.sums[key]
+    if total.dtype != y_bar.dtype:
+        return False
+    node.op.accumulate(total, y_bar, *primals[1:], **node.params)
+    return True
 
 
 def _free_unreached(starts: list) -> None:

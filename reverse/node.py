@@ -37,7 +37,7 @@ class Node(list):
     out: Any
     needs: tuple
     versions: tuple | None
-    hook: Any  # called with the node's cotangent before its rule runs (retain_grad's)
+    hook: Any  # Hooks (reverse/hooks.py): given the node's cotangent, returns the one to use
     origin: Any
     seq: int
     anchor: Any  # under create_graph: the version counter of the rebuilt output (see _run_rule)

@@ -151,6 +151,7 @@ def make_tensor(data: Any, node: graph.Node | None, level: TapeLevel, cls: type 
     t._requires_grad = False
     t._count = 0
     t._view = None
+    t._hooks = None
     return t
 
 

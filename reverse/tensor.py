@@ -6,6 +6,7 @@ reverse/versions.py, the graph and the backward pass in reverse/graph.py.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,11 @@ from adcore.levels import (
 from adcore.methods import ArrayMethods
 from adcore.shapes import dtype_of, refuse_tensors_in, shape_of
 from reverse import graph
+from reverse.hooks import Hooks, RemovableHandle, RetainedGrad, hooks_of, use_eager
 from reverse.modes import enable_grad, mode
+from reverse.random import resolve
 from reverse.tape import TapeLevel, make_tensor, rebuild
 from reverse.versions import (
-    RetainedGrad,
     View,
     changed,
     fresh,
@@ -62,7 +64,7 @@ class Tensor(ArrayMethods):
     """
 
     __slots__ = ("data", "_grad", "_node", "_level", "_requires_grad", "_count", "_view",
-                 "__weakref__")
+                 "_hooks", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = _to_array(data, dtype)
@@ -75,6 +77,7 @@ class Tensor(ArrayMethods):
         self._requires_grad = bool(requires_grad)
         self._count = 0
         self._view: View | None = None
+        self._hooks: Hooks | None = None  # a leaf's register_hook functions
 
     @classmethod
     def from_numpy(cls, array: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -164,13 +167,72 @@ class Tensor(ArrayMethods):
         fresh(self)
         node = self._node
         if node is not None:
-            node.hook = RetainedGrad(self)
-            node.versions = node.versions or ()  # makes backward look at the node's hook
+            hooks_of(node).retained = RetainedGrad(self)
 
     @property
     def retains_grad(self) -> bool:
         node = self._node
-        return node is not None and type(node.hook) is RetainedGrad and node.hook.holds(self)
+        hooks = node.hook if node is not None else None
+        return hooks is not None and hooks.retained is not None and hooks.retained.holds(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when the gradient with respect to this tensor is computed during
+        backward; a tensor it returns (of the gradient's shape and dtype) replaces the gradient
+        from there on, None keeps it (torch.Tensor.register_hook). On a leaf the hook runs before
+        the gradient is accumulated into ``.grad``; on a non-leaf before the gradient flows on to
+        the tensor's inputs. Hooks run in the order registered. The gradient a hook is given is
+        read-only (the backward pass may still use it): return a new tensor rather than change
+        it in place. Returns a handle whose ``remove()`` takes the hook away.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 2)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        Tensor([4., 8.])
+        >>> handle.remove()
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook: the hook must be callable (a function of the "
+                            f"gradient), got {type(hook).__name__}")
+        fresh(self)
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad (no gradient is computed for it); call "
+                               "requires_grad_() on the leaf first, or register the hook on a "
+                               "result of ops on tensors that require grad")
+        owner: Any = self if self._node is None else self._node
+        return hooks_of(owner).add(hook)
+
+    # --- random fills -------------------------------------------------------------------------
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *,
+                generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with samples of N(mean, std ** 2), in place (torch.Tensor.normal_), drawn from
+        ``generator`` or the default generator (``reverse.manual_seed`` seeds it)."""
+        self._random_fill("normal_")
+        if not std >= 0:
+            raise ValueError(f"normal_: std must be >= 0, got std={std}")
+        gen = resolve(generator, "normal_")
+        return self.copy_(gen.normal(mean, std, self.shape))
+
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *,
+                 generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with samples of the uniform distribution on [from_, to), in place
+        (torch.Tensor.uniform_), drawn from ``generator`` or the default generator."""
+        self._random_fill("uniform_")
+        if not from_ <= to:
+            raise ValueError(f"uniform_: expects from_ <= to, got from_={from_} > to={to}")
+        gen = resolve(generator, "uniform_")
+        return self.copy_(gen.uniform(from_, to, self.shape))
+
+    def _random_fill(self, name: str) -> None:
+        dtype = dtype_of(raw(self))
+        if dtype.kind != "f":
+            raise TypeError(f"{name}: fills floating-point tensors only, this one has dtype "
+                            f"{dtype}; convert it first (x = x.float())")
+        if self._node is None and self._requires_grad and self._level.depth > mode.floor:
+            raise RuntimeError(f"{name}: this tensor is a leaf that requires grad; filling it in "
+                               f"place would change the value that gradients are taken with "
+                               f"respect to. Fill it under `with no_grad():` (as nn.init does)")
 
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (a leaf that does not require grad). It shares
@@ -338,6 +400,7 @@ def _leaves_graph(call: str, t: Tensor) -> str:
 
 # The eager tape: the level of the tensors a user builds.
 EAGER = TapeLevel(EAGER_TAPE_DEPTH, Tensor)
+use_eager(EAGER)  # hooks get plain cotangents as its tensors (reverse.hooks imports no Tensor)
 
 
 def tape_level(depth: int) -> TapeLevel:

@@ -17,7 +17,6 @@ base the next time they are used.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any, cast
 
 import numpy as np
@@ -27,6 +26,7 @@ from adcore.levels import Level, bind, raw, value_types
 from adcore.registry import registry, select_op
 from adcore.shapes import shape_of
 from reverse import graph
+from reverse.hooks import hooks_of
 from reverse.modes import enable_grad
 
 # The tensors this module works on are reverse.tensor.Tensor, which imports this module: named
@@ -246,33 +246,18 @@ def record_inplace(t: Tensor, op: Any, args: tuple, params: dict, recording: boo
 
 def set_history(t: Tensor, node: graph.Node | None) -> None:
     """Make ``node`` t's history; a retained gradient moves with it (as PyTorch moves its hook),
-    so that it is counted once, for t's latest value."""
+    so that it is counted once, for t's latest value. Hooks registered with ``register_hook``
+    stay on the old node: they see the gradient with respect to the value they were registered
+    on, as in PyTorch."""
     old = t._node
     t._node = node
-    if old is not None and type(old.hook) is RetainedGrad and old.hook.holds(t):
+    hooks = old.hook if old is not None and old is not node else None
+    if hooks is not None and hooks.retained is not None and hooks.retained.holds(t):
         if node is not None:
-            node.hook = old.hook
-            node.versions = node.versions or ()
-        old.hook = None
-
-
-class RetainedGrad:
-    """The hook of a tensor that retains its gradient (``retain_grad``): the node that made the
-    tensor calls it with its cotangent, which it adds into the tensor's ``.grad``. It moves with
-    the tensor's history (``set_history``)."""
-
-    __slots__ = ("ref",)
-
-    def __init__(self, t: Tensor) -> None:
-        self.ref = weakref.ref(t)
-
-    def __call__(self, ct: Any) -> None:
-        t = self.ref()
-        if t is not None:
-            t._accumulate(ct)
-
-    def holds(self, t: Tensor) -> bool:
-        return self.ref() is t
+            hooks_of(node).retained = hooks.retained
+        hooks.retained = None
+        if hooks.empty():
+            old.hook = None
 
 
 def _drop_root(versions: tuple | None, root: Tensor) -> tuple | None:

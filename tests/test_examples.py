@@ -1,9 +1,10 @@
 """Every example script runs to the end: each one checks its own claims with assert.
 
-micrograd_demo.py, mnist.py and compare_modes.py are left out here (tests/test_value.py trains the
-demo's MLP, tests/test_mnist_training.py runs mnist.py on a subset of the real data,
-tests/test_compare_modes.py runs the Day 5 tool on a tiny grid); any new script in examples/ is
-picked up automatically.
+The training examples are left out here, each smoke-tested on its own: tests/test_value.py trains
+micrograd_demo.py's MLP, tests/test_mnist_training.py runs mnist.py and cnn_mnist.py on a subset
+of the real data, tests/test_compare_modes.py runs the Day 5 tool on a tiny grid,
+tests/test_example_gpt.py and tests/test_example_char_lstm.py run a few steps of gpt.py and
+char_lstm.py. Any new script in examples/ is picked up automatically.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(p for p in EXAMPLES.glob("*.py")
                  if p.name not in ("micrograd_demo.py", "mnist.py", "compare_modes.py",
-                                   "__init__.py"))
+                                   "cnn_mnist.py", "gpt.py", "char_lstm.py", "__init__.py"))
 
 
 def test_the_curriculum_examples_are_present() -> None:

@@ -69,3 +69,55 @@ def test_the_index_is_an_operand_and_a_frozen_copy() -> None:
     kept = node.primals[1]
     assert not kept.flags.writeable and not np.shares_memory(kept, i)
     np.testing.assert_array_equal(kept, i)
+
+
+# --- a slice's cotangent added straight into the input's running sum ------------------------------
+
+def _step_by_step(x, indices):
+    """A loop that reads one piece of x per step, as a recurrent network reads its time steps."""
+    return ops.sum(ops.stack([ops.sum(ops.sin(x[i]) * (k + 1)) for k, i in enumerate(indices)]))
+
+
+INDICES = [
+    [0, 1, 2, 3, 4, 5],  # one row per step
+    [slice(0, 3), slice(2, 5), 4, slice(None, None, 2)],  # overlapping slices
+    [(2, 1), (2, 1), 0, (slice(None), 3)],  # the same entry twice, and a column
+    [np.array([0, 0, 5]), np.array([1, 5]), 3],  # integer arrays with repeats
+    [(Ellipsis, 1), (None, 2), (4, slice(1, 3))],  # Ellipsis, None, mixed
+]
+
+
+@pytest.mark.parametrize("indices", INDICES, ids=range(len(INDICES)))
+def test_a_loop_of_slices_sums_every_cotangent(indices) -> None:
+    """getitem's cotangents are added into the input's running sum in place (once the pass owns
+    it); the gradient is the transpose's, entry for entry, in both dtypes."""
+    for dtype in (np.float64, np.float32):
+        data = np.linspace(-1, 1, 24, dtype=dtype).reshape(6, 4)
+        want = np.zeros_like(data)
+        for k, i in enumerate(indices):
+            if isinstance(i, np.ndarray):
+                np.add.at(want, i, np.cos(data[i]) * (k + 1))  # repeats add up
+            else:
+                want[i] += np.cos(data[i]) * (k + 1)
+        x = Tensor(data, requires_grad=True)
+        _step_by_step(x, indices).backward()
+        assert x.grad.dtype == dtype
+        np.testing.assert_allclose(x.grad.data, want, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_sliced_cotangents_with_hooks_retained_graphs_and_second_order() -> None:
+    data = np.linspace(-1, 1, 24).reshape(6, 4)
+    x = Tensor(data, requires_grad=True)
+    h = x * 2.0
+    seen = []
+    h.register_hook(lambda g: seen.append(g.data.copy()))
+    loss = _step_by_step(h, [0, 1, 1, slice(2, 6)])
+    loss.backward(retain_graph=True)
+    first = x.grad.data.copy()
+    loss.backward()  # a second pass over the retained graph adds the same again
+    np.testing.assert_allclose(x.grad.data, 2 * first, rtol=1e-15)
+    np.testing.assert_allclose(seen[0] * 2.0, first, rtol=1e-15)
+    g = grad(lambda v: _step_by_step(v, [0, 1, 1, slice(2, 6)]))
+    np.testing.assert_allclose(2.0 * g(2.0 * data), first, rtol=1e-14)
+    hess = jacrev(g)(data)  # second order: the backward pass is recorded, nothing in place
+    np.testing.assert_allclose(hess, jacfwd(g)(data), rtol=1e-12, atol=1e-14)

@@ -217,14 +217,16 @@ def test_cross_entropy_matches_the_formula(reduction: str, smoothing: float) -> 
     losses = -(1 - smoothing) * logp[np.arange(4), TARGET] - smoothing * logp.mean(axis=1)
     want = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
     x = Tensor(LOGITS, requires_grad=True)
-    loss = CrossEntropyLoss(reduction, smoothing)(x, Tensor(TARGET, dtype=np.int64))
+    loss = CrossEntropyLoss(reduction=reduction, label_smoothing=smoothing)(
+        x, Tensor(TARGET, dtype=np.int64))
     close(loss, want, 1e-12)
     (loss * 1.0).sum().backward()
     q = np.full((4, 3), smoothing / 3)
     q[np.arange(4), TARGET] += 1 - smoothing
     g = np.exp(logp) - q
     close(x.grad, g / 4 if reduction == "mean" else g, 1e-12)
-    assert gradcheck(lambda v: F.cross_entropy(v, TARGET, reduction, smoothing), LOGITS)
+    assert gradcheck(lambda v: F.cross_entropy(v, TARGET, reduction=reduction,
+                                               label_smoothing=smoothing), LOGITS)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

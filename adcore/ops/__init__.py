@@ -11,6 +11,7 @@ from adcore.ops import (
     compare,
     construct,
     contraction,
+    convolution,
     decompositions,
     elementwise,
     linalg,
@@ -24,6 +25,7 @@ from adcore.ops.arrays import *  # noqa: F403
 from adcore.ops.compare import *  # noqa: F403
 from adcore.ops.construct import *  # noqa: F403
 from adcore.ops.contraction import *  # noqa: F403
+from adcore.ops.convolution import *  # noqa: F403
 from adcore.ops.decompositions import *  # noqa: F403
 from adcore.ops.elementwise import *  # noqa: F403
 from adcore.ops.linalg import *  # noqa: F403
@@ -39,6 +41,7 @@ __all__ += arrays.__all__
 __all__ += compare.__all__
 __all__ += construct.__all__
 __all__ += contraction.__all__
+__all__ += convolution.__all__
 __all__ += decompositions.__all__
 __all__ += elementwise.__all__
 __all__ += linalg.__all__

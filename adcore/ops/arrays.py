@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from adcore.levels import is_engine_value, raw
 from adcore.ops.compare import Constant
-from adcore.ops.elementwise import div, mul, sub, where
+from adcore.ops.elementwise import add, astype, div, mul, sub, where
 from adcore.ops.linalg import matmul
 from adcore.ops.reduce import max as amax
 from adcore.ops.reduce import mean, sum
 from adcore.ops.reduce import min as amin
-from adcore.ops.shape import concatenate, flatten, getitem, reshape, scatter_add, transpose
+from adcore.ops.shape import (
+    concatenate,
+    flatten,
+    getitem,
+    reshape,
+    scatter_add,
+    setitem,
+    transpose,
+)
 from adcore.registry import declare
 from adcore.shapes import axis_pair, dtype_of, normalize_axis, shape_of
 
@@ -342,11 +352,26 @@ _argsort = Constant("argsort", lambda x, *, axis: np.argsort(x, axis=axis, kind=
                     elementwise=False)
 
 
+def _argsort_descending_compute(x: Any, *, axis: int) -> Any:
+    # Largest first, ties in their original order (as a stable descending sort): the stable
+    # ascending order of the reversed array, reversed, counted from the other end.
+    length = np.shape(x)[axis]
+    ascending = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return length - 1 - np.flip(ascending, axis)
+
+
+_argsort_descending = Constant("argsort_descending", _argsort_descending_compute,
+                               elementwise=False)
+
+
 @declare(numpy=np.argsort)
-def argsort(a: Any, axis: int = -1, kind: Any = None, order: Any = None) -> Any:
-    """argsort(a, axis=-1): the indices that sort a along ``axis`` (stable; not differentiable)."""
+def argsort(a: Any, axis: int = -1, kind: Any = None, order: Any = None, *,
+            descending: bool = False) -> Any:
+    """argsort(a, axis=-1): the indices that sort a along ``axis`` (stable; not differentiable);
+    ``descending=True`` (torch.argsort's keyword) puts the largest first, ties in their order."""
     n = len(shape_of(a))
-    return _argsort(a, axis=normalize_axis(int(axis), n, "argsort"))  # negative: batch-proof
+    ax = normalize_axis(int(axis), n, "argsort")  # negative: batch-proof
+    return (_argsort_descending if descending else _argsort)(a, axis=ax)
 
 
 @declare(numpy=np.sort)
@@ -356,6 +381,117 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> 
     if axis is None:
         return sort(flatten(a), -1)
     return take_along_axis(a, argsort(a, axis), axis)
+
+
+# --- PyTorch's selections: gather, scatter, topk ----------------------------------------------
+
+Sorted = namedtuple("Sorted", ["values", "indices"])
+Sorted.__doc__ = "(values, indices) of x.sort(dim) and x.topk(k), as torch.return_types.sort."
+
+
+def _dim_and_index(x: Any, dim: Any, index: Any, fn: str) -> tuple[int, Any, tuple]:
+    """(dim as an axis of x, the integer index, its shape), checked as PyTorch checks them: the
+    index has x's number of axes and is no longer than x along the axes other than ``dim``."""
+    if not is_engine_value(index):
+        index = np.asarray(index)
+    kind = np.result_type(raw(index)).kind
+    if kind not in "iu":
+        raise TypeError(f"{fn}: the index must hold integers, got dtype "
+                        f"{np.result_type(raw(index))}; convert it with .long() (or make it with "
+                        f"dtype=np.int64)")
+    xs, ix = shape_of(x), shape_of(index)
+    if len(ix) != len(xs) or not xs:
+        raise ValueError(f"{fn}: the index has shape {ix} but the input has shape {xs}; they must "
+                         f"have the same number of dimensions (at least one)")
+    ax = normalize_axis(dim, len(xs), fn) % len(xs)
+    longer = [d for d in range(len(xs)) if d != ax and ix[d] > xs[d]]
+    if longer:
+        raise ValueError(f"{fn}: the index (shape {ix}) is longer than the input (shape {xs}) "
+                         f"along dimension {longer[0]}; only along dim={ax} may it be longer")
+    values = np.asarray(raw(index))
+    if values.size and (values.min() < 0 or values.max() >= xs[ax]):
+        bad = values.min() if values.min() < 0 else values.max()
+        raise IndexError(f"{fn}: index {bad} is out of bounds for dimension {ax} with size "
+                         f"{xs[ax]}; indices along dim must be in [0, {xs[ax] - 1}]")
+    return ax, index, ix
+
+
+@declare(torch_method="gather")
+def gather(x: Any, dim: int, index: Any) -> Any:
+    """gather(x, dim, index)[i][j] = x[index[i][j]][j] for dim=0 (torch.gather): x's entries at
+    ``index`` along ``dim``, the index no longer than x along the other dimensions. Gradients of
+    repeated indices accumulate.
+
+    >>> from adcore.ops import gather  # (also the method x.gather)
+    >>> gather(np.array([[1.0, 2.0], [3.0, 4.0]]), 1, np.array([[1, 1], [0, 1]]))
+    array([[2., 2.],
+           [3., 4.]])
+    """
+    ax, index, ix = _dim_and_index(x, dim, index, "gather")
+    return getitem(x, _along(ix, index, ax))
+
+
+@declare(torch_method="scatter")
+def scatter(x: Any, dim: int, index: Any, src: Any, *, reduce: str | None = None) -> Any:
+    """scatter(x, dim, index, src): a copy of x with x[index[i][j]][j] = src[i][j] for dim=0
+    (torch.scatter, out of place); ``src`` is a tensor at least as long as the index along every
+    dimension, or a number. ``reduce="add"`` adds instead (torch.scatter_add): repeated indices
+    then accumulate, where without it one of the values is kept. Gradients: to x, the cotangent
+    with zeros where written (everywhere kept with ``reduce="add"``); to src, the cotangent at
+    the index.
+
+    >>> from adcore.ops import scatter  # (also the method x.scatter)
+    >>> scatter(np.zeros((2, 3)), 1, np.array([[2], [0]]), np.array([[5.0], [7.0]]))
+    array([[0., 0., 5.],
+           [7., 0., 0.]])
+    """
+    if reduce not in (None, "add"):
+        raise ValueError(f"scatter: reduce={reduce!r} is not supported; use reduce=None (write) "
+                         f"or reduce='add' (scatter_add)")
+    fn = "scatter" if reduce is None else "scatter_add"
+    ax, index, ix = _dim_and_index(x, dim, index, fn)
+    at = _along(ix, index, ax)
+    if isinstance(src, (int, float, np.number, bool, np.bool_)):
+        if reduce is None:
+            return setitem(x, at, src)
+        src = np.full(ix, src, dtype=dtype_of(raw(x)))
+    ss = shape_of(src)
+    if len(ss) != len(ix) or any(i > s for i, s in zip(ix, ss)):
+        raise ValueError(f"{fn}: src has shape {ss} but the index has shape {ix}; src must have "
+                         f"as many dimensions and be at least as long along each")
+    if ss != ix:
+        src = getitem(src, tuple(slice(0, n) for n in ix))
+    if reduce is None:
+        return setitem(x, at, src)
+    if dtype_of(raw(src)) != dtype_of(raw(x)):
+        if dtype_of(raw(x)).kind != "f":
+            raise TypeError(f"scatter_add: src has dtype {dtype_of(raw(src))} but the input has "
+                            f"dtype {dtype_of(raw(x))}; convert src to the input's dtype")
+        src = astype(src, dtype_of(raw(x)))
+    return add(x, scatter_add(src, at, shape_of(x)))
+
+
+@declare(torch_method="topk")
+def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Sorted:
+    """topk(x, k, dim=-1, largest=True): the k largest entries along ``dim`` (smallest with
+    ``largest=False``) and their indices, as (values, indices) (torch.topk), in order (ties by
+    position); the gradient goes back to each entry's place.
+
+    >>> from adcore.ops import topk  # (also the method x.topk)
+    >>> topk(np.array([1.0, 5.0, 3.0]), 2).values
+    array([5., 3.])
+    """
+    xs = shape_of(x)
+    if not xs:
+        raise ValueError("topk: the input is 0-d; give an array with at least one dimension")
+    ax = normalize_axis(dim, len(xs), "topk") % len(xs)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) \
+            or not 0 <= k <= xs[ax]:
+        raise ValueError(f"topk: k={k!r} is out of range for dimension {ax} of size {xs[ax]} "
+                         f"(shape {xs}); give an int k with 0 <= k <= {xs[ax]}")
+    order = argsort(x, ax, descending=bool(largest))
+    indices = getitem(order, (slice(None),) * ax + (slice(0, int(k)),))
+    return Sorted(take_along_axis(x, indices, ax), indices)
 
 
 @declare(method="ptp", numpy=np.ptp)
@@ -502,6 +638,7 @@ __all__ = [
     "flip",
     "fliplr",
     "flipud",
+    "gather",
     "hsplit",
     "hstack",
     "inner",
@@ -512,12 +649,14 @@ __all__ = [
     "ptp",
     "repeat",
     "roll",
+    "scatter",
     "sort",
     "split",
     "take",
     "take_along_axis",
     "tensordot",
     "tile",
+    "topk",
     "trace",
     "tril",
     "triu",

@@ -16,9 +16,20 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind, raw
 from adcore.ops.compare import equal
-from adcore.ops.elementwise import _scalar_or_array, _unary, mul, neg, sigmoid, sub, where
+from adcore.ops.elementwise import (
+    _scalar_or_array,
+    _unary,
+    add,
+    div,
+    mul,
+    neg,
+    sigmoid,
+    sqrt,
+    sub,
+    where,
+)
 from adcore.ops.linalg import matmul
-from adcore.ops.reduce import _log_softmax_impl, softmax_op, sum_op
+from adcore.ops.reduce import _log_softmax_impl, mean, softmax_op, sum_op
 from adcore.ops.shape import broadcast_to_op, reshape_op, swapaxes
 from adcore.registry import declare, defop, public
 from adcore.shapes import dtype_of, shape_of
@@ -195,25 +206,100 @@ cross_entropy_op = defop(
         "softmax(logits) - q, q the smoothed one-hot target.", saves=("x target", ""))
 
 
-def class_indices(target: Any, logits_shape: tuple, fn: str) -> Any:
-    """``target`` checked as integer class indices for logits of ``logits_shape`` (lists and
-    integer arrays become intp arrays; tensors pass through)."""
+# --- standardize: the normalisation inside batch, layer and group norm ------------------------
+
+def _standardize_impl(x: Any, *, axes: tuple, eps: float) -> Any:
+    x = np.asarray(x)
+    centred = x - x.mean(axis=axes, keepdims=True)
+    inv_std = np.mean(np.square(centred), axis=axes, keepdims=True)
+    inv_std += eps
+    np.sqrt(inv_std, out=inv_std)
+    np.divide(1.0, inv_std, out=inv_std)
+    centred *= inv_std  # times the reciprocal standard deviation, as PyTorch's norms compute it
+    return centred
+
+
+def _inv_std(x: Any, axes: tuple, eps: float) -> Any:
+    """1 / sqrt(var(x) + eps) over ``axes`` (biased variance), kept as length-1 axes."""
+    centred = sub(x, mean(x, axes, True))
+    return div(1.0, sqrt(add(mean(mul(centred, centred), axes, True), eps)))
+
+
+def _standardize_map(v: Any, x: Any, out: Any, *, axes: tuple, eps: float) -> Any:
+    """The derivative of standardize at x applied to v, (v - mean(v) - out mean(v out)) / std:
+    one symmetric map, so it is the JVP (v a tangent) and the VJP (v a cotangent) alike."""
+    v_out = mean(mul(v, out), axes, True)
+    return mul(sub(sub(v, mean(v, axes, True)), mul(out, v_out)), _inv_std(x, axes, eps))
+
+
+def _standardize_domain(draw: D.Draw) -> tuple[tuple, dict]:
+    shape = draw.shape(min_dims=1, max_dims=3, min_side=2)
+    axes = draw.axes(len(shape), allow_none=False)
+    (x,) = draw.separated([shape], -2.0, 2.0)  # distinct entries: a variance well above eps
+    return (x,), {"axis": axes if axes != () else -1}
+
+
+standardize_op = defop(
+    "standardize", _standardize_impl,
+    jvp=(lambda x_dot, x, out, *, axes, eps: _standardize_map(x_dot, x, out, axes=axes, eps=eps),),
+    vjp=(lambda y_bar, x, out, *, axes, eps: _standardize_map(y_bar, x, out, axes=axes, eps=eps),),
+    domain=_standardize_domain,
+    doc="standardize(x, axis, eps) = (x - mean) / sqrt(var + eps) over ``axis`` (biased "
+        "variance): the normalisation of batch, layer and group norm.  Its derivative is the "
+        "symmetric map v -> (v - mean(v) - out mean(v out)) / std.")
+
+
+@public(standardize_op)
+def standardize(x: Any, axis: Any = -1, eps: float = 1e-5) -> Any:
+    """standardize(x, axis=-1, eps=1e-5): (x - mean) / sqrt(var + eps) over ``axis`` (an int or
+    a tuple), with the biased variance, as batch_norm, layer_norm and group_norm normalise; one
+    node, whose derivative is written once for both modes."""
+    n = len(shape_of(x))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if not axes or len(set(a % n if n else a for a in axes)) != len(axes) or any(
+            not -n <= a < n for a in axes):
+        raise ValueError(f"standardize: axis {axis!r} must name distinct axes of the input of "
+                         f"shape {shape_of(x)}")
+    return bind(standardize_op, x, axes=tuple(sorted(a % n - n for a in axes)), eps=float(eps))
+
+
+def target_shape(logits_shape: tuple) -> tuple:
+    """The shape of the class-index target for logits of ``logits_shape``: () for (C,), (N,) for
+    (N, C), (N, d1, ...) for (N, C, d1, ...) (the classes on axis 1, as PyTorch)."""
+    if len(logits_shape) <= 1:
+        return ()
+    return (logits_shape[0],) + tuple(logits_shape[2:])
+
+
+def class_indices(target: Any, logits_shape: tuple, fn: str, ignore_index: int | None = None,
+                  probabilities: bool = False) -> Any:
+    """``target`` checked as integer class indices for logits of ``logits_shape`` ((C,), (N, C) or
+    (N, C, d1, ...)): lists and integer arrays become intp arrays; tensors pass through. Every
+    index is in [0, C) or equals ``ignore_index``. ``probabilities`` says that ``fn`` also takes
+    class probabilities of the logits' shape (the error then offers them)."""
     if type(target) in (list, tuple, int) or isinstance(target, np.integer):
         target = np.asarray(target)
     dtype = dtype_of(target)
+    rows = target_shape(logits_shape)
+    k = logits_shape[0] if len(logits_shape) == 1 else logits_shape[1]
     if dtype.kind not in "iu":
+        other = (f", or class probabilities of the logits' shape {tuple(logits_shape)}"
+                 if probabilities else ". Class probabilities as targets are not supported")
         raise TypeError(f"{fn}: target has dtype {dtype}; it must hold integer class indices "
                         f"(a Tensor with dtype=np.int64, or an integer ndarray), one per row of "
-                        f"the logits. Class probabilities as targets are not supported")
-    rows, k = logits_shape[:-1], logits_shape[-1]
+                        f"the logits{other}")
     if shape_of(target) != rows:
         raise ValueError(f"{fn}: target has shape {shape_of(target)} but the logits have shape "
                          f"{logits_shape}: give one class index per row, shape {rows}")
     values = np.asarray(raw(target))
+    if ignore_index is not None:
+        values = values[values != ignore_index]
     if values.size and (values.min() < 0 or values.max() >= k):
         bad = int(values.min()) if values.min() < 0 else int(values.max())
+        ignored = f"; ignore_index={ignore_index} marks a target to skip" if (
+            ignore_index is not None) else ""
         raise IndexError(f"{fn}: target holds the class index {bad}, but the logits have {k} "
-                         f"classes (indices 0 to {k - 1})")
+                         f"classes (indices 0 to {k - 1}{ignored})")
     return target.astype(np.intp, copy=False) if type(target) is np.ndarray else target
 
 
@@ -239,4 +325,4 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
                 reduction=reduction, label_smoothing=float(label_smoothing), rows=len(xs) - 1)
 
 
-__all__ = ["cross_entropy", "linear", "log_sigmoid", "softplus"]
+__all__ = ["cross_entropy", "linear", "log_sigmoid", "softplus", "standardize"]

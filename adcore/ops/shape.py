@@ -396,14 +396,21 @@ def _indexed_ndim(index: tuple) -> int:
 
 def _scatter_add_impl(y: Any, *arrays: Any, index: tuple, shape: tuple) -> Any:
     nb = len(shape_of(y)) - _indexed_ndim(index)
-    dtype = np.result_type(y)
     y = np.asarray(y)
-    out = np.zeros(y.shape[:nb] + shape, dtype=dtype)
+    out = np.zeros(y.shape[:nb] + shape, dtype=np.result_type(y))
+    _scatter_into(out, y, arrays, index, nb, fresh=True)
+    return out
+
+
+def _scatter_into(out: np.ndarray, y: np.ndarray, arrays: Sequence[Any], index: tuple,
+                  nb: int, fresh: bool) -> None:
+    """out[index] += y, in place (repeated indices accumulate); y has ``nb`` batch axes in front.
+    Into ``fresh`` zeros, basic indexing assigns (so that a -0.0 stays -0.0)."""
     if _arrays_batched(index, arrays):
         full, nba, k, dest = _batched_index(index, arrays, nb)
         np.add.at(out, full, np.moveaxis(y, tuple(range(dest, dest + k)),
                                          tuple(range(nba, nba + k))))
-        return out
+        return
     index = _join(index, arrays)
     separated, k = _layout(index)
     if nb and separated:
@@ -411,9 +418,17 @@ def _scatter_add_impl(y: Any, *arrays: Any, index: tuple, shape: tuple) -> Any:
     full = (Ellipsis,) + index if nb else index
     if k:
         np.add.at(out, full, y)  # repeated indices accumulate
-    else:
+    elif fresh:
         out[full] = y
-    return out
+    else:
+        out[full] += y
+
+
+def _getitem_accumulate(total: np.ndarray, y_bar: np.ndarray, *arrays: Any, index: tuple,
+                        in_shape: tuple) -> None:
+    """getitem's transpose into an existing array: total[index] += y_bar."""
+    _scatter_into(total, y_bar, arrays, index, len(y_bar.shape) - _indexed_ndim(index),
+                  fresh=False)
 
 
 def _random_index(draw: D.Draw, xs: tuple) -> tuple:
@@ -448,7 +463,7 @@ getitem_op = defop(
     "getitem", _getitem_impl,
     transpose=(lambda y_bar, x, *arrays, index, in_shape:
                bind(scatter_add_op, y_bar, *arrays, index=index, shape=in_shape),),
-    domain=_getitem_domain, view=True,
+    domain=_getitem_domain, view=True, accumulate=_getitem_accumulate,
     doc="getitem(x, index): x[index] with basic and integer-array indexing.  "
         "Transpose: scatter_add (repeated indices accumulate).")
 

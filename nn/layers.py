@@ -381,6 +381,48 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {index} is out of range for {len(items)} "
                              f"modules") from None
 
+    def _name_at(self, index: int) -> str:
+        names = list(self._registry("_modules"))
+        try:
+            return names[index]
+        except (IndexError, TypeError):
+            raise IndexError(f"Sequential: index {index!r} is out of range for {len(names)} "
+                             f"modules") from None
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at ``index`` (its name is kept), as PyTorch's Sequential does."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: cannot put a {type(module).__name__} at index {index}; "
+                            f"expected a Module")
+        self._registry("_modules")[self._name_at(index)] = module
+
+    def __delitem__(self, index: int | slice) -> None:
+        """Remove the module(s) at ``index``; the rest are then numbered anew (as PyTorch)."""
+        names = list(self._registry("_modules"))
+        gone = set(names[index] if isinstance(index, slice) else [self._name_at(index)])
+        self._renumber([m for name, m in self._registry("_modules").items() if name not in gone])
+
+    def _renumber(self, modules: list) -> None:
+        self._registry("_modules").clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
     def append(self, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
         self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Any) -> Sequential:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index``; the modules are then numbered anew."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
+        items = list(self._registry("_modules").values())
+        items.insert(index, module)
+        self._renumber(items)
         return self

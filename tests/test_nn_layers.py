@@ -237,3 +237,25 @@ def test_unflatten_inverts_flatten() -> None:
     with pytest.raises(ValueError, match=r"Unflatten: axis 1 of the input \(shape \(2, 12\)\) "
                                          r"has 12 entries, which do not split into \(5, 2\)"):
         nn.Unflatten(1, (5, 2))(x)
+
+
+def test_sequential_items_are_set_deleted_and_inserted_as_pytorchs() -> None:
+    s = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    gelu = nn.GELU()
+    s[1] = gelu
+    assert s[1] is gelu and [n for n, _ in s.named_children()] == ["0", "1", "2"]
+    first = s[0]
+    del s[0]
+    assert [n for n, _ in s.named_children()] == ["0", "1"] and s[0] is gelu
+    s.insert(0, first)
+    assert s[0] is first and len(s) == 3
+    s.extend([nn.Tanh()])
+    assert isinstance(s[-1], nn.Tanh)
+    del s[1:3]
+    assert [type(m).__name__ for m in s] == ["Linear", "Tanh"]
+    x = Tensor(np.ones((1, 2)))
+    np.testing.assert_allclose(s(x).data, np.tanh(first(x).data))
+    with pytest.raises(TypeError, match="expected a Module"):
+        s[0] = "relu"
+    with pytest.raises(IndexError, match="out of range for 2 modules"):
+        s[5] = nn.ReLU()

@@ -279,16 +279,22 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     if weight is not None:
         weight = _float_like(weight, input)
         _broadcasts_to(fn, "weight", weight, shape)
-    negative_part = ops.softplus(ops.neg(input))  # -log sigmoid(z)
     if pos_weight is not None:
         pos_weight = _float_like(pos_weight, input)
         _broadcasts_to(fn, "pos_weight", pos_weight, shape)
-        negative_part = ops.mul(ops.add(ops.mul(ops.sub(pos_weight, 1.0), target), 1.0),
-                                negative_part)
-    losses = ops.add(ops.mul(ops.sub(1.0, target), input), negative_part)
-    if weight is not None:
-        losses = ops.mul(losses, weight)
-    return _reduce(losses, reduction)
+    try:  # softplus(-z) is tiny for a large margin: products and the mean of it may underflow
+        negative_part = ops.softplus(ops.neg(input))  # -log sigmoid(z)
+        if pos_weight is not None:
+            negative_part = ops.mul(ops.add(ops.mul(ops.sub(pos_weight, 1.0), target), 1.0),
+                                    negative_part)
+        losses = ops.add(ops.mul(ops.sub(1.0, target), input), negative_part)
+        if weight is not None:
+            losses = ops.mul(losses, weight)
+        return _reduce(losses, reduction)
+    except FloatingPointError as exc:  # benign underflow: once more with it ignored
+        return ops.elementwise._retry_quietly(exc, binary_cross_entropy_with_logits, input,
+                                              target, weight, reduction=reduction,
+                                              pos_weight=pos_weight)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
@@ -340,14 +346,20 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
     does (prefer binary_cross_entropy_with_logits on logits)."""
     _check_reduction("binary_cross_entropy", reduction)
     _same_shape("binary_cross_entropy", input, target)
-    losses = ops.neg(ops.add(ops.mul(target, _floored_log(input)),
-                             ops.mul(ops.sub(1.0, target), _floored_log(ops.sub(1.0, input)))))
     if weight is not None:
         _refuse_str_weight("binary_cross_entropy", weight)
         weight = _float_like(weight, input)
         _broadcasts_to("binary_cross_entropy", "weight", weight, shape_of(input))
-        losses = ops.mul(losses, weight)
-    return _reduce(losses, reduction)
+    try:  # tiny probabilities: products and the mean of them (and their tangents) may underflow
+        losses = ops.neg(ops.add(ops.mul(target, _floored_log(input)),
+                                 ops.mul(ops.sub(1.0, target),
+                                         _floored_log(ops.sub(1.0, input)))))
+        if weight is not None:
+            losses = ops.mul(losses, weight)
+        return _reduce(losses, reduction)
+    except FloatingPointError as exc:  # benign underflow: once more with it ignored
+        return ops.elementwise._retry_quietly(exc, binary_cross_entropy, input, target, weight,
+                                              reduction)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:

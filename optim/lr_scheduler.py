@@ -65,7 +65,26 @@ def _per_group(name: str, key: str, value: Any, optimizer: Optimizer) -> list:
     return [value] * n
 
 
-class LRScheduler:
+class _Scheduled:
+    """What every scheduler (ReduceLROnPlateau included) answers: the last rates, and its state
+    (everything but the optimizer: the step count or the counters, the base rates, the options)."""
+
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        """Everything but the optimizer."""
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "optimizer"})
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+        self.__dict__.update(copy.deepcopy(state_dict))
+
+
+class LRScheduler(_Scheduled):
     """Sets each group's ``lr`` at every ``step()``, from ``last_epoch`` (the number of ``step()``
     calls, 0 after construction) and ``base_lrs`` (each group's ``initial_lr``, its ``lr`` when
     the first scheduler was made). Construction performs the first step (epoch 0).
@@ -131,17 +150,6 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = self._current_lrs()
 
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()``, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer: ``last_epoch``, ``base_lrs``, the options."""
-        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "optimizer"})
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what ``state_dict`` returned."""
-        self.__dict__.update(copy.deepcopy(state_dict))
 
 
 class LambdaLR(LRScheduler):
@@ -522,7 +530,7 @@ class SequentialLR(LRScheduler):
             s.load_state_dict(entry)
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Scheduled):
     """Multiplies the rates by ``factor`` when a metric has not improved for ``patience`` epochs
     (``scheduler.step(val_loss)`` once per epoch). Improving means, with best the best value so
     far,
@@ -619,14 +627,3 @@ class ReduceLROnPlateau:
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
-    def get_last_lr(self) -> list[float]:
-        """The learning rates after the last ``step()``, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer: best, the counters, the options."""
-        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "optimizer"})
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what ``state_dict`` returned."""
-        self.__dict__.update(copy.deepcopy(state_dict))

@@ -69,6 +69,48 @@ def _py_pow(x: Any, y: Any) -> Any:
     return x ** y
 
 
+# --- benign underflow under a strict numpy error state ---------------------------------------
+# The composite "stable" functions (sigmoid, softplus, logsumexp, softmax, log_softmax,
+# cross_entropy) take e ** -|gap| on purpose: a tiny or zero term is the right answer, not a
+# problem. Under np.seterr(under="raise") numpy would still raise on it, so each of them runs its
+# forward rule as it is (a try costs nothing until something is raised) and, on FloatingPointError,
+# once more with underflow ignored: an overflow, invalid value or division by zero raises again,
+# as numpy would. Single-ufunc ops (exp itself) keep numpy's behaviour.
+
+def _retry_quietly(exc: FloatingPointError, fn: Callable[..., Any], *args: Any,
+                   **params: Any) -> Any:
+    """``fn(*args, **params)`` again with underflow ignored, after it raised ``exc``; ``exc`` again
+    at once when underflow was ignored already (then it is an overflow, invalid value or division
+    by zero, which the caller asked numpy to raise)."""
+    if np.geterr()["under"] == "ignore":
+        raise exc
+    with np.errstate(under="ignore"):
+        return fn(*args, **params)
+
+
+def _quiet_underflow(op: Op) -> Op:
+    """Make an elementwise op's derived JVP and VJP (its partial times the tangent or cotangent,
+    written with single-ufunc ops such as exp and mul, which keep numpy's behaviour) run once more
+    with underflow ignored when they raise FloatingPointError, as its forward rule does. (An op
+    with explicit rules retries inside each rule instead: see logsumexp's.)"""
+    jvp, vjp = op.jvp, op.vjp
+
+    def quiet_jvp(tangents: Any, primals: Any, out: Any, params: dict) -> Any:
+        try:
+            return jvp(tangents, primals, out, params)
+        except FloatingPointError as exc:
+            return _retry_quietly(exc, jvp, tangents, primals, out, params)
+
+    def quiet_vjp(y_bar: Any, primals: Any, out: Any, params: dict, needs: Any) -> Any:
+        try:
+            return vjp(y_bar, primals, out, params, needs)
+        except FloatingPointError as exc:
+            return _retry_quietly(exc, vjp, y_bar, primals, out, params, needs)
+
+    op.jvp, op.vjp = quiet_jvp, quiet_vjp
+    return op
+
+
 # The op functions below run the forward rule at once when no argument is an engine value (the
 # common case inside derivative rules); when exactly one is, they hand the op to its level (what
 # bind would find), and otherwise leave the dispatch to bind.
@@ -248,8 +290,11 @@ tanh = _unary("tanh", _scalar_or_array(np.tanh),
 
 
 def _sigmoid_array(x: Any) -> Any:
-    z = np.exp(-np.abs(x))  # never overflows: 1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below
-    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    try:  # e**-|x| never overflows: 1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below
+        z = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    except FloatingPointError as exc:  # its underflow is benign (see _retry_quietly)
+        return _retry_quietly(exc, _sigmoid_array, x)
 
 
 sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_array),
@@ -257,6 +302,7 @@ sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_array),
                  D.unary(),
                  "sigmoid(x) = 1 / (1 + e ** -x).  d/dx = sigmoid(x) * (1 - sigmoid(x)).",
                  method="sigmoid", saves="out")
+_quiet_underflow(sigmoid.op)  # type: ignore[attr-defined]
 
 
 # --- piecewise functions (derivatives at the kinks follow PyTorch) ---------------------------

@@ -17,6 +17,8 @@ from adcore import domains as D
 from adcore.levels import bind, raw
 from adcore.ops.compare import equal
 from adcore.ops.elementwise import (
+    _quiet_underflow,
+    _retry_quietly,
     _scalar_or_array,
     _unary,
     add,
@@ -38,13 +40,17 @@ from adcore.shapes import dtype_of, shape_of
 
 
 def _softplus_array(x: Any) -> Any:
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))  # no overflow for either sign
+    try:
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))  # no overflow for either sign
+    except FloatingPointError as exc:  # e ** -|x| underflows, benignly: see _retry_quietly
+        return _retry_quietly(exc, _softplus_array, x)
 
 
 softplus = _unary("softplus", _scalar_or_array(_softplus_array),
                   lambda x, out: sigmoid(x), D.unary(),
                   "softplus(x) = log(1 + e ** x), computed without overflow.  d/dx = sigmoid(x).",
                   method="softplus", saves="x")
+_quiet_underflow(softplus.op)  # type: ignore[attr-defined]
 
 
 
@@ -136,14 +142,18 @@ def _cross_entropy_impl(x: Any, target: Any, *, reduction: str, label_smoothing:
     flat = logp.reshape(-1, k)  # the target's entry of each row, by one fancy index
     target = np.asarray(target)
     losses = -flat[np.arange(len(flat)), target.reshape(-1)].reshape(target.shape)
-    if label_smoothing:
-        losses = (1.0 - label_smoothing) * losses - label_smoothing * logp.mean(axis=-1)
-    if reduction == "none" or not rows:
-        return np.asarray(losses)
-    total = losses.sum(axis=-1)
-    if reduction == "mean":  # 0 / 0 over no rows: nan, as PyTorch
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = total / losses.shape[-1]
+    try:  # tiny losses (confident rows) times the smoothing, or their mean, may underflow
+        if label_smoothing:
+            losses = (1.0 - label_smoothing) * losses - label_smoothing * logp.mean(axis=-1)
+        if reduction == "none" or not rows:
+            return np.asarray(losses)
+        total = losses.sum(axis=-1)
+        if reduction == "mean":  # 0 / 0 over no rows: nan, as PyTorch
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = total / losses.shape[-1]
+    except FloatingPointError as exc:  # benignly: see _retry_quietly
+        return _retry_quietly(exc, _cross_entropy_impl, x, target, reduction=reduction,
+                              label_smoothing=label_smoothing, rows=rows)
     return np.asarray(total)
 
 
@@ -177,12 +187,25 @@ def _ce_weights(y_bar: Any, x: Any, reduction: str, rows: int) -> Any:
 
 def _ce_jvp(x_dot: Any, x: Any, target: Any, out: Any, *, reduction: str, label_smoothing: float,
             rows: int) -> Any:
-    per_row = bind(sum_op, mul(_ce_grad(x, target, label_smoothing), x_dot), axes=(-1,),
-                   keepdims=False)
-    if reduction == "none" or not rows:
-        return per_row
-    total = bind(sum_op, per_row, axes=(-1,), keepdims=False)
-    return mul(total, _mean_factor(shape_of(x)[0])) if reduction == "mean" else total
+    try:  # softmax times the tangent may underflow, benignly (see _retry_quietly)
+        per_row = bind(sum_op, mul(_ce_grad(x, target, label_smoothing), x_dot), axes=(-1,),
+                       keepdims=False)
+        if reduction == "none" or not rows:
+            return per_row
+        total = bind(sum_op, per_row, axes=(-1,), keepdims=False)
+        return mul(total, _mean_factor(shape_of(x)[0])) if reduction == "mean" else total
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _ce_jvp, x_dot, x, target, out, reduction=reduction,
+                              label_smoothing=label_smoothing, rows=rows)
+
+
+def _ce_vjp(y_bar: Any, x: Any, target: Any, out: Any, *, reduction: str, label_smoothing: float,
+            rows: int) -> Any:
+    try:  # softmax times the cotangent may underflow, benignly (see _retry_quietly)
+        return mul(_ce_weights(y_bar, x, reduction, rows), _ce_grad(x, target, label_smoothing))
+    except FloatingPointError as exc:  # (out is not read: None)
+        return _retry_quietly(exc, _ce_vjp, y_bar, x, target, None, reduction=reduction,
+                              label_smoothing=label_smoothing, rows=rows)
 
 
 def _cross_entropy_domain(draw: D.Draw) -> tuple[tuple, dict]:
@@ -197,9 +220,7 @@ def _cross_entropy_domain(draw: D.Draw) -> tuple[tuple, dict]:
 cross_entropy_op = defop(
     "cross_entropy", _cross_entropy_impl,
     jvp=(_ce_jvp, None),
-    vjp=(lambda y_bar, x, target, out, *, reduction, label_smoothing, rows:
-         mul(_ce_weights(y_bar, x, reduction, rows), _ce_grad(x, target, label_smoothing)),
-         None),
+    vjp=(_ce_vjp, None),
     domain=_cross_entropy_domain,
     doc="cross_entropy(logits, target): -log softmax(logits)[target] (with label smoothing, "
         "(1 - e) times that plus e times the mean of -log softmax), reduced.  d/dlogits = "

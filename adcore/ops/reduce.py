@@ -16,7 +16,18 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind
 from adcore.ops.compare import Constant, equal, extremum_weights, sign
-from adcore.ops.elementwise import abs, astype, div, exp, log, mul, pow, sub, where
+from adcore.ops.elementwise import (
+    _retry_quietly,
+    abs,
+    astype,
+    div,
+    exp,
+    log,
+    mul,
+    pow,
+    sub,
+    where,
+)
 from adcore.ops.shape import (
     _slice_core,
     broadcast_to_op,
@@ -531,7 +542,10 @@ def _logsumexp_impl(x: Any, *, axes: tuple, keepdims: bool) -> Any:
         return out if keepdims else np.squeeze(out, axis=axes)
     shift = np.max(x, axis=axes, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)
-    out = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
+    try:
+        out = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
+    except FloatingPointError as exc:  # e ** (x - max) underflows, benignly: see _retry_quietly
+        return _retry_quietly(exc, _logsumexp_impl, x, axes=axes, keepdims=keepdims)
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
@@ -553,13 +567,28 @@ def _softmax_weights(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
     return exp(sub(z, log(bind(sum_op, exp(z), axes=axes, keepdims=True))))
 
 
+# The rules of logsumexp, softmax and log_softmax underflow as their forward rules do (e ** -gap,
+# and softmax times a cotangent), benignly: on FloatingPointError each runs once more with
+# underflow ignored (see _retry_quietly). A retry passes None for what the rule does not read.
+
+def _logsumexp_jvp(x_dot: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
+    try:
+        return bind(sum_op, mul(_softmax_weights(x, out, axes, keepdims), x_dot), axes=axes,
+                    keepdims=keepdims)
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _logsumexp_jvp, x_dot, x, out, axes=axes, keepdims=keepdims)
+
+
+def _logsumexp_vjp(y_bar: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
+    try:
+        return mul(_softmax_weights(x, out, axes, keepdims),
+                   _keep(y_bar, shape_of(x), axes, keepdims))
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _logsumexp_vjp, y_bar, x, out, axes=axes, keepdims=keepdims)
+
+
 logsumexp_op = defop(
-    "logsumexp", _logsumexp_impl,
-    jvp=(lambda x_dot, x, out, *, axes, keepdims:
-         bind(sum_op, mul(_softmax_weights(x, out, axes, keepdims), x_dot), axes=axes,
-              keepdims=keepdims),),
-    vjp=(lambda y_bar, x, out, *, axes, keepdims:
-         mul(_softmax_weights(x, out, axes, keepdims), _keep(y_bar, shape_of(x), axes, keepdims)),),
+    "logsumexp", _logsumexp_impl, jvp=(_logsumexp_jvp,), vjp=(_logsumexp_vjp,),
     domain=_reduce_domain(nonempty=True), method="logsumexp",
     doc="logsumexp(x, axis, keepdims) = log(sum(exp(x))), computed without overflow.  "
         "d/dx = softmax(x).", saves="x out")
@@ -575,8 +604,11 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: Any = None, *, dim: Axis = No
 
 def _softmax_impl(x: Any, *, axis: int) -> Any:
     x = np.asarray(x)
-    e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
-    return e / e.sum(axis=axis, keepdims=True)
+    try:
+        e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
+        return e / e.sum(axis=axis, keepdims=True)
+    except FloatingPointError as exc:  # e ** (x - max) underflows, benignly: see _retry_quietly
+        return _retry_quietly(exc, _softmax_impl, x, axis=axis)
 
 
 def _sum_keep(v: Any, axis: int) -> Any:
@@ -588,10 +620,22 @@ def _normalize_domain(draw: D.Draw) -> tuple[tuple, dict]:
     return (draw.array(xs),), {"axis": draw.integers(-len(xs), len(xs) - 1)}
 
 
+def _softmax_jvp(x_dot: Any, x: Any, out: Any, *, axis: int) -> Any:
+    try:
+        return mul(out, sub(x_dot, _sum_keep(mul(out, x_dot), axis)))
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _softmax_jvp, x_dot, None, out, axis=axis)
+
+
+def _softmax_vjp(y_bar: Any, x: Any, out: Any, *, axis: int) -> Any:
+    try:
+        return mul(out, sub(y_bar, _sum_keep(mul(y_bar, out), axis)))
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _softmax_vjp, y_bar, None, out, axis=axis)
+
+
 softmax_op = defop(
-    "softmax", _softmax_impl,
-    jvp=(lambda x_dot, x, out, *, axis: mul(out, sub(x_dot, _sum_keep(mul(out, x_dot), axis))),),
-    vjp=(lambda y_bar, x, out, *, axis: mul(out, sub(y_bar, _sum_keep(mul(y_bar, out), axis))),),
+    "softmax", _softmax_impl, jvp=(_softmax_jvp,), vjp=(_softmax_vjp,),
     domain=_normalize_domain, method="softmax",
     doc="softmax(x, axis) = exp(x) / sum(exp(x), axis).  "
         "JVP: s * (x_dot - sum(s * x_dot)); VJP: s * (y_bar - sum(s * y_bar)).", saves="out")
@@ -606,13 +650,28 @@ def _log_softmax_impl(x: Any, *, axis: int) -> Any:
     z = x - top
     if not np.isfinite(top).all():  # rows that are all -inf (or hold +inf) stay as they are
         z = np.where(np.isfinite(z), z, x)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    try:
+        return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    except FloatingPointError as exc:  # e ** z underflows, benignly: see _retry_quietly
+        return _retry_quietly(exc, _log_softmax_impl, x, axis=axis)
+
+
+def _log_softmax_jvp(x_dot: Any, x: Any, out: Any, *, axis: int) -> Any:
+    try:
+        return sub(x_dot, _sum_keep(mul(exp(out), x_dot), axis))
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _log_softmax_jvp, x_dot, None, out, axis=axis)
+
+
+def _log_softmax_vjp(y_bar: Any, x: Any, out: Any, *, axis: int) -> Any:
+    try:
+        return sub(y_bar, mul(exp(out), _sum_keep(y_bar, axis)))
+    except FloatingPointError as exc:
+        return _retry_quietly(exc, _log_softmax_vjp, y_bar, None, out, axis=axis)
 
 
 log_softmax_op = defop(
-    "log_softmax", _log_softmax_impl,
-    jvp=(lambda x_dot, x, out, *, axis: sub(x_dot, _sum_keep(mul(exp(out), x_dot), axis)),),
-    vjp=(lambda y_bar, x, out, *, axis: sub(y_bar, mul(exp(out), _sum_keep(y_bar, axis))),),
+    "log_softmax", _log_softmax_impl, jvp=(_log_softmax_jvp,), vjp=(_log_softmax_vjp,),
     domain=_normalize_domain, method="log_softmax",
     doc="log_softmax(x, axis) = x - logsumexp(x, axis).  "
         "JVP: x_dot - sum(softmax * x_dot); VJP: y_bar - softmax * sum(y_bar).", saves="out")

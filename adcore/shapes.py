@@ -104,7 +104,8 @@ def check_real(op: Any, out: Any, args: Any) -> None:
 def normalize_axis(axis: int, ndim: int, fn: str) -> int:
     """One axis as a negative index (batch-agnostic); raises naming ``fn`` when out of range."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{fn}: axis must be an int, got {axis!r}")
+        raise TypeError(f"{fn}: axis must be an int, got {axis!r} ({type(axis).__name__}); "
+                        f"pass a whole number such as axis=1")
     if not -ndim <= axis < ndim:
         where = (f"use an axis in [{-ndim}, {ndim - 1}]" if ndim else
                  "a 0-d array has no axes; leave axis=None")
@@ -128,7 +129,13 @@ def normalize_axes(axis: int | Iterable[int] | None, ndim: int, fn: str) -> tupl
     """``None`` (all axes), an int or a tuple, as a sorted tuple of distinct negative indices."""
     if axis is None:
         return tuple(range(-ndim, 0))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes: tuple = (axis,)
+    elif isinstance(axis, (str, bytes)) or not isinstance(axis, Iterable):
+        raise TypeError(f"{fn}: axis must be an int, a tuple of ints or None, got {axis!r} "
+                        f"({type(axis).__name__}); pass a whole number such as axis=1")
+    else:
+        axes = tuple(axis)
     out = tuple(sorted(normalize_axis(a, ndim, fn) for a in axes))
     if len(set(out)) != len(out):
         raise ValueError(f"{fn}: repeated axis in {axis!r}; list each axis once")

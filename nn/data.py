@@ -34,6 +34,13 @@ class TensorDataset(Dataset):
         if not tensors:
             raise ValueError("TensorDataset: give at least one tensor")
         self.arrays = [np.asarray(t.data if isinstance(t, Tensor) else t) for t in tensors]
+        for i, (t, a) in enumerate(zip(tensors, self.arrays)):
+            if a.dtype.kind not in "biufc":
+                shown = repr(t) if len(repr(t)) <= 60 else repr(t)[:57] + "..."
+                raise TypeError(f"TensorDataset: tensor {i} is not numeric: {shown} gives an "
+                                f"array of dtype {a.dtype}; give numbers (for labels given as "
+                                f"text, integer class indices: np.unique(labels, "
+                                f"return_inverse=True)[1])")
         lengths = {len(a) if a.ndim else -1 for a in self.arrays}
         if len(lengths) != 1 or -1 in lengths:
             shapes = [a.shape for a in self.arrays]
@@ -68,10 +75,12 @@ class DataLoader:
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, generator: np.random.Generator | None = None) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if (isinstance(batch_size, (bool, np.bool_))
+                or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r} "
+                             f"({type(batch_size).__name__}); e.g. batch_size=64")
         self.dataset = dataset
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = generator

@@ -23,6 +23,13 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = np.float32) -> None:
         super().__init__()
+        for what, size in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
+                raise TypeError(f"Linear: {what} must be an int (a number of features), got "
+                                f"{size!r} ({type(size).__name__}); e.g. Linear(784, 10)")
+            if size < 0:
+                raise ValueError(f"Linear: {what} must be >= 0, got {what}={size}; it is the "
+                                 f"number of features, e.g. Linear(784, 10)")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
@@ -137,6 +144,10 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         super().__init__()
         name = type(self).__name__
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer,
+                                                                  np.floating)):
+            raise TypeError(f"{name}: p must be a number (the probability of zeroing an "
+                            f"element), got {p!r} ({type(p).__name__}); e.g. {name}(0.5)")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{name}: p must be a probability in [0, 1], got {p}")
         self.p = p

@@ -78,6 +78,7 @@ class Optimizer:
     def _check_group(self, group: dict) -> None:
         """Refuse invalid options of a group (its own or the defaults); subclasses add theirs."""
         lr: Any = group.get("lr")
+        _refuse_nan(type(self).__name__, "lr", lr, "a number >= 0, such as lr=0.01")
         if not _is_number(lr) or not lr >= 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr!r}; it must be "
                              f"a number >= 0")
@@ -87,6 +88,7 @@ class Optimizer:
         """Refuse ``group[key]`` unless it is a number for which ``valid`` holds; ``want`` says
         what it must be ("a number >= 0")."""
         value = group[key]
+        _refuse_nan(type(self).__name__, key, value, want)
         if not _is_number(value) or not valid(value):
             raise ValueError(f"{type(self).__name__}: invalid {key}={value!r}; it must be {want}")
 
@@ -207,3 +209,11 @@ class Optimizer:
 def _is_number(value: Any) -> bool:
     """A real number (numpy's too), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _refuse_nan(name: str, key: str, value: Any, want: str) -> None:
+    """Refuse a NaN option by name: every comparison with NaN is False, so a range check alone
+    lets it through (``lambda v: True``), and one step would make every weight NaN."""
+    if _is_number(value) and value != value:
+        raise ValueError(f"{name}: invalid {key}={value!r}: NaN is not a usable value, it would "
+                         f"make every weight NaN; it must be {want}")

@@ -324,11 +324,17 @@ class Tensor(ArrayMethods):
             if type(gradient) in value_types and not create_graph:
                 gradient = raw(gradient)
             elif type(gradient) not in value_types:
-                given = np.asarray(gradient)
+                try:
+                    given = np.asarray(gradient)
+                except (TypeError, ValueError):  # a ragged list
+                    given = np.asarray(None)
                 if given.dtype.kind not in "biuf":
-                    raise TypeError(f"backward: gradient must hold real numbers, got dtype "
-                                    f"{given.dtype} ({type(gradient).__name__}); pass an array "
-                                    f"or a tensor of the output's shape {shape}")
+                    shown = repr(gradient)
+                    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+                    raise TypeError(f"backward: gradient must be a tensor or array of real "
+                                    f"numbers of the output's shape {shape}, got {shown} "
+                                    f"({type(gradient).__name__}); e.g. "
+                                    f"y.backward(gradient=np.ones({shape}))")
                 gradient = given.astype(raw(self).dtype)
             if shape_of(gradient) != shape:
                 raise ValueError(f"backward: gradient has shape {shape_of(gradient)} but the "

@@ -47,6 +47,8 @@ class Value:
     __slots__ = ("data", "grad", "_op", "label", "_fn", "_inputs", "_needs", "_custom_backward")
 
     def __init__(self, data: float, _children: tuple = (), _op: str = "", label: str = "") -> None:
+        if type(data) is not float and not isinstance(data, numbers.Real):
+            _check_number(data)
         self.data = float(data)
         self.grad = 0.0
         self._inputs: tuple = tuple(_children)
@@ -131,6 +133,21 @@ class Value:
 
 
 _new = object.__new__
+
+
+def _check_number(data: Any) -> None:
+    """Refuse, by name, what is not a real number (a 0-d numeric array counts as one)."""
+    if getattr(data, "ndim", None) == 0 and getattr(getattr(data, "dtype", None), "kind",
+                                                     "?") in "biuf":
+        return
+    if isinstance(data, (str, bytes)):
+        fix = "pass a number, e.g. Value(2.0), or Value(float(text)) for text holding one"
+    elif getattr(data, "ndim", 0) or isinstance(data, (list, tuple)):
+        fix = "a Value holds one number; for arrays use reverse.Tensor"
+    else:
+        fix = "e.g. Value(2.0)"
+    raise TypeError(f"Value: data must be a real number, got {data!r} ({type(data).__name__}); "
+                    f"{fix}")
 
 
 def _value(x: Any) -> Value:

@@ -86,9 +86,15 @@ def run(program: list, x: Any, tensors: bool) -> Any:
        x=st.lists(st.floats(-1.5, 1.5), min_size=4, max_size=4))
 def test_in_place_ops_give_the_right_gradient_or_raise(program: list, x: list) -> None:
     x0 = np.array(x)
-    # finite differences need moderate values: chained squares and exponentials can overflow them
-    assume(abs(run(program, x0.copy(), tensors=False)) < 1e4)
-    expected = numerical_jacobian(lambda v: run(program, v, tensors=False), x0)
+    # finite differences need moderate values and slopes: chained squares and exponentials can
+    # overflow them (numpy raises here, under the suite's error state), and on a slope of 1e6 their
+    # own error exceeds the tolerance (the gradient itself is right: smaller steps converge to it)
+    try:
+        assume(abs(run(program, x0.copy(), tensors=False)) < 1e4)
+        expected = numerical_jacobian(lambda v: run(program, v, tensors=False), x0)
+    except FloatingPointError:
+        assume(False)
+    assume(np.abs(expected).max() < 1e4)
     t = Tensor(x0, requires_grad=True)
     try:
         loss = run(program, t, tensors=True)

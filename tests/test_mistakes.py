@@ -163,6 +163,32 @@ MISTAKES = [
     Mistake("Assigning a value of the wrong shape into a slice",
             "x = Tensor(np.zeros(3))\nx[0:2] = Tensor(np.ones(3))",
             "ValueError", ("x[index] = value", "(3,)", "(2,)")),
+    Mistake("A fractional axis", "Tensor(np.ones((2, 3))).sum(axis=1.5)",
+            "TypeError", ("sum", "axis", "1.5", "float", "axis=1")),
+    Mistake("A negative layer size", "Linear(-1, 3)",
+            "ValueError", ("Linear", "in_features", "-1", ">= 0", "Linear(784, 10)"),
+            "`Linear(0, 3)` is allowed, as in PyTorch: a layer with no inputs outputs its bias."),
+    Mistake("A dropout probability given as text", "nn.Dropout('0.5')",
+            "TypeError", ("Dropout", "'0.5'", "str", "Dropout(0.5)")),
+    Mistake("A Value of text", "from reverse import Value\nValue('a')",
+            "TypeError", ("Value", "'a'", "str", "Value(2.0)")),
+    Mistake("numpy scalars as options",
+            "from nn import DataLoader, TensorDataset\n"
+            "opt = optim.SGD(Linear(2, 2).parameters(), lr=np.float32(0.1))\n"
+            "loader = DataLoader(TensorDataset(np.zeros((4, 2))), batch_size=np.int64(2))\n"
+            "print(opt.param_groups[0]['lr'], len(loader))",
+            "", ("0.1 2",),
+            "Not a mistake: numpy's numbers are accepted wherever Python's are. "
+            "The example prints the learning rate and the number of batches."),
+    Mistake("A NaN learning rate or eps",
+            "optim.Adam(Linear(2, 2).parameters(), eps=float('nan'))",
+            "ValueError", ("Adam", "eps=nan", "NaN", ">= 0")),
+    Mistake("A TensorDataset of strings", "nn.TensorDataset(['a', 'b'])",
+            "TypeError", ("TensorDataset", "['a', 'b']", "not numeric", "np.unique")),
+    Mistake("A gradient of strings given to backward",
+            "x = Tensor([1.0, 2.0], requires_grad=True)\ny = x * 2\n"
+            "y.backward(gradient=['a', 'b'])",
+            "TypeError", ("backward", "['a', 'b']", "shape (2,)", "np.ones((2,))")),
 ]
 
 

@@ -53,6 +53,12 @@ def shape_of(x: Any) -> tuple:
         return np.shape(x)
 
 
+def broadcasts_to(small: tuple, big: tuple) -> bool:
+    """Whether an array of shape ``small`` broadcasts to shape ``big`` (each axis, counted from
+    the last, equal or 1; no more axes than ``big``)."""
+    return len(small) <= len(big) and all(s in (1, b) for s, b in zip(small[::-1], big[::-1]))
+
+
 def refuse_tensors_in(seq: Any, fn: str) -> None:
     """Raise if a (nested) list or tuple holds engine values: numpy would turn them into plain
     numbers, and their derivatives would be lost without a word."""

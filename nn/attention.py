@@ -26,7 +26,7 @@ import numpy as np
 
 from adcore import ops
 from adcore.levels import raw
-from adcore.shapes import dtype_of, shape_of
+from adcore.shapes import broadcasts_to, dtype_of, shape_of
 from nn.dropout import dropout
 
 # --- masks --------------------------------------------------------------------------------------
@@ -131,11 +131,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
                              f"causal mask would replace attn_mask)")
         kind = _mask_kind(who, "attn_mask", attn_mask)
         ms = shape_of(attn_mask)
-        try:
-            fits = np.broadcast_shapes(ms, score_shape) == score_shape
-        except ValueError:
-            fits = False
-        if not fits:
+        if not broadcasts_to(ms, score_shape):
             raise ValueError(f"{who}: attn_mask of shape {ms} does not broadcast to the scores' "
                              f"shape {score_shape} (..., L, S)")
     factor = 1.0 / math.sqrt(qs[-1]) if scale is None else float(scale)

@@ -21,8 +21,9 @@ import numpy as np
 
 from adcore import ops
 from adcore.levels import bind, raw
+from adcore.ops.elementwise import retry_quietly
 from adcore.ops.nn import REDUCTIONS, class_indices, cross_entropy_op, target_shape
-from adcore.shapes import dtype_of, shape_of
+from adcore.shapes import broadcasts_to, dtype_of, shape_of
 from nn.attention import multi_head_attention_forward, scaled_dot_product_attention
 from nn.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d
 from reverse import Tensor
@@ -251,11 +252,7 @@ def _broadcasts_to(fn: str, name: str, value: Any, shape: tuple) -> None:
     if value is None:
         return
     got = shape_of(value)
-    try:
-        fits = np.broadcast_shapes(got, shape) == shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(got, shape):
         last = shape[-1] if shape else 1
         raise ValueError(f"{fn}: {name} of shape {got} does not broadcast to the input's shape "
                          f"{shape}; give it the input's shape or one that expands to it (one "
@@ -292,9 +289,8 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
             losses = ops.mul(losses, weight)
         return _reduce(losses, reduction)
     except FloatingPointError as exc:  # benign underflow: once more with it ignored
-        return ops.elementwise._retry_quietly(exc, binary_cross_entropy_with_logits, input,
-                                              target, weight, reduction=reduction,
-                                              pos_weight=pos_weight)
+        return retry_quietly(exc, binary_cross_entropy_with_logits, input, target, weight,
+                             reduction=reduction, pos_weight=pos_weight)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
@@ -358,8 +354,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
             losses = ops.mul(losses, weight)
         return _reduce(losses, reduction)
     except FloatingPointError as exc:  # benign underflow: once more with it ignored
-        return ops.elementwise._retry_quietly(exc, binary_cross_entropy, input, target, weight,
-                                              reduction)
+        return retry_quietly(exc, binary_cross_entropy, input, target, weight, reduction)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:

@@ -36,7 +36,7 @@ from adcore.ops.compare import (
     sign,
 )
 from adcore.registry import Op, defop, register
-from adcore.shapes import dtype_of
+from adcore.shapes import broadcasts_to, dtype_of
 
 
 def _scalar_or_array(np_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -77,7 +77,7 @@ def _py_pow(x: Any, y: Any) -> Any:
 # once more with underflow ignored: an overflow, invalid value or division by zero raises again,
 # as numpy would. Single-ufunc ops (exp itself) keep numpy's behaviour.
 
-def _retry_quietly(exc: FloatingPointError, fn: Callable[..., Any], *args: Any,
+def retry_quietly(exc: FloatingPointError, fn: Callable[..., Any], *args: Any,
                    **params: Any) -> Any:
     """``fn(*args, **params)`` again with underflow ignored, after it raised ``exc``; ``exc`` again
     at once when underflow was ignored already (then it is an overflow, invalid value or division
@@ -99,13 +99,13 @@ def _quiet_underflow(op: Op) -> Op:
         try:
             return jvp(tangents, primals, out, params)
         except FloatingPointError as exc:
-            return _retry_quietly(exc, jvp, tangents, primals, out, params)
+            return retry_quietly(exc, jvp, tangents, primals, out, params)
 
     def quiet_vjp(y_bar: Any, primals: Any, out: Any, params: dict, needs: Any) -> Any:
         try:
             return vjp(y_bar, primals, out, params, needs)
         except FloatingPointError as exc:
-            return _retry_quietly(exc, vjp, y_bar, primals, out, params, needs)
+            return retry_quietly(exc, vjp, y_bar, primals, out, params, needs)
 
     op.jvp, op.vjp = quiet_jvp, quiet_vjp
     return op
@@ -293,8 +293,8 @@ def _sigmoid_array(x: Any) -> Any:
     try:  # e**-|x| never overflows: 1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below
         z = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
-    except FloatingPointError as exc:  # its underflow is benign (see _retry_quietly)
-        return _retry_quietly(exc, _sigmoid_array, x)
+    except FloatingPointError as exc:  # its underflow is benign (see retry_quietly)
+        return retry_quietly(exc, _sigmoid_array, x)
 
 
 sigmoid = _unary("sigmoid", _scalar_or_array(_sigmoid_array),
@@ -398,11 +398,7 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     As torch.Tensor.masked_fill: the result has x's shape; ``value`` is a number or a 0-d array.
     """
     mask, xs = raw(mask), np.shape(raw(x))
-    try:
-        fits = np.broadcast_shapes(np.shape(mask), xs) == xs
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(np.shape(mask), xs):
         raise ValueError(f"masked_fill: mask of shape {np.shape(mask)} does not broadcast to x's "
                          f"shape {np.shape(raw(x))}; give a mask of x's shape or one that expands "
                          f"to it")

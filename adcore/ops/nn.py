@@ -18,13 +18,13 @@ from adcore.levels import bind, raw
 from adcore.ops.compare import equal
 from adcore.ops.elementwise import (
     _quiet_underflow,
-    _retry_quietly,
     _scalar_or_array,
     _unary,
     add,
     div,
     mul,
     neg,
+    retry_quietly,
     sigmoid,
     sqrt,
     sub,
@@ -42,8 +42,8 @@ from adcore.shapes import dtype_of, shape_of
 def _softplus_array(x: Any) -> Any:
     try:
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))  # no overflow for either sign
-    except FloatingPointError as exc:  # e ** -|x| underflows, benignly: see _retry_quietly
-        return _retry_quietly(exc, _softplus_array, x)
+    except FloatingPointError as exc:  # e ** -|x| underflows, benignly: see retry_quietly
+        return retry_quietly(exc, _softplus_array, x)
 
 
 softplus = _unary("softplus", _scalar_or_array(_softplus_array),
@@ -151,8 +151,8 @@ def _cross_entropy_impl(x: Any, target: Any, *, reduction: str, label_smoothing:
         if reduction == "mean":  # 0 / 0 over no rows: nan, as PyTorch
             with np.errstate(invalid="ignore", divide="ignore"):
                 total = total / losses.shape[-1]
-    except FloatingPointError as exc:  # benignly: see _retry_quietly
-        return _retry_quietly(exc, _cross_entropy_impl, x, target, reduction=reduction,
+    except FloatingPointError as exc:  # benignly: see retry_quietly
+        return retry_quietly(exc, _cross_entropy_impl, x, target, reduction=reduction,
                               label_smoothing=label_smoothing, rows=rows)
     return np.asarray(total)
 
@@ -187,7 +187,7 @@ def _ce_weights(y_bar: Any, x: Any, reduction: str, rows: int) -> Any:
 
 def _ce_jvp(x_dot: Any, x: Any, target: Any, out: Any, *, reduction: str, label_smoothing: float,
             rows: int) -> Any:
-    try:  # softmax times the tangent may underflow, benignly (see _retry_quietly)
+    try:  # softmax times the tangent may underflow, benignly (see retry_quietly)
         per_row = bind(sum_op, mul(_ce_grad(x, target, label_smoothing), x_dot), axes=(-1,),
                        keepdims=False)
         if reduction == "none" or not rows:
@@ -195,16 +195,16 @@ def _ce_jvp(x_dot: Any, x: Any, target: Any, out: Any, *, reduction: str, label_
         total = bind(sum_op, per_row, axes=(-1,), keepdims=False)
         return mul(total, _mean_factor(shape_of(x)[0])) if reduction == "mean" else total
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _ce_jvp, x_dot, x, target, out, reduction=reduction,
+        return retry_quietly(exc, _ce_jvp, x_dot, x, target, out, reduction=reduction,
                               label_smoothing=label_smoothing, rows=rows)
 
 
 def _ce_vjp(y_bar: Any, x: Any, target: Any, out: Any, *, reduction: str, label_smoothing: float,
             rows: int) -> Any:
-    try:  # softmax times the cotangent may underflow, benignly (see _retry_quietly)
+    try:  # softmax times the cotangent may underflow, benignly (see retry_quietly)
         return mul(_ce_weights(y_bar, x, reduction, rows), _ce_grad(x, target, label_smoothing))
     except FloatingPointError as exc:  # (out is not read: None)
-        return _retry_quietly(exc, _ce_vjp, y_bar, x, target, None, reduction=reduction,
+        return retry_quietly(exc, _ce_vjp, y_bar, x, target, None, reduction=reduction,
                               label_smoothing=label_smoothing, rows=rows)
 
 

@@ -17,7 +17,6 @@ from adcore import domains as D
 from adcore.levels import bind
 from adcore.ops.compare import Constant, equal, extremum_weights, sign
 from adcore.ops.elementwise import (
-    _retry_quietly,
     abs,
     astype,
     div,
@@ -25,6 +24,7 @@ from adcore.ops.elementwise import (
     log,
     mul,
     pow,
+    retry_quietly,
     sub,
     where,
 )
@@ -544,8 +544,8 @@ def _logsumexp_impl(x: Any, *, axes: tuple, keepdims: bool) -> Any:
     shift = np.where(np.isfinite(shift), shift, 0)
     try:
         out = np.log(np.sum(np.exp(x - shift), axis=axes, keepdims=True)) + shift
-    except FloatingPointError as exc:  # e ** (x - max) underflows, benignly: see _retry_quietly
-        return _retry_quietly(exc, _logsumexp_impl, x, axes=axes, keepdims=keepdims)
+    except FloatingPointError as exc:  # e ** (x - max) underflows, benignly: see retry_quietly
+        return retry_quietly(exc, _logsumexp_impl, x, axes=axes, keepdims=keepdims)
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
@@ -569,14 +569,14 @@ def _softmax_weights(x: Any, out: Any, axes: tuple, keepdims: bool) -> Any:
 
 # The rules of logsumexp, softmax and log_softmax underflow as their forward rules do (e ** -gap,
 # and softmax times a cotangent), benignly: on FloatingPointError each runs once more with
-# underflow ignored (see _retry_quietly). A retry passes None for what the rule does not read.
+# underflow ignored (see retry_quietly). A retry passes None for what the rule does not read.
 
 def _logsumexp_jvp(x_dot: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
     try:
         return bind(sum_op, mul(_softmax_weights(x, out, axes, keepdims), x_dot), axes=axes,
                     keepdims=keepdims)
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _logsumexp_jvp, x_dot, x, out, axes=axes, keepdims=keepdims)
+        return retry_quietly(exc, _logsumexp_jvp, x_dot, x, out, axes=axes, keepdims=keepdims)
 
 
 def _logsumexp_vjp(y_bar: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
@@ -584,7 +584,7 @@ def _logsumexp_vjp(y_bar: Any, x: Any, out: Any, *, axes: tuple, keepdims: bool)
         return mul(_softmax_weights(x, out, axes, keepdims),
                    _keep(y_bar, shape_of(x), axes, keepdims))
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _logsumexp_vjp, y_bar, x, out, axes=axes, keepdims=keepdims)
+        return retry_quietly(exc, _logsumexp_vjp, y_bar, x, out, axes=axes, keepdims=keepdims)
 
 
 logsumexp_op = defop(
@@ -607,8 +607,8 @@ def _softmax_impl(x: Any, *, axis: int) -> Any:
     try:
         e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
         return e / e.sum(axis=axis, keepdims=True)
-    except FloatingPointError as exc:  # e ** (x - max) underflows, benignly: see _retry_quietly
-        return _retry_quietly(exc, _softmax_impl, x, axis=axis)
+    except FloatingPointError as exc:  # e ** (x - max) underflows, benignly: see retry_quietly
+        return retry_quietly(exc, _softmax_impl, x, axis=axis)
 
 
 def _sum_keep(v: Any, axis: int) -> Any:
@@ -624,14 +624,14 @@ def _softmax_jvp(x_dot: Any, x: Any, out: Any, *, axis: int) -> Any:
     try:
         return mul(out, sub(x_dot, _sum_keep(mul(out, x_dot), axis)))
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _softmax_jvp, x_dot, None, out, axis=axis)
+        return retry_quietly(exc, _softmax_jvp, x_dot, None, out, axis=axis)
 
 
 def _softmax_vjp(y_bar: Any, x: Any, out: Any, *, axis: int) -> Any:
     try:
         return mul(out, sub(y_bar, _sum_keep(mul(y_bar, out), axis)))
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _softmax_vjp, y_bar, None, out, axis=axis)
+        return retry_quietly(exc, _softmax_vjp, y_bar, None, out, axis=axis)
 
 
 softmax_op = defop(
@@ -652,22 +652,22 @@ def _log_softmax_impl(x: Any, *, axis: int) -> Any:
         z = np.where(np.isfinite(z), z, x)
     try:
         return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-    except FloatingPointError as exc:  # e ** z underflows, benignly: see _retry_quietly
-        return _retry_quietly(exc, _log_softmax_impl, x, axis=axis)
+    except FloatingPointError as exc:  # e ** z underflows, benignly: see retry_quietly
+        return retry_quietly(exc, _log_softmax_impl, x, axis=axis)
 
 
 def _log_softmax_jvp(x_dot: Any, x: Any, out: Any, *, axis: int) -> Any:
     try:
         return sub(x_dot, _sum_keep(mul(exp(out), x_dot), axis))
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _log_softmax_jvp, x_dot, None, out, axis=axis)
+        return retry_quietly(exc, _log_softmax_jvp, x_dot, None, out, axis=axis)
 
 
 def _log_softmax_vjp(y_bar: Any, x: Any, out: Any, *, axis: int) -> Any:
     try:
         return sub(y_bar, mul(exp(out), _sum_keep(y_bar, axis)))
     except FloatingPointError as exc:
-        return _retry_quietly(exc, _log_softmax_vjp, y_bar, None, out, axis=axis)
+        return retry_quietly(exc, _log_softmax_vjp, y_bar, None, out, axis=axis)
 
 
 log_softmax_op = defop(

@@ -18,7 +18,7 @@ import numpy as np
 from adcore import domains as D
 from adcore.levels import bind, is_engine_value, raw
 from adcore.registry import Op, declare, defop, public
-from adcore.shapes import normalize_axis, shape_of
+from adcore.shapes import broadcasts_to, normalize_axis, shape_of
 
 __all__ = [  # its public functions, re-exported by adcore.ops
     "broadcast_to", "clone", "concatenate", "expand_dims", "flatten", "getitem", "reshape",
@@ -247,8 +247,7 @@ sum_to_op: Op = defop(
 
 
 def _check_broadcast(fn: str, small: tuple, big: tuple) -> None:
-    ok = len(small) <= len(big) and all(s in (1, b) for s, b in zip(small[::-1], big[::-1]))
-    if not ok:
+    if not broadcasts_to(small, big):
         raise ValueError(f"{fn}: shape {small} does not broadcast to {big}; each axis must match "
                          f"or have length 1, counting from the last axis")
 
@@ -695,11 +694,7 @@ def setitem(x: Any, index: Any, value: Any) -> Any:
     index = _canonical_index(index, in_shape, "setitem")
     core = _indexed_shape(in_shape, index)
     vshape = shape_of(value)
-    try:
-        fits = np.broadcast_shapes(vshape, core) == core
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(vshape, core):
         raise ValueError(f"setitem: a value of shape {vshape} cannot be written into x[index] of "
                          f"shape {core} (x has shape {in_shape}); give a value that broadcasts to "
                          f"{core}")

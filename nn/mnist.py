@@ -20,8 +20,13 @@ When no folder has them all and ``download`` is true, the missing files are fetc
 counts only when the md5 of its *decompressed* contents matches: that checksum is the same on every
 mirror, whereas a re-compressed archive has a different .gz checksum. Files are written under a
 temporary name and renamed once complete, so an interrupted or bad download never leaves a file
-under the final name. Offline, download the four files by hand into a folder and pass it as
-``data_dir`` (``--data-dir`` on the command line) or set ``MNIST_DIR``.
+under the final name. Every download is bounded: a mirror may send at most ``max_download``
+bytes for a file (its known IDX size plus gzip's overhead; a larger Content-Length is refused
+before reading), the bytes are checked as they arrive by a streaming decompressor that stops at
+the file's known size (a gzip bomb costs a megabyte, not gigabytes), no read may wait more than
+``timeout`` seconds and each file must arrive within ``deadline`` seconds. A failed lookup
+removes the folders it created. Offline, download the four files by hand into a folder and pass
+it as ``data_dir`` (``--data-dir`` on the command line) or set ``MNIST_DIR``.
 
 Files already present are not checksummed on every call (hashing 55 MB each run is wasted time);
 ``verify(folder)`` checks them on demand.
@@ -36,6 +41,7 @@ import math
 import os
 import struct
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -60,6 +66,16 @@ class MnistFile(NamedTuple):
     def raw_name(self) -> str:
         """The name of the decompressed file (without ``.gz``)."""
         return self.name.removesuffix(".gz")
+
+    @property
+    def raw_size(self) -> int:
+        """The size of the decompressed IDX file: a 4-byte magic, 4 bytes a dimension, uint8s."""
+        return 4 + 4 * len(self.shape) + math.prod(self.shape)
+
+    @property
+    def max_download(self) -> int:
+        """The most bytes a mirror may send for this file: gzip never grows data by 1% + 1 KB."""
+        return self.raw_size + self.raw_size // 100 + 1024
 
 
 TRAIN_IMAGES = MnistFile("train-images-idx3-ubyte.gz", "6bbc9ace898e44ae57da46a324031adb",
@@ -97,23 +113,19 @@ PathLike = str | os.PathLike[str]
 Progress = Callable[[str], None]
 
 
-def _decompress(data: bytes, where: object, fix: str) -> bytes:
-    """The IDX contents of ``data``: decompressed when it starts with the gzip magic bytes."""
+def _idx_bytes(path: Path) -> bytes:
+    """The IDX contents of the file ``path``, decompressed if it starts with the gzip magic."""
+    data = path.read_bytes()
     if not data:
-        raise ValueError(f"{where}: expected an IDX file (raw or gzip-compressed), found an empty "
-                         f"file{fix}")
+        raise ValueError(f"{path}: expected an IDX file (raw or gzip-compressed), found an empty "
+                         f"file; {_REFETCH}")
     if data[:2] != _GZIP_MAGIC:
         return data
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{where}: expected a complete gzip stream, found a corrupt or truncated "
-                         f"one ({exc}){fix}") from exc
-
-
-def _idx_bytes(path: Path) -> bytes:
-    """The IDX contents of the file ``path``, decompressed if need be."""
-    return _decompress(path.read_bytes(), path, f"; {_REFETCH}")
+        raise ValueError(f"{path}: expected a complete gzip stream, found a corrupt or truncated "
+                         f"one ({exc}); {_REFETCH}") from exc
 
 
 def _parse_idx(data: bytes, path: Path) -> np.ndarray:
@@ -182,15 +194,24 @@ def _how_to_provide() -> str:
 
 def find_mnist(data_dir: PathLike | None = None, *, download: bool = True,
                mirrors: Iterable[str] | None = None, timeout: float = 30.0,
-               progress: Progress | None = None) -> Path:
-    """The folder holding all four MNIST files, downloading the missing ones if allowed."""
+               deadline: float = 600.0, progress: Progress | None = None) -> Path:
+    """The folder holding all four MNIST files, downloading the missing ones if allowed.
+
+    A download from a mirror fails over to the next mirror when a read waits more than
+    ``timeout`` seconds, when the whole file takes more than ``deadline`` seconds, or when the
+    server sends more bytes than the file can take.
+    """
     searched: list[tuple[Path, str]] = []
     if data_dir is not None:
         searched.append((Path(data_dir).expanduser(), "the data_dir argument"))
     if os.environ.get("MNIST_DIR"):
         searched.append((Path(os.environ["MNIST_DIR"]).expanduser(), "$MNIST_DIR"))
     searched.append((default_cache_dir(), "the cache folder"))
-    for folder, _ in searched:
+    for folder, why in searched:
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"{folder} ({why}) is a file, not a folder; give the folder "
+                                     f"that holds the four MNIST files, or the folder to "
+                                     f"download them into")
         if not _missing(folder):
             return folder
     target = searched[0][0] if data_dir is not None else default_cache_dir()
@@ -201,10 +222,17 @@ def find_mnist(data_dir: PathLike | None = None, *, download: bool = True,
                                 f"To provide it, {_how_to_provide()}; or call with "
                                 f"download=True to fetch it into {target}.")
     mirror_list = _mirror_list(mirrors)
+    created = [p for p in (target, *target.parents) if not p.exists()]
     target.mkdir(parents=True, exist_ok=True)
-    for f in FILES:
-        if _locate(target, f) is None:
-            _download(f, target, mirror_list, timeout, progress)
+    try:
+        for f in FILES:
+            if _locate(target, f) is None:
+                _download(f, target, mirror_list, timeout, deadline, progress)
+    except BaseException:
+        for folder in created:  # deepest first; a failed lookup leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return target
 
 
@@ -227,6 +255,8 @@ def _describe(exc: BaseException, timeout: float) -> str:
         if not isinstance(exc.reason, BaseException):
             return str(exc.reason)
         exc = exc.reason
+    if isinstance(exc, _DeadlinePassed):
+        return str(exc)
     if isinstance(exc, TimeoutError):
         return f"timed out (no data for {timeout:g} s)"
     if isinstance(exc, ValueError):
@@ -234,7 +264,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _download(f: MnistFile, folder: Path, mirrors: list[str], timeout: float,
+def _download(f: MnistFile, folder: Path, mirrors: list[str], timeout: float, deadline: float,
               progress: Progress | None) -> None:
     """Fetch ``f`` into ``folder`` from the first mirror that serves it intact."""
     failures = []
@@ -243,7 +273,7 @@ def _download(f: MnistFile, folder: Path, mirrors: list[str], timeout: float,
         if progress is not None:
             progress(f"downloading {url}")
         try:
-            _fetch(url, folder / f.name, f.md5, timeout)
+            _fetch(url, folder / f.name, f, timeout, deadline)
             return
         except (OSError, ValueError, http.client.HTTPException) as exc:
             reason = _describe(exc, timeout)
@@ -255,8 +285,75 @@ def _download(f: MnistFile, folder: Path, mirrors: list[str], timeout: float,
                        + f"\nInstead, {_how_to_provide()}.")
 
 
-def _fetch(url: str, final: Path, md5: str, timeout: float) -> None:
-    """Download ``url`` to ``final`` atomically, keeping it only if its decompressed md5 matches."""
+class _DeadlinePassed(TimeoutError):
+    """A download still running at its deadline (a slow or trickling server)."""
+
+
+class _Contents:
+    """The IDX contents of a download, checked as its bytes arrive: md5 and size, never held whole.
+
+    The bytes served may be gzip-compressed (one or more members) or raw. Decompression is a stream
+    with a bound: at most ``limit`` decompressed bytes are ever produced, so a small gzip bomb is
+    refused after ``limit`` bytes, not after it has filled the memory.
+    """
+
+    __slots__ = ("limit", "md5", "size", "_gzip", "_inflate", "_head")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+        self._gzip: bool | None = None  # unknown until two bytes have arrived
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._head = b""
+
+    def feed(self, data: bytes) -> None:
+        if self._gzip is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b""
+            self._gzip = data[:2] == _GZIP_MAGIC
+        if not self._gzip:
+            self._take(data)
+            return
+        try:
+            while data:
+                if self._inflate.eof:  # a further gzip member, as gzip.decompress allows
+                    self._inflate = zlib.decompressobj(wbits=31)
+                # Never more than one byte past the limit, however much the input inflates to.
+                self._take(self._inflate.decompress(data, self.limit - self.size + 1))
+                data = self._inflate.unused_data if self._inflate.eof \
+                    else self._inflate.unconsumed_tail
+        except zlib.error as exc:
+            raise ValueError(f"expected a gzip stream, found a corrupt one ({exc})") from exc
+
+    def _take(self, out: bytes) -> None:
+        self.size += len(out)
+        if self.size > self.limit:
+            raise ValueError(f"the contents exceed the {self.limit} bytes this file holds "
+                             f"(a gzip bomb, or not this file); refused")
+        self.md5.update(out)
+
+    def finish(self) -> None:
+        if self._gzip is None or self.size == 0:
+            raise ValueError(f"expected an IDX file (raw or gzip-compressed), found "
+                             f"{len(self._head)} bytes")
+        if self._gzip and not self._inflate.eof:
+            raise ValueError("expected a complete gzip stream, found a truncated one")
+
+
+def _fetch(url: str, final: Path, f: MnistFile, timeout: float, deadline: float) -> None:
+    """Download ``url`` to ``final`` atomically, keeping it only if its decompressed md5 matches.
+
+    Bounded in every resource: the server may send at most ``f.max_download`` bytes (refused
+    before reading when it announces more), the contents may decompress to at most
+    ``f.raw_size`` bytes, no read may wait more than ``timeout`` seconds and the whole download
+    must end within ``deadline`` seconds. The temporary ``.part`` file goes on any failure.
+    """
+    start = time.monotonic()
+    limit = f.max_download
+    contents = _Contents(f.raw_size)
     fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -264,23 +361,37 @@ def _fetch(url: str, final: Path, md5: str, timeout: float) -> None:
             request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
             with urllib.request.urlopen(request, timeout=timeout) as resp:
                 length = resp.headers.get("Content-Length")
+                announced = int(length) if length is not None and length.isdigit() else None
+                if announced is not None and announced > limit:
+                    raise ValueError(f"the server announces {announced} bytes; {f.name} is at "
+                                     f"most {limit} bytes; refused before reading")
                 received = 0
                 while True:
-                    chunk = resp.read(_CHUNK)
+                    # read1 returns what has arrived, so a trickling server cannot hold one call
+                    # open past the deadline (read(n) would wait for all n bytes).
+                    chunk = resp.read1(_CHUNK)
                     if not chunk:
                         break
-                    out.write(chunk)
                     received += len(chunk)
+                    if received > limit:
+                        raise ValueError(f"the server sent more than the {limit} bytes {f.name} "
+                                         f"can take; refused")
+                    contents.feed(chunk)
+                    out.write(chunk)
+                    if time.monotonic() - start > deadline:
+                        raise _DeadlinePassed(f"deadline of {deadline:g} s passed after "
+                                              f"{received} bytes; pass a larger deadline= for a "
+                                              f"slow connection")
             # Reading a fixed amount returns b"" when the server hangs up early: no exception.
-            if length is not None and length.isdigit() and received != int(length):
-                raise ValueError(f"connection dropped after {received} of {length} bytes")
+            if announced is not None and received != announced:
+                raise ValueError(f"connection dropped after {received} of {announced} bytes")
+            contents.finish()
             out.flush()
             os.fsync(out.fileno())
-        contents = _decompress(tmp.read_bytes(), "the file served", "")
-        found = hashlib.md5(contents, usedforsecurity=False).hexdigest()
-        if found != md5:
+        found = contents.md5.hexdigest()
+        if found != f.md5:
             raise ValueError(f"wrong checksum: md5 of the decompressed contents is {found}, "
-                             f"expected {md5}")
+                             f"expected {f.md5}")
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -325,9 +436,11 @@ def verify(folder: PathLike) -> None:
 
 
 def load_mnist(data_dir: PathLike | None = None, *, train: bool = True, download: bool = True,
-               mirrors: Iterable[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               mirrors: Iterable[str] | None = None, timeout: float = 30.0,
+               deadline: float = 600.0) -> tuple[np.ndarray, np.ndarray]:
     """The training (or test) split as (images uint8 (N, 28, 28), labels uint8 (N,))."""
-    folder = find_mnist(data_dir, download=download, mirrors=mirrors)
+    folder = find_mnist(data_dir, download=download, mirrors=mirrors, timeout=timeout,
+                        deadline=deadline)
     image_file, label_file = (TRAIN_IMAGES, TRAIN_LABELS) if train else (TEST_IMAGES, TEST_LABELS)
     image_path, label_path = _locate(folder, image_file), _locate(folder, label_file)
     if image_path is None or label_path is None:  # removed since find_mnist looked

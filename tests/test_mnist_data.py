@@ -14,6 +14,8 @@ import shutil
 import socket
 import struct
 import threading
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,14 +114,25 @@ def corrupt_labels(raw_blobs: dict[str, bytes]) -> dict[str, bytes]:
 class Mirror:
     url: str
     requests: list[str] = field(default_factory=list)
+    sent: int = 0  # bytes written by streamed bodies
+    hung_up: bool = False  # the client closed the connection while a streamed body was sent
+
+
+Body = bytes | Callable[[], Iterator[bytes]]
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Mirror]]:
-    """Start local HTTP mirrors (``serve(files, truncate=False)``); all are stopped afterwards."""
+    """Start local HTTP mirrors; all are stopped afterwards.
+
+    ``serve(files, truncate=False, announce="exact")``: ``files`` maps names to bytes, or to a
+    function giving the body's chunks (a stream, a trickle). ``announce`` is the Content-Length
+    sent: "exact" (the length of bytes bodies), an int, or None for no header at all.
+    """
     running = []
 
-    def start(files: dict[str, bytes], *, truncate: bool = False) -> Mirror:
+    def start(files: dict[str, Body], *, truncate: bool = False,
+              announce: str | int | None = "exact") -> Mirror:
         mirror = Mirror("")
 
         class Handler(BaseHTTPRequestHandler):
@@ -132,15 +145,26 @@ def serve() -> Iterator[Callable[..., Mirror]]:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/gzip")
-                self.send_header("Content-Length", str(len(body)))
+                length = len(body) if announce == "exact" and isinstance(body, bytes) \
+                    else announce
+                if isinstance(length, int):
+                    self.send_header("Content-Length", str(length))
                 self.end_headers()
-                if truncate:
+                if truncate and isinstance(body, bytes):
                     # Announce the full size, send half, then hang up (the server "dies").
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                self.wfile.write(body)
+                chunks = [body] if isinstance(body, bytes) else body()
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        mirror.sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    mirror.hung_up = True
+                self.close_connection = True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -422,7 +446,7 @@ def test_mirror_dying_mid_file_is_rejected_and_leaves_nothing(tmp_path: Path, se
         find_mnist(target, mirrors=[dying.url])
     assert dying.url + TRAIN_IMAGES.name in str(info.value)
     assert "dropped" in str(info.value)
-    assert os.listdir(target) == []
+    assert not target.exists()  # the folder it made for the download goes too
     good = serve(gz_blobs)
     messages: list[str] = []
     find_mnist(target, mirrors=[dying.url, good.url], progress=messages.append)
@@ -468,6 +492,146 @@ def test_all_mirrors_failing_lists_each_reason(tmp_path: Path, serve, real_dir,
     for url, word in ((closed, "refused"), (missing, "404"), (bad, "checksum")):
         assert any(url + TRAIN_LABELS.name in line and word in line.lower() for line in lines)
     assert set(os.listdir(target)) == before
+
+
+# --- downloads bounded in bytes, memory and time -----------------------------------------------
+
+
+def _only_train_labels_missing(folder: Path) -> Path:
+    """A folder where every file but the training labels is present (as a placeholder)."""
+    return _placeholders(folder, (TRAIN_IMAGES, TEST_IMAGES, TEST_LABELS))
+
+
+def _fetch_failure(target: Path, url: str, **kwargs: object) -> tuple[str, int]:
+    """find_mnist's error message and the peak memory traced while it failed."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(RuntimeError) as info:
+            find_mnist(target, mirrors=[url], **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return str(info.value), peak
+
+
+def test_known_sizes() -> None:
+    # A 4-byte magic, 4 bytes per dimension, one byte per entry.
+    assert TRAIN_IMAGES.raw_size == 16 + 60000 * 28 * 28 == 47_040_016
+    assert TRAIN_LABELS.raw_size == 8 + 60000
+    assert TEST_LABELS.raw_size == 8 + 10000
+    for f in FILES:
+        # Level 0 stores the data uncompressed: gzip's largest growth, which still fits.
+        assert f.raw_size < len(gzip.compress(bytes(f.raw_size), 0)) < f.max_download
+
+
+def test_body_without_length_is_cut_at_the_files_size(tmp_path: Path, serve) -> None:
+    def endless() -> Iterator[bytes]:  # 64 MB of zeros with no Content-Length
+        for _ in range(1024):
+            yield bytes(65536)
+
+    target = _only_train_labels_missing(tmp_path / "data")
+    before = set(os.listdir(target))
+    mirror = serve({TRAIN_LABELS.name: endless}, announce=None)
+    message, peak = _fetch_failure(target, mirror.url)
+    assert f"more than the {TRAIN_LABELS.max_download} bytes" in message
+    assert TRAIN_LABELS.name in message and "refused" in message
+    assert peak < 4 * 2**20  # one read's chunk, not the body
+    assert set(os.listdir(target)) == before  # the .part file went
+    for _ in range(100):  # the server notices the closed connection once its buffers fill
+        if mirror.hung_up:
+            break
+        time.sleep(0.05)
+    assert mirror.hung_up and mirror.sent < 32 * 2**20
+
+
+def test_announced_length_too_large_is_refused_before_reading(tmp_path: Path, serve) -> None:
+    target = _only_train_labels_missing(tmp_path / "data")
+    before = set(os.listdir(target))
+    mirror = serve({TRAIN_LABELS.name: b"\x1f\x8b" + bytes(100)}, announce=10**12)
+    message, _ = _fetch_failure(target, mirror.url)
+    assert "announces 1000000000000 bytes" in message
+    assert f"at most {TRAIN_LABELS.max_download} bytes" in message
+    assert set(os.listdir(target)) == before
+
+
+def test_gzip_bomb_is_refused_with_memory_bounded(tmp_path: Path, serve) -> None:
+    bomb = gzip.compress(bytes(50_000_000), 9)  # 49 KB that inflate to 50 MB
+    assert len(bomb) < TRAIN_LABELS.max_download
+    target = _only_train_labels_missing(tmp_path / "data")
+    before = set(os.listdir(target))
+    mirror = serve({TRAIN_LABELS.name: bomb})
+    message, peak = _fetch_failure(target, mirror.url)
+    assert f"exceed the {TRAIN_LABELS.raw_size} bytes" in message and "gzip bomb" in message
+    assert peak < 4 * 2**20
+    assert set(os.listdir(target)) == before
+
+
+def test_trickling_server_meets_the_deadline(tmp_path: Path, serve) -> None:
+    body = gzip.compress(bytes(TRAIN_LABELS.raw_size))
+
+    def trickle() -> Iterator[bytes]:  # a byte every 20 ms, for 5 s: never a read timeout
+        for i in range(250):
+            time.sleep(0.02)
+            yield body[i : i + 1]
+
+    target = _only_train_labels_missing(tmp_path / "data")
+    before = set(os.listdir(target))
+    mirror = serve({TRAIN_LABELS.name: trickle}, announce=len(body))
+    start = time.monotonic()
+    message, _ = _fetch_failure(target, mirror.url, timeout=2.0, deadline=0.5)
+    assert time.monotonic() - start < 3.0  # the trickle would last 5 s
+    assert "deadline of 0.5 s passed" in message and "deadline=" in message
+    assert set(os.listdir(target)) == before
+
+
+def test_corrupt_gzip_stream_is_refused(tmp_path: Path, serve) -> None:
+    good = gzip.compress(bytes(1000))
+    target = _only_train_labels_missing(tmp_path / "data")
+    before = set(os.listdir(target))
+    corrupt = serve({TRAIN_LABELS.name: good[:10] + b"\xff" * 50 + good[60:]})
+    message, _ = _fetch_failure(target, corrupt.url)
+    assert "corrupt" in message
+    truncated = serve({TRAIN_LABELS.name: good[: len(good) // 2]})
+    message, _ = _fetch_failure(target, truncated.url)
+    assert "truncated" in message
+    assert set(os.listdir(target)) == before
+
+
+def test_raw_and_multi_member_bodies_are_accepted(tmp_path: Path, serve, raw_blobs) -> None:
+    data = raw_blobs[TRAIN_LABELS.name]
+    for body in (data, gzip.compress(data[:1000]) + gzip.compress(data[1000:])):
+        target = _only_train_labels_missing(tmp_path / f"data{len(body)}")
+        find_mnist(target, mirrors=[serve({TRAIN_LABELS.name: body}).url])
+        assert (target / TRAIN_LABELS.name).read_bytes() == body
+        np.testing.assert_array_equal(read_idx(target / TRAIN_LABELS.name),
+                                      np.frombuffer(data, np.uint8, offset=8))
+
+
+def test_failed_download_leaves_no_empty_cache_folder(tmp_path: Path) -> None:
+    cache = default_cache_dir()
+    assert not cache.parent.parent.exists()
+    with pytest.raises(RuntimeError):
+        find_mnist(mirrors=[_closed_port_url()])
+    assert not cache.parent.parent.exists()  # neither mnist/ nor dualtape/ nor the XDG root
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(RuntimeError):
+        find_mnist(existing, mirrors=[_closed_port_url()])
+    assert existing.is_dir()  # a folder the user made stays
+
+
+@pytest.mark.parametrize("via", ["data_dir", "MNIST_DIR"])
+def test_a_file_given_as_the_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              via: str) -> None:
+    file = tmp_path / "mnist.npz"
+    file.write_bytes(b"not a folder")
+    if via == "MNIST_DIR":
+        monkeypatch.setenv("MNIST_DIR", str(file))
+    with pytest.raises(NotADirectoryError) as info:
+        find_mnist(file if via == "data_dir" else None, download=False)
+    message = str(info.value)
+    assert str(file) in message and "is a file, not a folder" in message
+    assert ("data_dir" if via == "data_dir" else "$MNIST_DIR") in message
 
 
 # --- verify and load_mnist ---------------------------------------------------------------------

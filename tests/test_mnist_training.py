@@ -69,11 +69,14 @@ def test_the_curriculum_snippet_runs_verbatim_and_learns(example) -> None:
     assert accuracy > 0.5, f"one pass of plain SGD (lr 0.01) over 2,000 images: {accuracy:.2%}"
 
 
-def test_the_example_trains_saves_and_evaluates(example, tmp_path) -> None:
+def test_the_example_trains_saves_and_evaluates(example, tmp_path, capsys) -> None:
     folder = _data_dir()
     weights = tmp_path / "mlp.npz"
     history = example.main(["--data-dir", folder, "--limit", "2000", "--epochs", "1", "--quiet",
                             "--save", str(weights)])
+    # --quiet prints one line: the result.
+    out = capsys.readouterr().out
+    assert out == f"test accuracy {history['test_accuracy'][0]:.2%} after 1 epoch\n"
     assert history["test_accuracy"][0] > 0.75  # 81% with seed 0; chance is 10%
     assert np.mean(history["loss"][-5:]) < np.mean(history["loss"][:5]) / 3
     evaluated = example.main(["--data-dir", folder, "--eval", str(weights), "--quiet"])

@@ -10,6 +10,11 @@
 adcore imports neither engine; ``forward`` and ``reverse`` register themselves with it on import.
 """
 import warnings
+from pathlib import Path
+
+from adcore import shadowing
+
+shadowing.check(Path(__file__).resolve().parent.parent)
 
 # numpy's floating-point warnings raised inside adcore's forward rules and derivative rules (log(0),
 # 1/0, 0 * inf) are silenced, as PyTorch is silent: the values are inf and nan either way. The

@@ -176,12 +176,18 @@ def _axes_per_leaf(axes: Any, tree: Any, where: str) -> list:
     tree of them must match ``tree``'s structure."""
     leaves, spec = flatten(tree)
     if axes is None or isinstance(axes, int):
-        return [axes] * len(leaves)
-    axis_leaves, axis_spec = flatten(axes, leaf_none=True)
-    if axis_spec != spec:
-        raise ValueError(f"vmap: {where} has the structure {axes!r}, which does not match the "
-                         f"structure of the values it describes")
-    return axis_leaves
+        axis_leaves = [axes] * len(leaves)
+    else:
+        axis_leaves, axis_spec = flatten(axes, leaf_none=True)
+        if axis_spec != spec:
+            raise ValueError(f"vmap: {where} has the structure {axes!r}, which does not match the "
+                             f"structure of the values it describes")
+    for axis in axis_leaves:
+        if axis is not None and (isinstance(axis, (bool, np.bool_))
+                                 or not isinstance(axis, (int, np.integer))):
+            raise TypeError(f"vmap: {where} holds {axis!r} ({type(axis).__name__}); an axis is "
+                            f"an int (0 for the first), or None for a value that is not mapped")
+    return [None if axis is None else int(axis) for axis in axis_leaves]
 
 
 def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
@@ -216,6 +222,11 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
                 if not shape:
                     raise ValueError(f"vmap: argument {n}{path} has no axis {axis} to map over "
                                      f"(shape {shape}); give it in_axes None")
+                if not -len(shape) <= axis < len(shape):
+                    raise ValueError(f"vmap: in_axes {axis} for argument {n}{path} of shape "
+                                     f"{shape}: it has {len(shape)} axes (0 to {len(shape) - 1}, "
+                                     f"or -1 to {-len(shape)}); give one of those, or None to "
+                                     f"pass it unmapped")
                 if size is None:
                     size = shape[axis]
                 elif shape[axis] != size:
@@ -257,9 +268,18 @@ def _unbatch(leaf: Any, axis: int | None, level: BatchLevel) -> Any:
                              "example; give it an axis")
         if leaf._link is not None:
             views.fresh(leaf)  # a view whose base changed since it was made
+        ndim = len(shape_of(leaf.value))
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"vmap: out_axes {axis} for an output of {ndim - 1} axes per example: "
+                             f"the batched output has {ndim} axes (0 to {ndim - 1}, or -1 to "
+                             f"{-ndim}); give one of those")
         return _move(leaf.value, 0, axis)
     if axis is None:
         return leaf
     value = _as_array(leaf)  # the same for every example: repeated along the batch axis
     shape = shape_of(value)
+    if not -len(shape) - 1 <= axis <= len(shape):
+        raise ValueError(f"vmap: out_axes {axis} for an output of {len(shape)} axes per example: "
+                         f"the batched output has {len(shape) + 1} axes (0 to {len(shape)}, or -1 "
+                         f"to {-len(shape) - 1}); give one of those")
     return _move(bind(_BROADCAST, value, shape=(level.size,) + shape, in_shape=shape), 0, axis)

@@ -871,6 +871,9 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
                         f"x.sum(axis))")
     given = {k: v for k, v in kwargs.items() if v is not None}
     if given:
+        out = given.get("out")
+        if len(given) == 1 and type(out) is tuple and all(type(o) is np.ndarray for o in out):
+            return _into_arrays(ufunc, inputs, out)
         raise TypeError(f"np.{ufunc.__name__}: the keyword(s) {sorted(given)} are not supported "
                         f"on a {kind} (out= would write around the tape); call it without them")
     fn = UFUNCS.get(ufunc)
@@ -879,6 +882,31 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
                         f"to it, so its derivative is unknown. Use np.asarray(x) to compute on the "
                         f"plain values (leaving the graph), or declare an op for it")
     return fn(*inputs)
+
+
+def _into_arrays(ufunc: Any, inputs: tuple, out: tuple) -> Any:
+    """``array -= lr * p.grad``: numpy writes into a plain array (``out=``), so the result leaves
+    the graph, as an update of PyTorch's ``p.data`` does. Values that carry derivatives (a tensor
+    that requires grad, a transformation's values) are refused: writing them would drop those."""
+    plain = []
+    for x in inputs:
+        if isinstance(x, ArrayMethods):
+            value = x._unwrap()
+            if getattr(x, "requires_grad", True) or type(value) is not np.ndarray:
+                op = _AUGMENTED.get(ufunc, "op=")
+                raise TypeError(f"np.{ufunc.__name__} into a numpy array (array {op} "
+                                f"{type(x).__name__}, or out=array): the {type(x).__name__} "
+                                f"carries derivatives that a plain array cannot hold; use "
+                                f"t.detach() for its values, or update a Tensor in place "
+                                f"under no_grad()")
+            x = value
+        plain.append(x)
+    ufunc(*plain, out=out)
+    return out[0] if len(out) == 1 else out
+
+
+_AUGMENTED = {np.add: "+=", np.subtract: "-=", np.multiply: "*=", np.true_divide: "/=",
+              np.power: "**=", np.floor_divide: "//=", np.remainder: "%=", np.matmul: "@="}
 
 
 def _array_function(self: Any, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:

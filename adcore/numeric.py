@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import transforms
+from adcore.levels import raw, transforms
 
 
 class GradcheckError(AssertionError):
@@ -131,7 +131,13 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
     >>> from adcore import ops
     >>> gradcheck(lambda x, y: ops.sin(x) * y, np.array([0.5, 1.0]), np.array([2.0, -1.0]))
     True
+
+    PyTorch's signature, ``gradcheck(f, (x, y))`` with the inputs in one tuple, means the same;
+    Tensors among the inputs give their values.
     """
+    if len(inputs) == 1 and type(inputs[0]) is tuple:
+        inputs = inputs[0]
+    inputs = tuple(raw(x) for x in inputs)
     name = getattr(f, "__name__", repr(f))
     jac = jacobians(f, inputs, eps)
     wrt = [i for i, x in enumerate(inputs) if _is_float(x)]

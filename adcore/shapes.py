@@ -59,12 +59,25 @@ def broadcasts_to(small: tuple, big: tuple) -> bool:
     return len(small) <= len(big) and all(s in (1, b) for s, b in zip(small[::-1], big[::-1]))
 
 
-def refuse_tensors_in(seq: Any, fn: str) -> None:
+MAX_NESTING = 64  # numpy's largest number of axes
+
+
+def refuse_tensors_in(seq: Any, fn: str, _outer: tuple[int, ...] = ()) -> None:
     """Raise if a (nested) list or tuple holds engine values: numpy would turn them into plain
-    numbers, and their derivatives would be lost without a word."""
+    numbers, and their derivatives would be lost without a word. A list that contains itself, or
+    is nested deeper than an array can have axes, is refused with a ValueError."""
+    outer = (*_outer, id(seq))
     for v in seq:
         if isinstance(v, (list, tuple)):
-            refuse_tensors_in(v, fn)
+            if id(v) in outer:
+                raise ValueError(f"{fn}: got a list that contains itself (as after "
+                                 f"l.append(l)), which has no finite shape; build the list of "
+                                 f"numbers without the self-reference")
+            if len(outer) >= MAX_NESTING:
+                raise ValueError(f"{fn}: got lists nested more than {MAX_NESTING} deep, but an "
+                                 f"array has at most {MAX_NESTING} axes; flatten the data "
+                                 f"(np.reshape after building it) or pass an ndarray")
+            refuse_tensors_in(v, fn, outer)
         elif hasattr(v, "_level") and hasattr(v, "_unwrap"):
             raise TypeError(f"{fn}: got a Python list that holds a {type(v).__name__} where an "
                             f"array was expected; numpy would make it a plain array and its "

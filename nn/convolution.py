@@ -10,7 +10,7 @@ import numpy as np
 from adcore import ops
 from nn import functional as F
 from nn import init
-from nn.module import Module, Parameter
+from nn.module import Module, Parameter, check_input_dtype
 
 _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -30,6 +30,7 @@ def _check_input(layer: Module, x: Any, d: int, channels: int) -> None:
     if got != channels:
         raise ValueError(f"{layer!r:.80}: expected {channels} input channels (axis {-d - 1} of "
                          f"(N, C, {spatial})), got shape {shape} with {got}")
+    check_input_dtype(layer, x, layer.weight)
 
 
 class _ConvNd(Module):

@@ -56,10 +56,20 @@ def _reduce(losses: Any, reduction: str) -> Any:
 
 
 def _same_shape(fn: str, input: Any, target: Any) -> None:
+    """The target of a loss that compares values: the input's shape, and floating (as PyTorch)."""
     a, b = np.shape(input), np.shape(target)
     if a != b:
         raise ValueError(f"{fn}: input has shape {a} but target has shape {b}; they must match "
                          f"(broadcasting a target silently averages the wrong pairs)")
+    dtype = getattr(target, "dtype", None)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.asarray(target).dtype
+    if dtype.kind in "biu":
+        name = dtype_of(input).name
+        raise TypeError(f"{fn}: target is {dtype}, but this loss compares values and needs a "
+                        f"floating target, as PyTorch's does; convert it, "
+                        f"target.astype(np.{name}) (or Tensor(target, dtype=np.{name})); class "
+                        f"indices belong with cross_entropy")
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
@@ -424,7 +434,7 @@ def elu(input: Any, alpha: float = 1.0) -> Any:
     """x for x > 0, alpha (exp(x) - 1) otherwise (slope alpha at 0, as PyTorch). The negative
     branch is computed at 0 where x > 0, so that a large x never overflows exp, even in the
     branch not taken."""
-    positive = ops.greater(input, 0)
+    positive = ops.logical_not(ops.less_equal(input, 0))  # and NaN: slope 1 there, as PyTorch
     negative = ops.mul(ops.expm1(ops.where(positive, 0.0, input)), alpha)
     return ops.where(positive, input, negative)
 
@@ -442,8 +452,11 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
     PyTorch's hardtanh, where clamp's slope is 1 at the bounds)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
-    inside = ops.logical_and(ops.greater(input, min_val), ops.less(input, max_val))
-    edge = ops.where(ops.greater(input, min_val), max_val, min_val)  # a constant
+    # "Not at or beyond a bound" is also true at NaN: NaN stays NaN, with slope 1, as PyTorch.
+    inside = ops.logical_not(ops.logical_or(ops.less_equal(input, min_val),
+                                            ops.greater_equal(input, max_val)))
+    edge = ops.astype(ops.where(ops.greater(input, min_val), max_val, min_val),  # a constant
+                      dtype_of(input))
     return ops.where(inside, input, edge)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from nn import functional as F
 from nn import init, rng
-from nn.module import Module, Parameter
+from nn.module import Module, Parameter, check_input_dtype
 
 
 class Linear(Module):
@@ -48,6 +48,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Any) -> Any:
+        check_input_dtype(self, x, self.weight)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -19,10 +19,11 @@ MLP does: the registries are created on first use.
 from __future__ import annotations
 
 import itertools
+import reprlib
 import warnings
 import weakref
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,9 @@ from adcore.methods import check_device, to_arguments
 from reverse import Tensor, no_grad
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+_TENSOR_DATA: Any = vars(Tensor)["data"]  # the slot's descriptor, which Parameter.data wraps
 
 
 class Parameter(Tensor):
@@ -47,8 +51,49 @@ class Parameter(Tensor):
             data = np.empty((0,), np.float32)
         super().__init__(data, requires_grad=requires_grad)
 
+    def _get_data(self) -> np.ndarray:
+        return _TENSOR_DATA.__get__(self)
+
+    def _set_data(self, value: Any) -> None:
+        """``p.data = t`` (PyTorch's habit) makes ``p`` hold ``t``'s array, shared, in its dtype
+        and shape; anything but a Tensor of plain values or an ndarray is refused."""
+        if isinstance(value, Tensor):
+            array = value._unwrap()
+            if type(array) is not np.ndarray:
+                raise TypeError(f"Parameter.data = {type(value).__name__}: the tensor carries a "
+                                f"transformation's values; assign one computed outside it")
+            value = array
+        elif type(value) is not np.ndarray:
+            raise TypeError(f"Parameter.data = {type(value).__name__} {reprlib.repr(value)}: "
+                            f"expected a Tensor or numpy array; wrap it, "
+                            f"p.data = Tensor(value, dtype=p.dtype)")
+        _TENSOR_DATA.__set__(self, value)
+
+    # A property over the slot of Tensor, so that assigning a Tensor unwraps it.
+    data = property(_get_data, _set_data)
+
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def check_input_dtype(layer: Any, x: Any, weight: Any) -> None:
+    """Refuse an input whose dtype differs from the layer's weight, as PyTorch does.
+
+    numpy would promote a float64 batch through a float32 layer without a word (twice the memory,
+    a float64 result); text, and other values that are not numbers, are named with the layer.
+    The ``linear`` and ``conv`` ops themselves keep numpy's promotion, for numpy-style code.
+    """
+    if isinstance(x, (str, bytes)) or (type(x) is np.ndarray and x.dtype.kind not in "biuf"):
+        raise TypeError(f"{layer!r:.80}: expected a Tensor (or array) of numbers, got "
+                        f"{type(x).__name__} {reprlib.repr(x)}; pass the batch as numbers, "
+                        f"e.g. Tensor([[0.5, 1.0]]) for one example of two features")
+    dtype = getattr(x, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype != weight.dtype:
+        name = np.dtype(weight.dtype).name
+        or_layer = f", or the layer, layer.to(np.{dtype})" if dtype.kind == "f" else ""
+        raise TypeError(f"{layer!r:.80}: the input is {dtype} but the layer's weight is {name}, "
+                        f"and a layer computes in its own dtype (as PyTorch's do); convert the "
+                        f"input, x.astype(np.{name}) (or Tensor(x, dtype=np.{name})){or_layer}")
 
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
@@ -517,6 +562,11 @@ class Module:
         module is left unchanged and a ValueError lists every problem. With ``strict=False``,
         missing and unexpected keys are reported in the result instead of raised.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of names "
+                            f"to arrays (what state_dict() or nn.load gives), got "
+                            f"{type(state_dict).__name__} {reprlib.repr(state_dict)}; pass "
+                            f"model.state_dict() of a model like this one, or nn.load(path)")
         own = self.state_dict()
         targets = dict(self._named("_parameters", "", True))
         targets.update(self._named("_buffers", "", True))

@@ -168,9 +168,15 @@ def inplace_error(t: Tensor, op: Any, exc: Exception) -> Exception:
         return ValueError(f"x[index] = value: {message}; the value must broadcast to the shape of "
                           f"x[index] (x has shape {shape_of(t.data)})")
     if "read-only" in message:
-        return ValueError(f"{name}: this tensor's data is read-only (a broadcast view made by "
-                          f"expand or broadcast_to shares one element among many positions); "
-                          f"clone() it before changing it in place")
+        data = t.data
+        if any(step == 0 and n > 1 for step, n in zip(data.strides, data.shape)):
+            return ValueError(f"{name}: this tensor's data is read-only (a broadcast view made by "
+                              f"expand or broadcast_to shares one element among many positions); "
+                              f"clone() it before changing it in place")
+        return ValueError(f"{name}: this tensor's data is read-only (it shares a read-only "
+                          f"array: a gradient handed to a hook, or Tensor.from_numpy of an array "
+                          f"whose flags.writeable is False, as np.load(..., mmap_mode='r') "
+                          f"gives); clone() it before changing it in place")
     if "broadcast" in message or "shape" in message:
         return ValueError(f"{name}: {message}; an in-place op keeps the tensor's shape "
                           f"{shape_of(t.data)}, so the other operand must broadcast to it")

@@ -16,11 +16,13 @@ import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 SETUP = """
+import os
 import numpy as np
 import nn, optim
 from adcore import ops
@@ -151,7 +153,7 @@ MISTAKES = [
             "Tensor(np.ones(6)).reshape(4, 2)",
             "ValueError", ("reshape", "(6,)", "(4, 2)", "8 elements")),
     Mistake("Images given to Linear without flattening",
-            "Linear(784, 10)(Tensor(np.ones((64, 28, 28))))",
+            "Linear(784, 10)(Tensor(np.ones((64, 28, 28), np.float32)))",
             "ValueError", ("linear", "(64, 28, 28)", "784", "reshape")),
     Mistake("An axis out of range", "Tensor(np.ones((2, 3))).sum(axis=2)",
             "ValueError", ("sum", "axis 2", "[-2, 1]")),
@@ -189,6 +191,78 @@ MISTAKES = [
             "x = Tensor([1.0, 2.0], requires_grad=True)\ny = x * 2\n"
             "y.backward(gradient=['a', 'b'])",
             "TypeError", ("backward", "['a', 'b']", "shape (2,)", "np.ones((2,))")),
+    Mistake("A vmap axis the input does not have",
+            "vmap(lambda x: x.sum(), in_axes=3)(np.ones((2, 3)))",
+            "ValueError", ("vmap", "in_axes 3", "(2, 3)", "2 axes", "None")),
+    Mistake("A list given to load_state_dict", "Linear(2, 2).load_state_dict([1, 2])",
+            "TypeError", ("Linear.load_state_dict", "list", "[1, 2]", "state_dict()",
+                          "nn.load")),
+    Mistake("A self-referencing dict given to nn.save",
+            "d = {'w': np.ones(2)}\nd['self'] = d\nnn.save(d, 'model.npz')",
+            "ValueError", ("nn.save", "obj['self']", "contains itself", "without the cycle")),
+    Mistake("Lists nested deeper than an array can be",
+            "data = [1.0]\nfor _ in range(3000):\n    data = [data]\nTensor(data)",
+            "ValueError", ("Tensor", "nested more than 64 deep", "64 axes")),
+    Mistake("A list that contains itself",
+            "data = [1.0]\ndata.append(data)\nTensor(data)",
+            "ValueError", ("Tensor", "contains itself", "l.append(l)")),
+    Mistake("Text given to a layer", "Linear(2, 1)('ab')",
+            "TypeError", ("Linear(in_features=2", "str", "'ab'", "numbers")),
+    Mistake("A float64 batch given to a float32 layer",
+            "Linear(2, 1)(Tensor(np.ones((4, 2))))",
+            "TypeError", ("Linear(in_features=2", "float64", "float32", "x.astype(np.float32)",
+                          "layer.to(np.float64)"),
+            "`np.ones` makes float64, and `Tensor(array)` keeps an array's dtype, as "
+            "`torch.tensor` does; a layer's weights are float32. PyTorch refuses the pair too. "
+            "The `linear` function itself promotes, as numpy does."),
+    Mistake("Integer targets in a regression loss",
+            "nn.mse_loss(Tensor([0.5, 1.5]), np.array([0, 1]))",
+            "TypeError", ("mse_loss", "int64", "floating", "target.astype(np.float32)",
+                          "cross_entropy")),
+    Mistake("Changing a tensor that shares a read-only array in place",
+            "a = np.ones(3)\na.flags.writeable = False\nt = Tensor.from_numpy(a)\nt.add_(1)",
+            "ValueError", ("add_", "read-only", "from_numpy", "flags.writeable", "clone()")),
+    Mistake("A file given as the MNIST folder",
+            "from nn.mnist import load_mnist\nopen('mnist.npz', 'w').close()\n"
+            "load_mnist('mnist.npz')",
+            "NotADirectoryError", ("mnist.npz", "data_dir", "is a file, not a folder")),
+    Mistake("Updating p.data with the gradient, as in PyTorch",
+            "model = Linear(2, 1)\nmodel(Tensor([[1.0, 2.0]])).sum().backward()\n"
+            "before = model.weight.data.copy()\n"
+            "for p in model.parameters():\n    p.data -= 0.1 * p.grad\n"
+            "print(np.allclose(model.weight.data, before - 0.1 * np.array([[1.0, 2.0]])))",
+            "", ("True",),
+            "Not a mistake: `p.data` is the parameter's array, and `array -= tensor` updates it "
+            "in place, off the tape, as PyTorch's `p.data -= lr * p.grad` does."),
+    Mistake("Writing a tensor that requires grad into a numpy array",
+            "w = Tensor([1.0, 2.0], requires_grad=True)\na = np.zeros(2)\na += w * 2",
+            "TypeError", ("np.add", "array += Tensor", "plain array", "detach()")),
+    Mistake("Assigning a Tensor to p.data",
+            "layer = Linear(2, 2)\nlayer.weight.data = Tensor(np.ones((2, 2)))\n"
+            "layer(Tensor([[1.0, 2.0]]))",
+            "TypeError", ("the input is float32 but the layer's weight is float64",),
+            "As in PyTorch, `p.data = t` makes the parameter hold t's values in t's dtype; "
+            "`Tensor(np.ones((2, 2)))` is float64, so the float32 batch is then refused by name. "
+            "Anything but a Tensor or an array is refused (`p.data = [1, 2]`)."),
+    Mistake("A script of your own named like one of the library's packages",
+            "open('forward.py', 'w').write('print(1)')  # your file, next to your script\n"
+            "import subprocess, sys\n"
+            "run = subprocess.run([sys.executable, '-c', 'import reverse'], capture_output=True,\n"
+            "                     text=True)\n"
+            "for line in run.stderr.strip().splitlines()[-3:]:\n"
+            "    print(line.replace(os.getcwd(), '.'))",
+            "", ("ImportError", "forward.py shadows the library's package 'forward'"),
+            "Python looks in the script's folder first, so a `forward.py` (or `nn.py`, "
+            "`reverse.py`, `optim.py`) of your own hides the library's package; the library "
+            "names the file on import instead of failing later with \"'forward' is not a "
+            "package\". Rename the file. (The example runs Python in a subprocess, from the "
+            "folder that holds the file.)"),
+    Mistake("gradcheck called with PyTorch's signature",
+            "from adcore import gradcheck\nx = np.array([1.0, 2.0])\n"
+            "print(gradcheck(lambda x: (x * x).sum(), (x,)))",
+            "", ("True",),
+            "Not a mistake: `gradcheck(f, (x, y))`, with the inputs in one tuple as in "
+            "PyTorch, means `gradcheck(f, x, y)`."),
 ]
 
 
@@ -242,7 +316,7 @@ def render() -> str:
         "(`tests/test_mistakes.py`), which regenerates this page: "
         "`python tests/test_mistakes.py > docs/errors.md`.",
         "",
-        "Two numerical habits worth knowing first:",
+        "Three numerical habits worth knowing first:",
         "",
         "- **inf and nan are silent, as in PyTorch.** `log(0)`, `1 / 0` and overflow give `-inf`, "
         "`inf` and `nan` without numpy's warnings. To find where the first NaN or inf appears, "
@@ -252,6 +326,14 @@ def render() -> str:
         "is infinite, and 0 * inf is nan. Keep the unselected branch's input away from the bad "
         "point: `where(x > 0, sqrt(where(x > 0, x, 1.0)), 0)` has gradient 0 at x = 0 "
         "(tests/test_numerics.py).",
+        "- **At kinks, ties, NaN and inf the derivative is PyTorch's**, in both modes and in the "
+        "scalar `Value`: relu'(0) = 0 and relu'(nan) = 1 (the NaN passes); abs'(0) = abs'(nan) = "
+        "0; maximum and minimum split ties 0.5/0.5 and give 1 to both operands where either is "
+        "NaN; fmax and fmin give all of it to the operand they return (ties to the first); a full "
+        "max over NaN entries shares the gradient among them, as `x.max()` does; logaddexp'(inf, "
+        "y) = 1. Known differences: copysign at an infinite x (sign(x) sign(y) here, NaN in "
+        "PyTorch) and arctan2 at (0, 0) (NaN here, 0 in PyTorch) "
+        "(tests/test_numerics.py, checked against PyTorch when it is installed).",
         "",
     ]
     for i, mistake in enumerate(MISTAKES, 1):
@@ -268,6 +350,101 @@ def test_the_page_is_current() -> None:
     assert len(MISTAKES) >= 25
     assert DOC.read_text() == render(), ("docs/errors.md is out of date: run "
                                          "python tests/test_mistakes.py > docs/errors.md")
+
+
+# --- the habits behind some rows, checked on values --------------------------------------------
+
+
+def test_a_layer_without_inputs_outputs_its_bias() -> None:
+    from nn import Linear
+
+    layer = Linear(0, 3)  # PyTorch allows it
+    out = layer(np.zeros((2, 0), np.float32))
+    np.testing.assert_array_equal(out.data, np.broadcast_to(layer.bias.data, (2, 3)))
+
+
+def test_p_data_takes_a_tensors_array_and_refuses_other_values() -> None:
+    from nn import Linear
+    from reverse import Tensor as T
+
+    layer = Linear(2, 2)
+    new = T(np.full((2, 2), 3.0, np.float32))
+    layer.weight.data = new
+    assert layer.weight.data is new.data  # shared, as PyTorch's p.data = t
+    assert layer.weight.requires_grad and type(layer.weight).__name__ == "Parameter"
+    out = layer(T([[1.0, 1.0]]))
+    np.testing.assert_allclose(out.data, 6.0 + layer.bias.data[None])
+    for bad in ([1.0, 2.0], "w", None):
+        try:
+            layer.weight.data = bad
+        except TypeError as exc:
+            assert "Parameter.data" in str(exc) and "Tensor(value" in str(exc)
+        else:
+            raise AssertionError(f"p.data = {bad!r} was accepted")
+
+
+def test_array_op_equals_tensor_updates_the_array_off_the_tape() -> None:
+    from reverse import Tensor as T
+
+    w = T([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    before = w.data.copy()
+    w.data -= 0.5 * w.grad  # w.grad does not require grad: its values are written
+    np.testing.assert_allclose(w.data, before - 0.5 * 2 * before)
+    a = np.ones(2, np.float32)
+    a *= T([2.0, 3.0])
+    np.testing.assert_array_equal(a, [2.0, 3.0])
+    got = np.add(np.ones(2), T([1.0, 1.0]), out=np.empty(2))  # out= given explicitly
+    np.testing.assert_array_equal(got, [2.0, 2.0])
+
+
+def test_gradcheck_takes_pytorchs_signature() -> None:
+    from adcore import gradcheck, ops
+    from reverse import Tensor as T
+
+    x, y = np.array([0.5, 1.0]), np.array([2.0, -1.0])
+    assert gradcheck(lambda a, b: ops.sin(a) * b, (x, y))  # two inputs in one tuple
+    assert gradcheck(lambda a: (a * a).sum(), (T(x, requires_grad=True),))
+
+
+def test_vmap_axes_are_checked_and_numpy_ints_accepted() -> None:
+    from reverse import vmap
+
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"out_axes 3 for an output of 1 axes per example.*"
+                                         r"0 to 1, or -1 to -2"):
+        vmap(lambda v: v * 2, out_axes=3)(x)
+    with pytest.raises(ValueError, match=r"out_axes 2 for an output of 0 axes per example"):
+        vmap(lambda v: 1.0, out_axes=2)(x)
+    with pytest.raises(TypeError, match=r"in_axes\[0\] holds 'a' \(str\); an axis is an int"):
+        vmap(lambda v: v, in_axes="a")(x)
+    with pytest.raises(TypeError, match=r"holds 1.0 \(float\)"):
+        vmap(lambda v: v, in_axes=1.0)(x)
+    np.testing.assert_array_equal(vmap(lambda v: v * 2, in_axes=np.int64(1),
+                                       out_axes=np.int64(-1))(np.arange(6.0).reshape(2, 3)),
+                                  2 * np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.parametrize("name", ["forward", "nn", "optim", "reverse"])
+def test_a_users_file_shadowing_a_package_is_named(tmp_path: Path, name: str) -> None:
+    import subprocess
+
+    (tmp_path / f"{name}.py").write_text("x = 1\n")
+    script = tmp_path / "train.py"
+    script.write_text("import nn, optim, reverse\n")
+    root = str(DOC.parent.parent)
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=120)
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()
+    message = "\n".join(last[-3:])
+    assert "ImportError: the library's packages are hidden by files of the same name" in message
+    assert f"{tmp_path / name}.py shadows the library's package '{name}'" in message
+    assert f"my_{name}.py" in message
+    (tmp_path / f"{name}.py").unlink()
+    assert subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          timeout=120).returncode == 0
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def test_shared_parameters_are_listed_once() -> None:
     shared = Linear(3, 3)
     seq = Sequential(shared, ReLU(), shared)
     assert len(list(seq.parameters())) == 2
-    seq(Tensor(np.ones((1, 3)))).sum().backward()
+    seq(Tensor(np.ones((1, 3), np.float32))).sum().backward()
     assert shared.weight.grad is not None
 
 
@@ -81,7 +81,7 @@ def test_train_eval_zero_grad_apply_and_repr() -> None:
     assert net.eval() is net and not any(m.training for m in net.modules())
     net.train()
     assert all(m.training for m in net.modules())
-    net(Tensor(np.ones((2, 4)))).sum().backward()
+    net(Tensor(np.ones((2, 4), np.float32))).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
@@ -99,7 +99,7 @@ def test_assigning_a_tensor_to_a_parameter_slot_is_refused() -> None:
                                         r"\(torch.nn.Parameter or None expected\)"):
         layer.weight = Tensor(np.zeros((2, 2)))
     layer.weight = Parameter(np.zeros((2, 2), np.float32))
-    close(layer(Tensor(np.ones((1, 2)))), layer.bias.data[None])
+    close(layer(Tensor(np.ones((1, 2), np.float32))), layer.bias.data[None])
 
 
 def test_forward_returning_none_is_named() -> None:
@@ -194,7 +194,7 @@ def test_sequential_indexing_slicing_and_iteration() -> None:
     named = Sequential(OrderedDict([("hidden", Linear(4, 8)), ("out", Linear(8, 2))]))
     assert [n for n, _ in named.named_parameters()] == ["hidden.weight", "hidden.bias",
                                                         "out.weight", "out.bias"]
-    assert seq(Tensor(np.ones((3, 4)))).shape == (3, 2)
+    assert seq(Tensor(np.ones((3, 4), np.float32))).shape == (3, 2)
     with pytest.raises(IndexError, match="index 5 is out of range for 3 modules"):
         seq[5]
 

@@ -218,7 +218,7 @@ def test_wrong_inputs_are_named() -> None:
         conv(Tensor(np.zeros((8, 8))))
     assert conv(Tensor(np.zeros((3, 8, 8), np.float32))).shape == (8, 6, 6)  # unbatched
     with pytest.raises(ValueError, match="smaller than the kernel"):
-        conv(Tensor(np.zeros((1, 3, 2, 2))))
+        conv(Tensor(np.zeros((1, 3, 2, 2), np.float32)))
     with pytest.raises(ValueError, match=r"BatchNorm2d\(4\): expected 4 channels"):
         nn.BatchNorm2d(4)(Tensor(np.zeros((2, 3, 5, 5))))
     with pytest.raises(ValueError, match="must both divide into groups=2"):

@@ -253,7 +253,7 @@ def test_sequential_items_are_set_deleted_and_inserted_as_pytorchs() -> None:
     assert isinstance(s[-1], nn.Tanh)
     del s[1:3]
     assert [type(m).__name__ for m in s] == ["Linear", "Tanh"]
-    x = Tensor(np.ones((1, 2)))
+    x = Tensor(np.ones((1, 2), np.float32))
     np.testing.assert_allclose(s(x).data, np.tanh(first(x).data))
     with pytest.raises(TypeError, match="expected a Module"):
         s[0] = "relu"

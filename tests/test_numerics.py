@@ -116,6 +116,113 @@ def test_kinks_and_ties_follow_pytorch(f, x, want) -> None:
     close(t.grad, want)
 
 
+# --- NaN and infinite inputs: PyTorch's derivative, in every mode -----------------------------
+# Each case: the function of x (and of a second operand c), x, c, d/dx and d/dc, as PyTorch 2.13
+# computes them (checked against torch below when it is installed). A NaN input reaches the
+# gradient where PyTorch lets it: relu, maximum and minimum pass it on; abs, fmax and fmin do not.
+
+NAN, INF = math.nan, math.inf
+SPECIAL = {
+    "relu": (lambda x, c: ops.relu(x), "relu",
+             [NAN, INF, -INF, 0.0, 2.0], None, [1, 1, 0, 0, 1], None),
+    "abs": (lambda x, c: ops.abs(x), "abs",
+            [NAN, INF, -INF, 0.0, -2.0], None, [0, 1, -1, 0, -1], None),
+    "maximum": (lambda x, c: ops.maximum(x, c), "maximum",
+                [NAN, 1.0, NAN, 1.0, 2.0], [1.0, NAN, NAN, 1.0, 1.0],
+                [1, 1, 1, 0.5, 1], [1, 1, 1, 0.5, 0]),
+    "minimum": (lambda x, c: ops.minimum(x, c), "minimum",
+                [NAN, 1.0, NAN, 1.0, 2.0], [1.0, NAN, NAN, 1.0, 1.0],
+                [1, 1, 1, 0.5, 0], [1, 1, 1, 0.5, 1]),
+    "fmax": (lambda x, c: ops.fmax(x, c), "fmax",
+             [NAN, 1.0, NAN, 1.0, 2.0, 0.0], [1.0, NAN, NAN, 1.0, 1.0, 3.0],
+             [0, 1, 1, 1, 1, 0], [1, 0, 0, 0, 0, 1]),
+    "fmin": (lambda x, c: ops.fmin(x, c), "fmin",
+             [NAN, 1.0, NAN, 1.0, 2.0, 0.0], [1.0, NAN, NAN, 1.0, 1.0, 3.0],
+             [0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 1, 0]),
+    "logaddexp": (lambda x, c: ops.logaddexp(x, c), "logaddexp",
+                  [INF, -INF, 0.0], [0.0, INF, 0.0], [1, 0, 0.5], [0, 1, 0.5]),
+    "pow at exponent 0": (lambda x, c: ops.pow(x, c), "pow", [NAN, 0.0, 2.0], [0.0, 0.0, 0.0],
+                          [0, 0, 0], None),
+    "max": (lambda x, c: ops.max(x), "max", [NAN, 1.0, NAN], None, [0.5, 0, 0.5], None),
+    "elu": (lambda x, c: nn_functional().elu(x), "elu", [NAN, 0.0, -1.0], None,
+            [1, 1, math.exp(-1)], None),
+    "hardtanh": (lambda x, c: nn_functional().hardtanh(x), "hardtanh",
+                 [NAN, -1.0, 1.0, 0.5, 2.0], None, [1, 0, 0, 1, 0], None),
+    "leaky_relu": (lambda x, c: nn_functional().leaky_relu(x), "leaky_relu",
+                   [NAN, 0.0, 2.0, -1.0], None, [0.01, 0.01, 1, 0.01], None),
+    "clip": (lambda x, c: ops.clip(x, 0.0, 1.0), "clamp", [NAN, 0.0, 1.0, 2.0], None,
+             [0, 1, 1, 0], None),
+}
+
+
+def nn_functional():
+    import nn.functional
+
+    return nn.functional
+
+
+def _gradients_by_reverse(f, x, c):
+    xt = Tensor(np.array(x), requires_grad=True)
+    ct = None if c is None else Tensor(np.array(c), requires_grad=True)
+    with np.errstate(all="ignore"):
+        f(xt, ct).sum().backward()
+    return xt.grad.data, None if ct is None else ct.grad.data
+
+
+def _gradients_by_forward(f, x, c):
+    from forward import jacfwd
+
+    # One operand at a time: a tangent of 0 for c times a NaN partial would be NaN (0 * nan).
+    x, c = np.array(x), None if c is None else np.array(c)
+    with np.errstate(all="ignore"):
+        dx = jacfwd(lambda v: f(v, c).sum())(x)
+        return dx, None if c is None else jacfwd(lambda w: f(x, w).sum())(c)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_nan_and_inf_follow_pytorch(name: str, mode: str) -> None:
+    f, _, x, c, want_x, want_c = SPECIAL[name]
+    got = (_gradients_by_reverse if mode == "reverse" else _gradients_by_forward)(f, x, c)
+    np.testing.assert_array_equal(np.asarray(got[0], np.float64), np.array(want_x, np.float64))
+    if want_c is not None:
+        np.testing.assert_array_equal(np.asarray(got[1], np.float64),
+                                      np.array(want_c, np.float64))
+
+
+@pytest.mark.parametrize("name", ["relu", "abs", "maximum", "minimum", "fmax", "fmin"])
+def test_nan_and_inf_follow_pytorch_in_the_scalar_engine(name: str) -> None:
+    _, method, x, c, want_x, want_c = SPECIAL[name]
+    for i, xi in enumerate(x):
+        a = Value(xi)
+        b = None if c is None else Value(c[i])
+        with np.errstate(all="ignore"):
+            out = getattr(a, method)() if b is None else getattr(a, method)(b)
+            out.backward()
+        assert a.grad == want_x[i], (name, xi, a.grad)
+        if b is not None:
+            assert b.grad == want_c[i], (name, xi, c[i], b.grad)
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_the_special_values_are_pytorchs(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    _, torch_name, x, c, want_x, want_c = SPECIAL[name]
+    fn = getattr(torch, torch_name, None) or getattr(torch.nn.functional, torch_name)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    ct = None if c is None else torch.tensor(c, dtype=torch.float64, requires_grad=True)
+    if torch_name == "clamp":
+        out = fn(xt, 0.0, 1.0)
+    elif torch_name == "max":  # x.max(): NaN entries share the gradient (amax gives NaN)
+        out = xt.max()
+    else:
+        out = fn(xt) if ct is None else fn(xt, ct)
+    out.sum().backward()
+    np.testing.assert_array_equal(xt.grad.numpy(), np.array(want_x, np.float64))
+    if want_c is not None:
+        np.testing.assert_array_equal(ct.grad.numpy(), np.array(want_c, np.float64))
+
+
 def test_where_zeroes_the_unselected_branch_and_the_double_where_fix() -> None:
     x = Tensor([-1.0, 4.0], requires_grad=True)
     ops.where(x > 0, x * 3, x * 5).sum().backward()

@@ -80,7 +80,8 @@ def test_a_jax_style_jacobian_just_works() -> None:
 
 @pytest.mark.parametrize("call, named", [
     (lambda t: np.convolve(t, t), r"np\.convolve is not supported"),
-    (lambda t: np.add(t, 1.0, out=np.empty(3)), r"np\.add: the keyword\(s\) \['out'\]"),
+    (lambda t: np.add(t, 1.0, out=np.empty(3)),
+     r"np\.add into a numpy array .*out=array.*carries derivatives"),
     (lambda t: np.add.reduce(t), r"np\.add\.reduce is not supported"),
     (lambda t: np.correlate(t, t), r"np\.correlate is not supported"),
     (lambda t: np.fft.fft(t), r"np\.fft is not supported"),

@@ -218,7 +218,8 @@ all = _truth_reduction("all", np.all)
 # Masks for the derivative rules (not public functions): they dispatch like the functions above.
 
 def _share(x: Any, y: Any, *, larger: bool) -> Any:
-    hit = np.greater(x, y) if larger else np.less(x, y)
+    # "not smaller" rather than "larger": 1 where either is NaN (PyTorch's convention).
+    hit = np.logical_not(np.less(x, y) if larger else np.greater(x, y))
     dtype = np.result_type(x, y, np.float32)
     return np.where(np.equal(x, y), 0.5, hit).astype(dtype, copy=False)
 
@@ -226,22 +227,41 @@ def _share(x: Any, y: Any, *, larger: bool) -> Any:
 _share_constant = Constant("share", _share, elementwise=True)
 
 
+def _slope_of_abs(x: Any) -> Any:
+    if type(x) is float:  # the scalar Value engine
+        return float((x > 0) - (x < 0))
+    s = np.sign(x)
+    return np.where(np.isnan(s), 0, s)
+
+
+# The derivative of abs: sign(x), and 0 at NaN as well as at 0 (PyTorch's sgn), where numpy's
+# sign (the forward value of ``sign``) is NaN.
+slope_of_abs = Constant("slope_of_abs", _slope_of_abs, elementwise=True)
+
+
 def share(x: Any, y: Any, larger: bool) -> Any:
     """Weights 1 where x > y (x < y when not ``larger``), 0.5 on ties, else 0, in the floating
     dtype of x and y: the derivative of maximum (or minimum) with respect to x. Ties split the
-    gradient evenly between the two arguments, as in JAX and PyTorch."""
+    gradient evenly between the two arguments, as in JAX and PyTorch. Where x or y is NaN (the
+    result is NaN) both get 1, as in PyTorch, so that the NaN reaches both gradients."""
     if type(x) is float and type(y) is float:  # the scalar Value engine
-        return 1.0 if (x > y if larger else x < y) else 0.5 if x == y else 0.0
+        return 0.5 if x == y else 0.0 if (x < y if larger else x > y) else 1.0
     return _share_constant(x, y, larger=larger)
 
 
 def _extremum_weights(x: Any, out: Any, *, axes: tuple, keepdims: bool) -> Any:
-    hit = x == (out if keepdims else np.expand_dims(out, axes))
+    out = out if keepdims else np.expand_dims(out, axes)
+    hit = x == out
+    if x.dtype.kind == "f":  # a NaN maximum is attained by the NaN entries (PyTorch's convention)
+        nan_out = np.isnan(out)
+        if nan_out.any():
+            hit |= np.isnan(x) & nan_out
     dtype = np.result_type(x, np.float32)
     return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(dtype, copy=False)
 
 
-# 1/k at the k positions of x that attain the reduced value ``out`` along ``axes``, 0 elsewhere.
+# 1/k at the k positions of x that attain the reduced value ``out`` along ``axes``, 0 elsewhere
+# (where ``out`` is NaN, the k NaN entries attain it).
 extremum_weights = Constant("extremum_weights", _extremum_weights, elementwise=False)
 # How many entries of a mask are true along ``axes`` (kept as length-1 axes).
 count_true = Constant("count_true", lambda m, *, axes: np.sum(m, axis=axes, keepdims=True),

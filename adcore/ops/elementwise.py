@@ -27,13 +27,15 @@ from adcore.ops.compare import (
     floor_divide,
     greater,
     greater_equal,
+    isnan,
     less,
     less_equal,
     logical_and,
     logical_not,
     logical_or,
+    not_equal,
     share,
-    sign,
+    slope_of_abs,
 )
 from adcore.registry import Op, defop, register
 from adcore.shapes import broadcasts_to, dtype_of
@@ -229,9 +231,10 @@ def _dpow_dx(x: Any, y: Any, out: Any) -> Any:
     """y * x ** (y - 1), and 0 where y == 0 (x ** 0 is 1 everywhere, x = 0 included)."""
     if type(y) in (int, float):
         return 0.0 if y == 0 else mul(y, pow(x, y - 1))
-    # At x = y = 0 the product would be 0 * 0 ** -1; there the exponent is moved to 1 (the partial
-    # is 0 either way), and nowhere else, so that the partial still varies with y.
-    at_origin = logical_and(equal(x, 0), equal(y, 0))
+    # At x = y = 0 the product would be 0 * 0 ** -1 (and 0 * nan at x = NaN); there the exponent
+    # is moved to 1 (the partial is 0 either way, as PyTorch's), and nowhere else, so that the
+    # partial still varies with y.
+    at_origin = logical_and(logical_or(equal(x, 0), isnan(x)), equal(y, 0))
     return mul(y, pow(x, sub(where(at_origin, 1.0, y), 1)))
 
 
@@ -313,28 +316,33 @@ def _relu_impl(x: Any) -> Any:
     return np.maximum(x, 0)
 
 
-relu = _unary("relu", _relu_impl, selecting(lambda x, out: greater(out, 0)),
+# out != 0 is out > 0 for out >= 0, and true where out is NaN: the NaN reaches the gradient,
+# as in PyTorch (whose mask is "not out <= 0").
+relu = _unary("relu", _relu_impl, selecting(lambda x, out: not_equal(out, 0)),
               D.unary(avoid=(0.0,)),
-              "relu(x) = max(x, 0).  d/dx = 1 where out > 0, else 0 (it reads its output, as "
-              "PyTorch saves it).",
+              "relu(x) = max(x, 0).  d/dx = 1 where out > 0 or out is NaN, else 0 (it reads its "
+              "output, as PyTorch saves it).",
               method="relu", saves="out")
 
-abs = _unary("abs", _scalar_or_array(np.abs), lambda x, out: sign(x),
-             D.unary(avoid=(0.0,)), "abs(x) = |x|.  d/dx = sign(x) (0 at 0).",
+abs = _unary("abs", _scalar_or_array(np.abs), lambda x, out: slope_of_abs(x),
+             D.unary(avoid=(0.0,)), "abs(x) = |x|.  d/dx = sign(x) (0 at 0, and at NaN, as "
+             "PyTorch's).",
              method=("abs", "absolute"), operator="abs", numpy=np.absolute, saves="x")
 
 maximum = _binary("maximum", binary(np.maximum, np.maximum),
                   (lambda x, y, out: share(x, y, larger=True),
                    lambda x, y, out: share(y, x, larger=True)),
                   D.separated_pair,
-                  "maximum(x, y), elementwise.  d/dx = 1 where x > y, 0.5 on ties, else 0.",
+                  "maximum(x, y), elementwise.  d/dx = 1 where x > y, 0.5 on ties, 0 where x < "
+                  "y; 1 to both where either is NaN (as PyTorch).",
                   method="maximum", numpy=np.maximum, saves=("x y", "x y"))
 
 minimum = _binary("minimum", binary(np.minimum, np.minimum),
                   (lambda x, y, out: share(x, y, larger=False),
                    lambda x, y, out: share(y, x, larger=False)),
                   D.separated_pair,
-                  "minimum(x, y), elementwise.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
+                  "minimum(x, y), elementwise.  d/dx = 1 where x < y, 0.5 on ties, 0 where x > "
+                  "y; 1 to both where either is NaN (as PyTorch).",
                   method="minimum", numpy=np.minimum, saves=("x y", "x y"))
 
 

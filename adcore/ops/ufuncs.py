@@ -14,8 +14,19 @@ import numpy as np
 
 from adcore import domains as D
 from adcore import special
+from adcore.derive import selecting
 from adcore.dtypes import binary
-from adcore.ops.compare import isinf, isnan, less, sign, trunc
+from adcore.ops.compare import (
+    greater_equal,
+    isinf,
+    isnan,
+    less,
+    less_equal,
+    logical_not,
+    logical_or,
+    sign,
+    trunc,
+)
 from adcore.ops.elementwise import (
     _binary,
     _mod_domain,
@@ -33,11 +44,12 @@ from adcore.ops.elementwise import (
     mul,
     neg,
     pow,
+    sigmoid,
     sqrt,
     sub,
     where,
 )
-from adcore.registry import declare, registry
+from adcore.registry import declare
 from adcore.shapes import dtype_of
 
 # Ops whose rules name an op declared further down: their types, for type checkers.
@@ -153,11 +165,12 @@ arctan2 = _binary("arctan2", binary(np.arctan2, np.arctan2), (_datan2_dy, _datan
                   method=("arctan2", "atan2"), numpy=np.arctan2, saves=("y x", "y x"))
 
 logaddexp = _binary("logaddexp", binary(np.logaddexp, np.logaddexp),
-                    (lambda x, y, out: exp(sub(x, out)), lambda x, y, out: exp(sub(y, out))),
+                    (lambda x, y, out: sigmoid(sub(x, y)), lambda x, y, out: sigmoid(sub(y, x))),
                     D.binary(),
                     "logaddexp(x, y) = log(exp(x) + exp(y)), without overflow.  "
-                    "d/dx = exp(x - out), d/dy = exp(y - out).",
-                    method="logaddexp", numpy=np.logaddexp, saves=("x out", "y out"))
+                    "d/dx = exp(x - out) = sigmoid(x - y) (1 at x = inf > y, where x - out is "
+                    "NaN; as PyTorch), d/dy = sigmoid(y - x).",
+                    method="logaddexp", numpy=np.logaddexp, saves=("x y", "x y"))
 
 logaddexp2 = _binary("logaddexp2", binary(np.logaddexp2, np.logaddexp2),
                      (lambda x, y, out: exp2(sub(x, out)), lambda x, y, out: exp2(sub(y, out))),
@@ -177,16 +190,30 @@ copysign = _binary("copysign", binary(np.copysign, np.copysign),
                    "copysign(x, y) = |x| with the sign of y.  d/dx = sign(x) sign(out) (0 at "
                    "x = 0), d/dy = 0.", method="copysign", numpy=np.copysign, saves=("x out", ""))
 
-# fmax and fmin differ from maximum and minimum only where an operand is NaN (they return the
-# other one): the same partials, taken from those ops' declarations.
-fmax = _binary("fmax", binary(np.fmax, np.fmax), tuple(registry["maximum"].partials or ()),
+# fmax and fmin return the operand that is not NaN; the gradient goes to the operand returned, all
+# of it (ties go to x), as in PyTorch: x where x >= y (x <= y for fmin) or y is NaN, else y.
+def _fmax_takes_x(x: Any, y: Any) -> Any:
+    return logical_or(greater_equal(x, y), isnan(y))
+
+
+def _fmin_takes_x(x: Any, y: Any) -> Any:
+    return logical_or(less_equal(x, y), isnan(y))
+
+
+fmax = _binary("fmax", binary(np.fmax, np.fmax),
+               (selecting(lambda x, y, out: _fmax_takes_x(x, y)),
+                selecting(lambda x, y, out: logical_not(_fmax_takes_x(x, y)))),
                D.separated_pair,
-               "fmax(x, y): maximum, ignoring NaN.  d/dx = 1 where x > y, 0.5 on ties, else 0.",
+               "fmax(x, y): maximum, ignoring NaN.  d/dx = 1 where x >= y or y is NaN, else 0; "
+               "d/dy = 1 - d/dx (as PyTorch).",
                method="fmax", numpy=np.fmax, saves=("x y", "x y"))
 
-fmin = _binary("fmin", binary(np.fmin, np.fmin), tuple(registry["minimum"].partials or ()),
+fmin = _binary("fmin", binary(np.fmin, np.fmin),
+               (selecting(lambda x, y, out: _fmin_takes_x(x, y)),
+                selecting(lambda x, y, out: logical_not(_fmin_takes_x(x, y)))),
                D.separated_pair,
-               "fmin(x, y): minimum, ignoring NaN.  d/dx = 1 where x < y, 0.5 on ties, else 0.",
+               "fmin(x, y): minimum, ignoring NaN.  d/dx = 1 where x <= y or y is NaN, else 0; "
+               "d/dy = 1 - d/dx (as PyTorch).",
                method="fmin", numpy=np.fmin, saves=("x y", "x y"))
 
 # --- sinc, fmod and the functions that are compositions --------------------------------------

@@ -6,6 +6,8 @@
 - ``adcore.numerical_jacobian`` and ``adcore.gradcheck``: finite-difference checks.
 - ``adcore.vmap``: a function of one example applied to a batch (a level of its own, so it nests
   with both engines' transformations); ``adcore.pytree``: the tuples, lists and dicts they accept.
+- ``adcore.jit`` and ``adcore.make_program``: a function traced once into a program of registry ops
+  and compiled to straight-line Python (a level beside vmap's; see adcore/jit.py).
 
 adcore imports neither engine; ``forward`` and ``reverse`` register themselves with it on import.
 """
@@ -29,6 +31,8 @@ from adcore import ops
 from adcore.levels import Level, bind, new_level, raw, register_value_type
 from adcore.numeric import GradcheckError, gradcheck, numerical_jacobian
 from adcore.batching import vmap
+from adcore.jit import jit, make_program
 
-__all__ = ["GradcheckError", "Level", "Op", "bind", "defop", "gradcheck", "new_level",
-           "numerical_jacobian", "ops", "public", "raw", "register_value_type", "registry", "vmap"]
+__all__ = ["GradcheckError", "Level", "Op", "bind", "defop", "gradcheck", "jit", "make_program",
+           "new_level", "numerical_jacobian", "ops", "public", "raw", "register_value_type",
+           "registry", "vmap"]

@@ -150,6 +150,11 @@ class _State(threading.local):
 _state = _State()
 
 
+def open_levels() -> list[Level]:
+    """The transformation levels open in this thread, outermost first."""
+    return list(_state.stack)
+
+
 def current_depth() -> int:
     """Depth of the innermost open transformation (the eager dual level when none is open)."""
     stack = _state.stack

@@ -29,11 +29,11 @@ def dropout(input: Any, p: float = 0.5, training: bool = True,
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
-    gen = rng.resolve(generator, "dropout")
     if not training or p == 0.0:
         return input
     if p == 1.0:
         return ops.mul(input, 0.0)
+    gen = rng.resolve(generator, "dropout")
     shape, dtype = np.shape(input), np.result_type(input)
     keep = gen.random(shape, dtype=np.float64) >= p
     return ops.mul(input, keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype))
@@ -46,7 +46,6 @@ def _channel_dropout(fn: str, input: Any, p: float, training: bool, generator: A
     batch axis (when ``batch_axis_optional``), (C, 1, ...)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p}")
-    gen = rng.resolve(generator, fn)
     shape = shape_of(input)
     ranks = (spatial + 1, spatial + 2)
     if len(shape) not in ranks:
@@ -61,6 +60,7 @@ def _channel_dropout(fn: str, input: Any, p: float, training: bool, generator: A
         return input
     if p == 1.0:
         return ops.mul(input, 0.0)
+    gen = rng.resolve(generator, fn)
     channels = 1 if batch_axis_optional and len(shape) == ranks[0] else 2
     mask_shape = tuple(shape[:channels]) + (1,) * (len(shape) - channels)
     dtype = dtype_of(input)
@@ -104,12 +104,12 @@ def alpha_dropout(input: Any, p: float = 0.5, training: bool = False,
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"alpha_dropout: p must be a probability in [0, 1], got {p}")
-    gen = rng.resolve(generator, "alpha_dropout")
     shape = shape_of(input)
     if not training or p == 0.0 or math.prod(shape) == 0:
         return input
     if p == 1.0:
         return ops.mul(input, 0.0)
+    gen = rng.resolve(generator, "alpha_dropout")
     dtype = dtype_of(input)
     keep = (gen.random(shape, dtype=np.float64) >= p).astype(dtype)
     a = 1.0 / math.sqrt((_SELU_ALPHA_SCALE ** 2 * p + 1.0) * (1.0 - p))

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from adcore.jit import refuse_random_draws
+
 _generator = np.random.default_rng()
 
 
@@ -36,7 +38,9 @@ def generator() -> np.random.Generator:
 
 
 def resolve(generator: Any, fn: str) -> np.random.Generator:
-    """``generator`` if given, else the default one; anything but a numpy Generator is refused."""
+    """``generator`` if given, else the default one; anything but a numpy Generator is refused,
+    and so is any draw inside a jit trace."""
+    refuse_random_draws(fn)
     if generator is None:
         return _generator
     if not isinstance(generator, np.random.Generator):

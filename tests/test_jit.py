@@ -1,0 +1,259 @@
+"""jit: every registry op, alone and under grad, jacfwd and vmap, gives bit for bit what it gives
+without jit; the cache, static arguments, pytrees, compositions and each error.
+
+Bit for bit: the compiled program calls the same forward rules on the same values as the eager
+computation, so the bytes of every result must be equal (NaN included), not merely close.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_registry import OPS, draw_case, like
+
+import nn
+from adcore import ops
+from forward import jacfwd
+from reverse import Tensor, grad, hessian, jacrev, jit, make_program, value_and_grad, vjp, vmap
+
+
+def identical(a: Any, b: Any) -> None:
+    """The same pytree of the same arrays, byte for byte (so NaN equals NaN, -0.0 is not 0.0)."""
+    if isinstance(a, (tuple, list)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            identical(x, y)
+        return
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            identical(a[k], b[k])
+        return
+    x, y = np.asarray(a), np.asarray(b)
+    assert x.dtype == y.dtype and x.shape == y.shape, (x.dtype, x.shape, y.dtype, y.shape)
+    assert x.tobytes() == y.tobytes(), (x, y)
+
+
+def _twice(jitted: Any, eager: Any, *args: Any) -> None:
+    """The traced call and a compiled call both equal the eager result."""
+    want = eager(*args)
+    identical(jitted(*args), want)  # the call that traces
+    identical(jitted(*args), want)  # a call that runs the compiled program
+    assert jitted.cache_info().hits >= 1
+
+
+# --- every registry op ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["op", "grad", "jacfwd", "vmap"])
+@pytest.mark.parametrize("name", OPS)
+@settings(max_examples=4)
+@given(data=st.data())
+def test_every_op_under_jit_is_bit_identical(name: str, mode: str, data: Any) -> None:
+    f, primals, draw = draw_case(name, data)
+    if mode == "op":
+        _twice(jit(f), f, *primals)
+    elif mode == "grad":
+        if not primals:
+            return
+        u = like(draw, np.shape(f(*primals)))
+        argnums = tuple(range(len(primals)))
+
+        def weighted(*xs: Any) -> Any:
+            return ops.sum(ops.mul(f(*xs), u))
+        _twice(jit(grad(weighted, argnums=argnums)), grad(weighted, argnums=argnums), *primals)
+    elif mode == "jacfwd":
+        if not primals:
+            return
+        _twice(jit(jacfwd(f)), jacfwd(f), *primals)
+    else:
+        if not primals:
+            return
+        batch = np.stack([primals[0], primals[0]])
+        rest = primals[1:]
+        in_axes = (0,) + (None,) * len(rest)
+        _twice(jit(vmap(f, in_axes=in_axes)), vmap(f, in_axes=in_axes), batch, *rest)
+
+
+# --- compositions -----------------------------------------------------------------------------
+
+def loss(x: Any) -> Any:
+    return ops.sum(ops.tanh(x) ** 3 + ops.sin(x) * x)
+
+
+X = np.array([0.5, -1.0, 2.0])
+
+
+@pytest.mark.parametrize("transform", [grad, value_and_grad, jacfwd, jacrev, hessian],
+                         ids=lambda t: t.__name__)
+def test_jit_of_each_transformation(transform: Any) -> None:
+    _twice(jit(transform(loss)), transform(loss), X)
+
+
+def test_transformations_of_jit_inline_it() -> None:
+    batch = np.stack([X, 2 * X])
+    identical(vmap(jit(loss))(batch), vmap(loss)(batch))
+    identical(grad(jit(loss))(X), grad(loss)(X))
+    identical(jacfwd(jit(loss))(X), jacfwd(loss)(X))
+    identical(hessian(jit(loss))(X), hessian(loss)(X))
+    inner = jit(loss)
+    outer = jit(lambda x: inner(x) * 2)
+    _twice(outer, lambda x: loss(x) * 2, X)
+    assert inner.cache_info().misses == 0  # only the outermost jit traced and compiled
+    _twice(jit(vmap(loss)), vmap(loss), batch)
+
+
+def test_pytrees_in_and_out() -> None:
+    def f(params: dict, xs: tuple) -> dict:
+        a, b = xs
+        return {"out": ops.sum(params["w"] * a) + b, "same": (params["w"], 3.0)}
+
+    params, xs = {"w": np.array([1.0, 2.0])}, (np.array([3.0, 4.0]), 1.5)
+    _twice(jit(f), f, params, xs)
+    out = jit(f)(params, xs)
+    assert isinstance(out, dict) and isinstance(out["same"], tuple) and out["same"][1] == 3.0
+
+
+# --- the cache, numbers and static arguments --------------------------------------------------
+
+def test_python_numbers_are_traced_and_keep_numpys_promotion() -> None:
+    f = jit(lambda x, lr: x - lr * x)
+    x = np.array([1.0, 2.0], np.float32)
+    for lr in (0.1, 0.01, 0.5):
+        identical(f(x, lr), x - lr * x)  # float32: the number stays weak, as without jit
+    assert f.cache_info() == (2, 1, 1)  # one trace for every learning rate
+
+
+def test_new_shapes_and_static_values_retrace() -> None:
+    f = jit(lambda x, n: ops.sum(x) * n, static_argnums=1)
+    f(np.ones(3), 2)
+    f(np.ones(3), 2)
+    f(np.ones(4), 2)
+    f(np.ones(3), 5)
+    assert f.cache_info() == (1, 3, 3)
+    identical(f(np.ones(3), 5), np.float64(15.0))
+    branch = jit(lambda x, *, mode: x * 2 if mode == "double" else x, static_argnames="mode")
+    identical(branch(X, mode="double"), X * 2)
+    identical(branch(X, mode="same"), X)
+    with pytest.raises(TypeError, match="static argument must be hashable"):
+        jit(lambda x, n: x, static_argnums=1)(X, [1, 2])
+
+
+def test_a_retrace_on_every_call_is_reported_once() -> None:
+    f = jit(lambda x: ops.sum(x))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in range(1, 8):
+            f(np.ones(n))
+    messages = [str(w.message) for w in caught if "traced a new program" in str(w.message)]
+    assert len(messages) == 1
+    assert "shapes or dtypes changed" in messages[0] and "(4,)" in messages[0]
+
+
+def test_closed_over_arrays_are_read_at_call_time() -> None:
+    w = np.array([1.0, 2.0])
+    f = jit(lambda x: ops.sum(x * w))
+    identical(f(X[:2]), np.sum(X[:2] * w))
+    w[:] = [10.0, 20.0]  # changed in place: the next call sees it
+    identical(f(X[:2]), np.sum(X[:2] * w))
+
+
+def test_a_model_closed_over_records_its_tape_each_call() -> None:
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    forward_pass = jit(lambda x: model(x))
+    x = np.ones((2, 3), np.float32)
+    forward_pass(x)
+    out = forward_pass(x)
+    identical(out.data, model(x).data)
+    out.sum().backward()  # the parameters' tape was recorded by the compiled call
+    assert model[0].weight.grad is not None
+    with ops_no_grad():
+        model[2].bias.data += 1.0
+    identical(forward_pass(x).data, model(x).data)  # parameters are read at call time
+
+
+def ops_no_grad() -> Any:
+    from reverse import no_grad
+    return no_grad()
+
+
+# --- the program and the source ---------------------------------------------------------------
+
+def test_the_listing_names_each_op_with_shapes_and_dtypes() -> None:
+    program = make_program(lambda x, y: ops.sum(ops.sin(x) * y))(X, 3.0)
+    text = str(program)
+    assert text.splitlines()[0] == "{ lambda a:f64[3], b:float[] ."
+    assert "c:f64[3] = sin a" in text and "d:f64[3] = mul c b" in text
+    assert "e:f64[] = sum d axes=(-1,) keepdims=False" in text
+    assert text.splitlines()[-1] == "  in (e) }"
+
+
+def test_the_compiled_source_drops_dead_code_and_repeats() -> None:
+    g = jit(grad(lambda x: ops.sum(ops.exp(x) * 3.0)))
+    compiled = g.compiled(X)
+    # The gradient needs exp(x) and not the sum: the forward pass's sum is dead code.
+    assert "# sum" not in compiled.source and compiled.source.count("# exp") == 1
+    twice = jit(lambda x: ops.sin(x) + ops.sin(x))
+    assert twice.compiled(X).source.count("# sin") == 1  # one sin for the two
+    identical(twice(X), np.sin(X) + np.sin(X))
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+def test_python_control_flow_on_a_traced_value_names_the_line() -> None:
+    def f(x: Any) -> Any:
+        if ops.sum(x) > 0:  # the line the message names
+            return x
+        return -x
+
+    with pytest.raises(TypeError, match=r"jit: the truth value .* at .*test_jit\.py:\d+.*where"):
+        jit(f)(X)
+    with pytest.raises(TypeError, match=r"float\(\) of a traced value.*static_argnums"):
+        jit(lambda x: float(ops.sum(x)))(X)
+
+
+def test_changing_an_argument_in_place_is_refused_and_a_local_may_change() -> None:
+    def changes_argument(x: Any) -> Any:
+        x += 1
+        return x
+
+    with pytest.raises(TypeError, match=r"add in place on an argument.*y = x \+ 1"):
+        jit(changes_argument)(X.copy())
+
+    def changes_local(x: Any) -> Any:
+        y = x * 2
+        y[0] = 5.0
+        y += 1
+        return y
+
+    _twice(jit(changes_local), changes_local, X)
+
+
+def test_random_draws_are_refused_under_jit() -> None:
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(RuntimeError, match=r"dropout inside a jitted function.*Draw them outside"):
+        jit(lambda v: nn.functional.dropout(v, 0.5))(x)
+    identical(jit(lambda v: nn.functional.dropout(v, 0.5, training=False))(x), x)
+
+
+def test_unsupported_arguments_are_named() -> None:
+    with pytest.raises(TypeError, match=r"argument of type str cannot be traced.*static"):
+        jit(lambda s: s)("text")
+
+
+def test_vjp_inside_jit() -> None:
+    def pullback(x: Any, u: Any) -> Any:
+        return vjp(lambda v: ops.sin(v) * v, x)[1](u)
+
+    _twice(jit(pullback), pullback, X, np.array([1.0, 0.5, -2.0]))
+
+
+def test_tensors_given_to_jit_are_inlined() -> None:
+    t = Tensor(X, requires_grad=True)
+    out = jit(loss)(t)
+    out.backward()
+    identical(t.grad.data, grad(loss)(X))

@@ -90,5 +90,7 @@ def binary(np_fn: Any, py_fn: Any) -> Any:
         # Python's operator takes numpy's fast path for scalars (a ufunc call costs ten times more)
         return py_fn(x, y)
     impl.__name__ = getattr(np_fn, "__name__", "impl")
+    if isinstance(np_fn, np.ufunc):  # what jit calls directly on arrays
+        impl.ufunc = np_fn  # type: ignore[attr-defined]
     return impl
 

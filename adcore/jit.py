@@ -77,7 +77,7 @@ class Program:
     """A traced function: its inputs, its equations in order, its outputs and the constants they
     read. ``str(program)`` is the listing, one line per equation, as a jaxpr is."""
 
-    __slots__ = ("inputs", "eqns", "outputs", "consts", "avals", "out_spec", "_names")
+    __slots__ = ("inputs", "eqns", "outputs", "consts", "avals", "types", "out_spec")
 
     def __init__(self) -> None:
         self.inputs: list[int] = []
@@ -85,12 +85,19 @@ class Program:
         self.outputs: list[int] = []
         self.consts: list[Any] = []
         self.avals: list[tuple[tuple, Any]] = []  # per variable: (shape, dtype)
+        self.types: list[type] = []  # per variable: the type of its value (ndarray, float, ...)
         self.out_spec: Any = None
-        self._names: dict[int, str] = {}
 
     def var(self, value: Any) -> int:
         self.avals.append((shape_of(value), _dtype_of(value)))
+        self.types.append(type(value))
         return len(self.avals) - 1
+
+    def type_of(self, ref: int) -> type:
+        return type(self.consts[~ref]) if ref < 0 else self.types[ref]
+
+    def dtype_of(self, ref: int) -> Any:
+        return _dtype_of(self.consts[~ref]) if ref < 0 else self.avals[ref][1]
 
     def const(self, value: Any) -> int:
         for i, c in enumerate(self.consts):
@@ -367,55 +374,128 @@ def optimize(program: Program) -> Program:
 
 class Compiled:
     """A program compiled to Python source: ``source`` is the text, calling it runs the program
-    on the leaves of the arguments (in the traced order) and returns the output leaves."""
+    on the leaves of the arguments (in the traced order) and returns the output leaves.
+
+    Each step calls the op's forward rule (or, where the rule would call a numpy ufunc as it is,
+    the ufunc itself). A variable is deleted after its last use, so that memory is freed as early
+    as eagerly; and a ufunc writes its result into the array of an operand that dies at that step
+    (``out=``), when the shapes and dtypes agree and no other variable can share that memory.
+    """
 
     __slots__ = ("program", "source", "run")
 
     def __init__(self, program: Program) -> None:
         self.program = program
         namespace: dict[str, Any] = {"bind": bind}
-        lines = []
-        names = [f"v{v}" for v in range(len(program.avals))]
+        taken: dict[int, str] = {}
+
+        def name_of(obj: Any, hint: str) -> str:
+            if id(obj) not in taken:
+                base = "".join(c if c.isalnum() else "_" for c in hint) or "fn"
+                name, n = base, 1
+                while name in namespace:
+                    n += 1
+                    name = f"{base}_{n}"
+                namespace[name] = obj
+                taken[id(obj)] = name
+            return taken[id(obj)]
 
         def ref(r: int) -> str:
-            return f"c{~r}" if r < 0 else names[r]
+            return f"c{~r}" if r < 0 else f"v{r}"
 
         for k, c in enumerate(program.consts):
             namespace[f"c{k}"] = c
-        for k, e in enumerate(program.eqns):
+            taken[id(c)] = f"c{k}"
+        eqns = program.eqns
+        direct = [None if e.dispatch or not hasattr(e.fn, "impl") else _direct_ufunc(program, e)
+                  for e in eqns]
+        outputs = {r for r in program.outputs if r >= 0}
+        last_use: dict[int, int] = {}
+        for k, e in enumerate(eqns):
+            for r in e.ins:
+                if r >= 0:
+                    last_use[r] = k
+        # Arrays a step may write into: made by a ufunc here (fresh memory) and read only by
+        # ufuncs (which make no views), never an argument or an output.
+        owned = {o for k, e in enumerate(eqns) if direct[k] is not None for o in e.outs}
+        for k, e in enumerate(eqns):
+            if direct[k] is None:
+                owned.difference_update(e.ins)
+        owned -= outputs
+        lines = []
+        for k, e in enumerate(eqns):
             params = []
-            for name, value in e.params.items():
+            for key, value in e.params.items():
                 literal = _literal(value)
                 if literal is None:
-                    namespace[f"p{k}_{name}"] = value
-                    literal = f"p{k}_{name}"
-                params.append(f"{name}={literal}")
-            if e.dispatch or not hasattr(e.fn, "impl"):
-                # A level below jit's (a Tensor's tape) or a function without a derivative, which
-                # dispatches itself: called as eagerly.
-                if hasattr(e.fn, "impl"):
-                    namespace[f"op{k}"] = e.fn
-                    call = f"bind(op{k}, {', '.join(ref(r) for r in e.ins)}"
-                    call += (", " + ", ".join(params) if params else "") + ")"
-                else:
-                    namespace[f"f{k}"] = e.fn
-                    call = f"f{k}({', '.join([*(ref(r) for r in e.ins), *params])})"
-            else:
-                namespace[f"f{k}"] = e.fn.impl
-                call = f"f{k}({', '.join([*(ref(r) for r in e.ins), *params])})"
-            outs = ", ".join(names[o] for o in e.outs)
-            if len(e.outs) > 1 or (e.fn is not None and getattr(e.fn, "outputs", 1) != 1):
+                    literal = name_of(value, f"p{k}_{key}")
+                params.append(f"{key}={literal}")
+            args = [ref(r) for r in e.ins]
+            ufunc = direct[k]
+            if ufunc is not None:
+                args += _reuse(program, e, owned, last_use, k)
+                call = f"{name_of(ufunc, ufunc.__name__)}({', '.join(args)})"
+            elif hasattr(e.fn, "impl") and not e.dispatch:
+                call = f"{name_of(e.fn.impl, e.name)}({', '.join([*args, *params])})"
+            elif hasattr(e.fn, "impl"):  # a level below jit's (a Tensor's tape): as eagerly
+                call = f"bind({name_of(e.fn, 'op_' + e.name)}, {', '.join([*args, *params])})"
+            else:  # a function without a derivative, which dispatches itself
+                call = f"{name_of(e.fn, e.name)}({', '.join([*args, *params])})"
+            outs = ", ".join(f"v{o}" for o in e.outs)
+            if len(e.outs) > 1 or getattr(e.fn, "outputs", 1) != 1:
                 outs += ","
-            lines.append(f"    {outs} = {call}  # {e.name}")
-        args = ", ".join(names[v] for v in program.inputs)
+            lines.append(f"    {outs} = {call}")
+            dead = [f"v{r}" for r in dict.fromkeys(e.ins)
+                    if r >= 0 and last_use[r] == k and r not in outputs]
+            dead += [f"v{o}" for o in e.outs if o not in last_use and o not in outputs]
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
+        inputs = ", ".join(f"v{v}" for v in program.inputs)
         outs = ", ".join(ref(r) for r in program.outputs)
-        self.source = (f"def compiled({args}):\n" + "\n".join(lines)
+        self.source = (f"def compiled({inputs}):\n" + "\n".join(lines)
                        + ("\n" if lines else "") + f"    return ({outs}{',' if outs else ''})\n")
         exec(compile(self.source, "<jit>", "exec"), namespace)
         self.run: Callable[..., tuple] = namespace["compiled"]
 
     def __call__(self, *leaves: Any) -> tuple:
         return self.run(*leaves)
+
+
+def _reuse(program: Program, e: Eqn, owned: set[int], last_use: dict[int, int],
+           k: int) -> list[str]:
+    """``["out=vN"]`` when an operand of the ufunc step ``e`` dies there and its array can take
+    the result (same shape and dtype, an array with axes, owned by the program); else []."""
+    if len(e.outs) != 1:
+        return []
+    shape, dtype = program.avals[e.outs[0]]
+    if not shape or program.types[e.outs[0]] is not np.ndarray:
+        return []
+    for r in e.ins:
+        if (r >= 0 and r in owned and last_use[r] == k and program.avals[r] == (shape, dtype)
+                and program.types[r] is np.ndarray):
+            owned.discard(r)
+            return [f"out=v{r}"]
+    return []
+
+
+def _direct_ufunc(program: Program, e: Eqn) -> Any:
+    """The numpy ufunc that the op's forward rule would call on these operands, when the rule
+    calls it as it is (arrays of one dtype, or an array and a Python number): the program calls
+    it directly, which skips the rule's checks of its operands' types and gives the same result."""
+    ufunc = getattr(e.fn.impl, "ufunc", None)
+    if ufunc is None or e.params:
+        return None
+    types = [program.type_of(r) for r in e.ins]
+    if len(types) == 1:
+        return ufunc if types[0] is np.ndarray else None
+    if len(types) != 2 or np.ndarray not in types:
+        return None
+    tx, ty = types
+    if tx is ty:
+        same = program.dtype_of(e.ins[0]) == program.dtype_of(e.ins[1])
+        return ufunc if same else None
+    other = ty if tx is np.ndarray else tx
+    return ufunc if other is float or other is int else None
 
 
 def _literal(value: Any) -> str | None:

@@ -50,6 +50,8 @@ def _scalar_or_array(np_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return float(np_fn(x))
         return np_fn(x)
     impl.__name__ = np_fn.__name__
+    if isinstance(np_fn, np.ufunc):  # what jit calls directly on arrays
+        impl.ufunc = np_fn  # type: ignore[attr-defined]
     return impl
 
 

@@ -41,7 +41,7 @@ from adcore import views
 from adcore.levels import Level, bind, new_level, open_levels, raw, speaks_numpy, value_types
 from adcore.methods import ArrayMethods
 from adcore.promotion import PROMOTING_KINDS, numpy_operands
-from adcore.pytree import flatten, unflatten
+from adcore.pytree import LEAF, flatten, unflatten
 from adcore.shapes import check_real, shape_of
 
 __all__ = ["Compiled", "Program", "jit", "make_program", "refuse_random_draws"]
@@ -534,6 +534,27 @@ def _signature_of(leaf: Any) -> Any:
                     f"and mark anything else static (static_argnums / static_argnames)")
 
 
+def _flat_key(args: tuple) -> tuple | None:
+    """The cache key of arguments that are all arrays or Python numbers, or None."""
+    key: list[Any] = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            key.append((a.shape, a.dtype))
+        elif t is float or t is int or t is bool:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
+
+
+def _finisher(run: Callable[..., tuple], out_spec: Any) -> Callable[[tuple], Any]:
+    """A call of the compiled program on flat arguments that returns the output tree."""
+    if out_spec == LEAF:
+        return lambda args: run(*args)[0]
+    return lambda args: unflatten(out_spec, list(run(*args)))
+
+
 def _split_static(fn_name: str, args: tuple, kwargs: dict, static_argnums: tuple,
                   static_argnames: tuple) -> tuple[tuple, dict, tuple]:
     """(traced positional args with None at static positions, traced kwargs, static key)."""
@@ -568,6 +589,9 @@ class _Jitted:
         self.static_argnums = static_argnums
         self.static_argnames = static_argnames
         self.cache: dict[Any, tuple[Compiled, Any]] = {}
+        # Calls whose arguments are all arrays and numbers, by (shape, dtype) or type alone: the
+        # finished call, found without flattening anything.
+        self.flat: dict[tuple, Callable[[tuple], Any]] = {}
         self.hits = 0
         self.misses = 0
         self._last_key: Any = None
@@ -581,6 +605,13 @@ class _Jitted:
         return getattr(self.f, "__name__", repr(self.f))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            key = _flat_key(args)
+            if key is not None:
+                finish = self.flat.get(key)
+                if finish is not None:
+                    self.hits += 1
+                    return finish(args)
         traced_args, traced_kwargs, static_key = _split_static(
             self._name(), args, kwargs, self.static_argnums, self.static_argnames)
         leaves, spec = flatten((traced_args, traced_kwargs))
@@ -600,6 +631,9 @@ class _Jitted:
         compiled = Compiled(optimize(program))
         self.cache[key] = (compiled, program.out_spec)
         self._last_key = key
+        flat = None if kwargs or self.static_argnums else _flat_key(args)
+        if flat is not None:
+            self.flat[flat] = _finisher(compiled.run, program.out_spec)
         return unflatten(program.out_spec, out_leaves)
 
     def _report_retrace(self, key: Any) -> None:

@@ -5,7 +5,8 @@ once per case (seeded), and (n, m) in (1000, 10), (10, 1000), (300, 300), the Ja
 
 - this library: ``forward.jacfwd(f)(x)``, ``reverse.jacrev(f)(x)`` and ``reverse.jacobian(f)(x)``
   (mode "auto": reverse mode when m <= n, else forward), f written with ``adcore.ops`` on plain
-  numpy inputs;
+  numpy inputs; and ``jit(jacfwd(f))``, ``jit(jacrev(f))`` compiled (traced before the timing;
+  W1 and W2 are read at each call, not folded into the program);
 - torch.func (when installed): jacfwd and jacrev of the same function on float64 tensors, one
   thread;
 - jax (when installed): ``jax.jit(jax.jacfwd(f))`` and ``jax.jit(jax.jacrev(f))``, float64, XLA on
@@ -16,7 +17,8 @@ once per case (seeded), and (n, m) in (1000, 10), (10, 1000), (300, 300), the Ja
   W2 and W1).
 
 Then the Hessian of g(x) = sum(tanh(A x)^2) + sum(x^4) on R^200 (A of shape (200, 200)): this
-library's ``reverse.hessian(g)(x)`` (forward-over-reverse), torch.func.hessian,
+library's ``reverse.hessian(g)(x)`` (forward-over-reverse) and ``jit(hessian(g))``,
+torch.func.hessian,
 ``jax.jit(jax.hessian(g))`` and the floor H = A^T diag(d2) A + diag(12 x^2), where
 d2 = 2 (1 - t^2)^2 - 4 t^2 (1 - t^2) with t = tanh(A x) is the second derivative of tanh(u)^2.
 
@@ -58,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adcore import ops
 from forward import jacfwd
-from reverse import hessian, jacobian, jacrev
+from reverse import hessian, jacobian, jacrev, jit
 
 HIDDEN = 256
 CASES = ((1000, 10), (10, 1000), (300, 300))
@@ -124,16 +126,23 @@ def library_rows(w1: np.ndarray, w2: np.ndarray, x: np.ndarray) -> list[Row]:
         return ops.tanh(w2 @ ops.tanh(w1 @ v))
 
     auto = "reverse" if len(w2) <= len(x) else "forward"
+    compiled_fwd, compiled_rev = jit(jacfwd(f)), jit(jacrev(f))
+    compiled_fwd(x), compiled_rev(x)  # traced and compiled here, before the timing
     return [Row("this library jacfwd", lambda: jacfwd(f)(x), True, "jacfwd"),
             Row("this library jacrev", lambda: jacrev(f)(x), True, "jacrev"),
-            Row(f"this library jacobian (auto: {auto})", lambda: jacobian(f)(x), True, "auto")]
+            Row(f"this library jacobian (auto: {auto})", lambda: jacobian(f)(x), True, "auto"),
+            Row("this library jit(jacfwd)", lambda: compiled_fwd(x), True, "jacfwd"),
+            Row("this library jit(jacrev)", lambda: compiled_rev(x), True, "jacrev")]
 
 
 def library_hessian_rows(a: np.ndarray, x: np.ndarray) -> list[Row]:
     def g(v):
         return ops.sum(ops.tanh(a @ v) ** 2) + ops.sum(v ** 4)
 
-    return [Row("this library hessian (fwd-over-rev)", lambda: hessian(g)(x), True, "hessian")]
+    compiled = jit(hessian(g))
+    compiled(x)  # traced and compiled here, before the timing
+    return [Row("this library hessian (fwd-over-rev)", lambda: hessian(g)(x), True, "hessian"),
+            Row("this library jit(hessian)", lambda: compiled(x), True, "hessian")]
 
 
 # --- torch.func ---------------------------------------------------------------------------------

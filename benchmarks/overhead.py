@@ -1,7 +1,9 @@
 """Per-op overhead: a chain of elementwise ops (mul, add, tanh in turn), forward and backward.
 
 Prints microseconds per op (forward + backward, median over repeats) for this library's Tensor,
-for the same chain written as plain numpy calls (forward, then the hand-written backward), and,
+for the chain's gradient compiled by ``jit(grad(...))`` (on numpy arrays; its one-time tracing and
+compiling is printed apart), for the same chain written as plain numpy calls (forward, then the
+hand-written backward), and,
 when they are installed, for PyTorch (CPU, one thread) and HIPS autograd, all measured in this one
 run. Next to each time, the peak memory of one more chain run under tracemalloc, untimed (n/a for
 PyTorch, which allocates outside tracemalloc's sight).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +36,8 @@ from common import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reverse import Tensor
+from adcore import ops
+from reverse import Tensor, grad, jit
 
 SCALE, SHIFT = 0.9, 0.1
 
@@ -50,6 +54,17 @@ def chain_ours(x0: np.ndarray, n: int) -> Callable[[], None]:
     def run() -> None:
         chain(Tensor(x0, requires_grad=True), n, Tensor.tanh).sum().backward()
     return run
+
+
+def chain_jit(x0: np.ndarray, n: int) -> Callable[[], None]:
+    """The chain's gradient compiled by jit: traced and compiled here, before the timing (the time
+    that takes is printed apart)."""
+    step = jit(grad(lambda x: ops.sum(chain(x, n, ops.tanh))))
+    start = time.perf_counter()
+    step(x0)
+    print(f"  (jit: tracing and compiling the {n}-op chain's gradient took "
+          f"{time.perf_counter() - start:.2f} s, once)")
+    return lambda: step(x0)
 
 
 def chain_numpy(x0: np.ndarray, n: int) -> Callable[[], None]:
@@ -108,6 +123,7 @@ def report(title: str, x0: np.ndarray, n: int, repeats: int) -> None:
     runs = [("plain numpy calls (baseline)", chain_numpy(x0, n), True)]
     missing = []
     for name, make, traced in [("this library (Tensor)", chain_ours, True),
+                               ("this library jit(grad), compiled", chain_jit, True),
                                ("PyTorch CPU", chain_torch, False),
                                ("HIPS autograd", chain_autograd, True)]:
         run = make(x0, n)

@@ -5,7 +5,8 @@
     python -m examples.compare_modes --plot modes.png   # time against n/m (needs matplotlib)
 
 First a scalar demo: the dual number a + b*eps carrying f(x) and f'(x) through one forward pass, and
-the reverse tape of the same expression, walked back node by node. Then, for f: R^n -> R^m over a
+the reverse tape of the same expression, walked back node by node; then the two passes as programs
+of registry ops (``make_program``), the JVP's beside the VJP's. Then, for f: R^n -> R^m over a
 grid of (n, m), the full Jacobian four ways:
 
 - forward, one column per pass: n JVPs, each pushing one tangent direction through f;
@@ -45,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adcore import ops
 from forward import Dual, jacfwd, jvp
-from reverse import Value, draw, explain, jacrev, vjp
+from reverse import Value, draw, explain, jacrev, make_program, vjp
 
 HIDDEN = 64
 
@@ -124,6 +125,26 @@ def scalar_demo() -> None:
     print()
 
 
+def programs_demo() -> None:
+    """The same derivative as two programs of registry ops (make_program): forward mode's JVP
+    beside reverse mode's VJP, so that the reverse pass can be read as code."""
+    def f(x: Any) -> Any:
+        return x * ops.sin(x) + x ** 2
+
+    x = np.array(2.0)
+    forward_program = make_program(lambda x, v: jvp(f, (x,), (v,))[1])(x, np.array(1.0))
+    reverse_program = make_program(lambda x, u: vjp(f, x)[1](u)[0])(x, np.array(1.0))
+    left = ["JVP: f'(x) v, one forward pass", *str(forward_program).splitlines()]
+    right = ["VJP: u f'(x), forward pass then backward", *str(reverse_program).splitlines()]
+    width = max(len(line) for line in left) + 4
+    print("the same derivative as programs of registry ops (make_program; jit compiles them):")
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ""
+        b = right[i] if i < len(right) else ""
+        print(f"  {a:<{width}}{b}")
+    print()
+
+
 def run_grid(kind: str, pairs: list[tuple[int, int]], repeats: int) -> list[dict]:
     rows = []
     for n, m in pairs:
@@ -199,6 +220,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if not args.no_demo:
         scalar_demo()
+        programs_demo()
     print(f"Jacobians of f = {args.function} (hidden {HIDDEN}) : R^n -> R^m, median of "
           f"{args.repeats}, peak memory in a separate run\n")
     if args.pairs:

@@ -32,6 +32,16 @@ def test_the_scalar_demo_shows_both_modes(capsys, monkeypatch, tmp_path) -> None
     assert f"{want:.6f} eps" in printed and "x.grad = " + f"{want:.6g}" in printed
 
 
+def test_the_programs_demo_shows_the_jvp_beside_the_vjp(capsys) -> None:
+    compare_modes.programs_demo()
+    lines = capsys.readouterr().out.splitlines()
+    assert "JVP: f'(x) v" in lines[1] and "VJP: u f'(x)" in lines[1]
+    # Both programs compute sin and cos of the input and end in one output.
+    body = "\n".join(lines[2:])
+    assert body.count("= sin a") == 2 and body.count("= cos a") == 2
+    assert body.count("in (") == 2
+
+
 def test_the_plot_is_drawn_or_explained(tmp_path) -> None:
     path = tmp_path / "modes.png"
     argv = ["--n", "2", "--m", "2", "3", "--repeats", "1", "--no-demo", "--plot", str(path)]

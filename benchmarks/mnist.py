@@ -2,7 +2,9 @@
 
 Trains one epoch (60,000 images, batch 64, plain SGD lr 0.1, float32, cross-entropy loss) with a
 hand-written numpy floor, with this library's public API (nn.Linear, nn.relu, nn.cross_entropy,
-optim.SGD, nn.DataLoader) and, when it is installed, with PyTorch on the CPU. All three start from
+optim.SGD, nn.DataLoader), with the same loop whose forward and backward pass is compiled by
+``jit(value_and_grad(...))`` through ``nn.functional_call``, and, when it is installed, with PyTorch
+on the CPU. All three start from
 the same initial weights and see the same batches in the same order; prints seconds per epoch
 (median over repeats, taking turns within each repeat), the ratio to the floor measured in the same
 run, the peak memory of an epoch and the test accuracy after it.
@@ -46,10 +48,10 @@ from common import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nn import DataLoader, Linear, Module, TensorDataset, cross_entropy, relu
+from nn import DataLoader, Linear, Module, TensorDataset, cross_entropy, functional_call, relu
 from nn.mnist import load_mnist
 from optim import SGD
-from reverse import Tensor, no_grad
+from reverse import Tensor, jit, no_grad, value_and_grad
 
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 BATCH, LR = 64, 0.1
@@ -188,7 +190,42 @@ class Library:
 
     def weights(self) -> list[np.ndarray]:
         params = dict(self.model.named_parameters())
-        return [params[name].numpy() for name in LIBRARY_NAMES]
+        return [params[name].detach().numpy() for name in LIBRARY_NAMES]
+
+
+class LibraryJit(Library):
+    """The same loop with each batch's forward and backward pass compiled: jit of value_and_grad,
+    the model called through nn.functional_call; the gradients go to .grad and optim.SGD steps as
+    before. The model is built once, so that the program is traced once (in the warm-up)."""
+
+    name = "this library, jit (compiled fwd+bwd)"
+
+    def reset(self, n: int) -> None:
+        if not hasattr(self, "step"):
+            super().reset(n)
+            model = self.model
+
+            def loss_of(values: dict, x: Any, y: Any) -> Any:
+                return cross_entropy(functional_call(model, values, (x,)), y)
+
+            self.step = jit(value_and_grad(loss_of))
+            self.params = dict(model.named_parameters())
+        with no_grad():
+            for name, param in self.params.items():
+                param.copy_(self.w0[LIBRARY_NAMES[name]])
+        self.optimizer = SGD(self.model.parameters(), lr=LR)
+        self.loader = DataLoader(TensorDataset(self.data.x[:n], self.data.y[:n]), batch_size=BATCH,
+                                 shuffle=True, generator=np.random.default_rng(self.seed))
+
+    def epoch(self) -> None:
+        step, params, optimizer = self.step, self.params, self.optimizer
+        for x, y in self.loader:
+            loss, grads = step({name: p.data for name, p in params.items()}, x.data, y.data)
+            for name, p in params.items():
+                p.grad = Tensor.from_numpy(grads[name])
+            optimizer.step()
+            optimizer.zero_grad()
+        self.loss = float(loss)
 
 
 class Torch:
@@ -301,7 +338,8 @@ def main() -> None:
     data = Data(x, y, x_test, y_test)
     n = len(x)
     w0 = initial_weights(args.seed)
-    impls: list[Any] = [NumpyFloor(data, w0, args.seed), Library(data, w0, args.seed)]
+    impls: list[Any] = [NumpyFloor(data, w0, args.seed), Library(data, w0, args.seed),
+                        LibraryJit(data, w0, args.seed)]
     if torch is not None:
         impls.append(Torch(data, w0, args.seed))
     print(f"MLP 784-128-10 (ReLU), cross-entropy, SGD lr {LR}, float32; one epoch = {n:,} images "

@@ -3,6 +3,7 @@
     python examples/mnist.py                          # 5 epochs of Adam (lr 1e-3, cosine, batch 64)
     python examples/mnist.py --eval mnist_mlp.npz     # test accuracy of saved weights
     python examples/mnist.py --plot curves.png        # also draw loss and accuracy (matplotlib)
+    python examples/mnist.py --jit                    # forward and backward compiled by jit
 
 The data is looked for in --data-dir, then $MNIST_DIR, then the user cache folder, and downloaded
 (checksums verified) when it is nowhere (see nn/mnist.py). Pixels are scaled to [0, 1] and
@@ -27,7 +28,7 @@ if __name__ == "__main__":  # run as a script, so numpy is not imported yet
 import argparse
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from nn import DataLoader, Linear, Module, TensorDataset, cross_entropy, relu
 from nn.mnist import load_mnist
 from optim import SGD, Adam
 from optim.lr_scheduler import CosineAnnealingLR
-from reverse import no_grad
+from reverse import Tensor, jit, no_grad, value_and_grad
 
 MEAN, STD = 0.1307, 0.3081  # of MNIST's training pixels, scaled to [0, 1]
 
@@ -103,20 +104,47 @@ def progress(total: int, desc: str, quiet: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="batch", leave=True, mininterval=0.5)
 
 
+def compiled_backward(model: Module) -> Callable[[Any, Any], float]:
+    """loss.backward() for one batch, compiled: the loss and its gradient with respect to every
+    parameter, as one program traced once (jit of value_and_grad, the model called through
+    functional_call); the gradients land in each parameter's .grad, as backward() puts them, and
+    the loss is returned. The optimizer's step stays as it is."""
+    params = dict(model.named_parameters())
+
+    def loss_of(values: dict, x: Any, y: Any) -> Any:
+        return cross_entropy(nn.functional_call(model, values, (x,)), y)
+
+    step = jit(value_and_grad(loss_of))
+
+    def backward(x: Any, y: Any) -> float:
+        loss, grads = step({name: p.data for name, p in params.items()}, x.data, y.data)
+        for name, p in params.items():
+            p.grad = Tensor.from_numpy(grads[name])
+        return float(loss)
+    return backward
+
+
 def train(model: Module, optimizer: Any, loader: DataLoader, test: TensorDataset, epochs: int,
-          scheduler: Any = None, quiet: bool = False) -> dict:
-    """The curriculum's loop, epoch after epoch; returns the loss and accuracy history."""
+          scheduler: Any = None, quiet: bool = False, compiled: bool = False) -> dict:
+    """The curriculum's loop, epoch after epoch; returns the loss and accuracy history. With
+    ``compiled``, the forward and backward passes run as one jit-compiled program."""
     history: dict[str, list] = {"loss": [], "test_accuracy": [], "seconds": []}
+    backward = compiled_backward(model) if compiled else None
     for epoch in range(1, epochs + 1):
         bar = progress(len(loader), f"epoch {epoch}/{epochs}", quiet)
         start, seen, running = time.perf_counter(), 0, 0.0
         for step, (x, y) in enumerate(loader, 1):
-            pred = model(x)
-            loss = cross_entropy(pred, y)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            value = float(loss)
+            if backward is not None:
+                value = backward(x, y)
+                optimizer.step()
+                optimizer.zero_grad()
+            else:
+                pred = model(x)
+                loss = cross_entropy(pred, y)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                value = float(loss)
             history["loss"].append(value)
             running = value if step == 1 else 0.98 * running + 0.02 * value
             seen += len(x)
@@ -176,6 +204,9 @@ def main(argv: Iterable[str] | None = None) -> dict:
     parser.add_argument("--save", default="mnist_mlp.npz", help="where to save the weights")
     parser.add_argument("--eval", metavar="PATH", help="evaluate saved weights and stop")
     parser.add_argument("--plot", metavar="FILE.png", help="draw loss and accuracy curves")
+    parser.add_argument("--jit", action="store_true",
+                        help="compile each batch's forward and backward pass with jit (the same "
+                        "weights as without)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output: only the final test accuracy")
     args = parser.parse_args(argv)
@@ -202,7 +233,8 @@ def main(argv: Iterable[str] | None = None) -> dict:
         print(f"{model}\n{len(train_set):,} training images, {len(test):,} test images; "
               f"{args.optimizer} lr {optimizer.param_groups[0]['lr']} ({args.schedule}), batch "
               f"{args.batch_size}")
-    history = train(model, optimizer, dataloader, test, args.epochs, scheduler, args.quiet)
+    history = train(model, optimizer, dataloader, test, args.epochs, scheduler, args.quiet,
+                    compiled=args.jit)
     if args.quiet and history["test_accuracy"]:
         epochs = f"{args.epochs} epoch" + ("s" if args.epochs != 1 else "")
         print(f"test accuracy {history['test_accuracy'][-1]:.2%} after {epochs}")

@@ -108,7 +108,7 @@ from nn.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from nn.module import Module, Parameter
+from nn.module import Module, Parameter, functional_call
 from nn.multihead import MultiheadAttention
 from nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
 from nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -188,6 +188,7 @@ __all__ = [
     "embedding",
     "flatten",
     "functional",
+    "functional_call",
     "gelu",
     "hardtanh",
     "init",

@@ -620,3 +620,57 @@ class Module:
         for kind in _REGISTRIES:
             names.update(self._registry(kind))
         return sorted(names)
+
+
+def functional_call(module: Module, parameters_and_buffers: Any, args: Any = (),
+                    kwargs: dict | None = None, *, strict: bool = False) -> Any:
+    """``module(*args, **kwargs)`` with some of its parameters and buffers replaced, by dotted
+    name, with the values in ``parameters_and_buffers`` (a dict, or a tuple of dicts), as
+    torch.func.functional_call: the module itself is restored afterwards, even on an error.
+
+    The values may be arrays or values of a transformation, which is what lets ``grad``, ``vmap``
+    and ``jit`` see a module as a function of its parameters::
+
+        params = {name: p.data for name, p in model.named_parameters()}
+        grads = grad(lambda ps, x, y: cross_entropy(functional_call(model, ps, (x,)), y))(
+            params, x, y)
+
+    With ``strict=True`` every parameter and buffer must be given. A name the module does not
+    have is refused, naming it.
+    """
+    given: dict[str, Any] = {}
+    for d in (parameters_and_buffers if isinstance(parameters_and_buffers, tuple)
+              else (parameters_and_buffers,)):
+        if not isinstance(d, Mapping):
+            raise TypeError(f"functional_call: expected a dict of name -> value (or a tuple of "
+                            f"dicts), got {type(d).__name__}")
+        for name in d:
+            if name in given:
+                raise ValueError(f"functional_call: {name!r} is given twice")
+        given.update(d)
+    slots: dict[str, tuple[Any, str]] = {}
+    for kind in ("_parameters", "_buffers"):
+        for owner_name, owner in module.named_modules():
+            for name in owner._registry(kind):
+                full = f"{owner_name}.{name}" if owner_name else name
+                slots.setdefault(full, (owner._registry(kind), name))
+    unknown = [n for n in given if n not in slots]
+    if unknown:
+        raise ValueError(f"functional_call: {type(module).__name__} has no parameter or buffer "
+                         f"named {', '.join(map(repr, unknown))}; its names are those of "
+                         f"named_parameters() and named_buffers()")
+    if strict:
+        missing = [n for n in slots if n not in given]
+        if missing:
+            raise ValueError(f"functional_call(strict=True): missing {', '.join(missing)}")
+    saved = [(table, name, table[name]) for n, (table, name) in slots.items() if n in given]
+    try:
+        for n in given:
+            table, name = slots[n]
+            table[name] = given[n]
+        if not isinstance(args, tuple):
+            args = (args,)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for table, name, value in saved:
+            table[name] = value

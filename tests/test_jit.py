@@ -291,3 +291,44 @@ def test_tensors_given_to_jit_are_inlined() -> None:
     out = jit(loss)(t)
     out.backward()
     identical(t.grad.data, grad(loss)(X))
+
+
+# --- training: functional_call --------------------------------------------------------------
+
+def test_functional_call_swaps_parameters_and_restores_them() -> None:
+    nn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = np.ones((5, 3), np.float32)
+    params = {name: p.data * 2 for name, p in model.named_parameters()}
+    before = {name: p for name, p in model.named_parameters()}
+    got = nn.functional_call(model, params, (x,))
+    w1, b1, w2, b2 = (params[k] for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
+    want = np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
+    np.testing.assert_allclose(got.data, want, rtol=1e-6)
+    assert {name: p for name, p in model.named_parameters()} == before  # restored
+    one = nn.functional_call(model, {"2.bias": np.zeros(2, np.float32)}, x)  # the others kept
+    np.testing.assert_allclose(one.data, model(x).data - model[2].bias.data, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"no parameter or buffer named '2\.weights'"):
+        nn.functional_call(model, {"2.weights": w2}, (x,))
+    with pytest.raises(ValueError, match=r"missing 0\.bias"):
+        nn.functional_call(model, {"0.weight": w1}, (x,), strict=True)
+
+
+def test_a_compiled_gradient_of_a_model_equals_backward() -> None:
+    nn.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    y = np.array([0, 2, 1, 2])
+
+    def loss_of(values: dict, x: Any, y: Any) -> Any:
+        return nn.cross_entropy(nn.functional_call(model, values, (x,)), y)
+
+    step = jit(value_and_grad(loss_of))
+    params = {name: p.data for name, p in model.named_parameters()}
+    step(params, x, y)
+    loss, grads = step(params, x, y)
+    eager = nn.cross_entropy(model(Tensor(x)), y)
+    eager.backward()
+    identical(loss, eager.data)
+    for name, p in model.named_parameters():
+        identical(grads[name], p.grad.data)

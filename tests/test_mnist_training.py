@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nn
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -81,6 +83,19 @@ def test_the_example_trains_saves_and_evaluates(example, tmp_path, capsys) -> No
     assert np.mean(history["loss"][-5:]) < np.mean(history["loss"][:5]) / 3
     evaluated = example.main(["--data-dir", folder, "--eval", str(weights), "--quiet"])
     assert evaluated["test_accuracy"][0] == history["test_accuracy"][0]
+
+
+def test_the_compiled_loop_trains_to_the_same_weights(example, tmp_path) -> None:
+    folder = _data_dir()
+    saved = []
+    for flags in ([], ["--jit"]):
+        weights = tmp_path / f"mlp{len(flags)}.npz"
+        example.main(["--data-dir", folder, "--limit", "1000", "--epochs", "1", "--quiet",
+                      "--save", str(weights), *flags])
+        saved.append(nn.load(weights))
+    assert saved[0].keys() == saved[1].keys()
+    for name in saved[0]:
+        assert np.array_equal(saved[0][name], saved[1][name]), name  # bit for bit
 
 
 def test_the_plot_is_drawn_or_explained(example, tmp_path) -> None:

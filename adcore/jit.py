@@ -39,7 +39,7 @@ import numpy as np
 
 from adcore import views
 from adcore.levels import Level, bind, new_level, open_levels, raw, speaks_numpy, value_types
-from adcore.methods import ArrayMethods
+from adcore.methods import ArrayMethods, is_traced_depth
 from adcore.promotion import PROMOTING_KINDS, numpy_operands
 from adcore.pytree import LEAF, flatten, unflatten
 from adcore.shapes import check_real, shape_of
@@ -176,6 +176,7 @@ class TraceLevel(Level):
     """A jit trace in progress: each op on its values is computed one level down and recorded."""
 
     __slots__ = ("program",)
+    per_call = True
 
     def __init__(self, depth: int) -> None:
         super().__init__(depth)
@@ -615,26 +616,35 @@ class _Jitted:
         traced_args, traced_kwargs, static_key = _split_static(
             self._name(), args, kwargs, self.static_argnums, self.static_argnames)
         leaves, spec = flatten((traced_args, traced_kwargs))
+        eager = None  # a value built by hand (a Tensor): its personality, and its outputs' type
         for leaf in leaves:
-            if type(leaf) in value_types:  # inside another transformation: f is inlined
-                return self.f(*args, **kwargs)
-        key = (spec, tuple(_signature_of(x) for x in leaves), static_key)
+            if type(leaf) in value_types:
+                if not _is_eager_constant(leaf):  # a transformation's value: f is inlined
+                    return self.f(*args, **kwargs)
+                eager = eager or leaf._level
+        if eager is not None:
+            leaves = [leaf._unwrap() if type(leaf) in value_types else leaf for leaf in leaves]
+        key = (spec, tuple(_signature_of(x) for x in leaves), static_key, eager is not None)
         entry = self.cache.get(key)
         if entry is not None:
             self.hits += 1
             compiled, out_spec = entry
-            return unflatten(out_spec, list(compiled.run(*leaves)))
-        self.misses += 1
-        self._report_retrace(key)
-        program, out_leaves = _trace(self.f, args, kwargs, traced_args, traced_kwargs, leaves,
-                                     spec, self.static_argnums, self.static_argnames)
-        compiled = Compiled(optimize(program))
-        self.cache[key] = (compiled, program.out_spec)
-        self._last_key = key
-        flat = None if kwargs or self.static_argnums else _flat_key(args)
-        if flat is not None:
-            self.flat[flat] = _finisher(compiled.run, program.out_spec)
-        return unflatten(program.out_spec, out_leaves)
+            outs = list(compiled.run(*leaves))
+        else:
+            self.misses += 1
+            self._report_retrace(key)
+            program, outs = _trace(self.f, args, kwargs, traced_args, traced_kwargs, leaves,
+                                   spec, self.static_argnums, self.static_argnames,
+                                   numpy=eager is None)
+            compiled, out_spec = Compiled(optimize(program)), program.out_spec
+            self.cache[key] = (compiled, out_spec)
+            self._last_key = key
+            flat = None if kwargs or self.static_argnums else _flat_key(args)
+            if flat is not None:
+                self.flat[flat] = _finisher(compiled.run, out_spec)
+        if eager is not None:  # arrays back into the arguments' kind (Tensors without a graph)
+            outs = [eager.constant(o) if type(o) is np.ndarray else o for o in outs]
+        return unflatten(out_spec, outs)
 
     def _report_retrace(self, key: Any) -> None:
         if self._warned or self.hits or self.misses < 4 or self._last_key is None:
@@ -660,15 +670,26 @@ class _Jitted:
         traced_args, traced_kwargs, static_key = _split_static(
             self._name(), args, kwargs, self.static_argnums, self.static_argnames)
         leaves, spec = flatten((traced_args, traced_kwargs))
-        return self.cache[(spec, tuple(_signature_of(x) for x in leaves), static_key)][0]
+        eager = any(type(leaf) in value_types for leaf in leaves)
+        if eager:
+            leaves = [leaf._unwrap() if type(leaf) in value_types else leaf for leaf in leaves]
+        return self.cache[(spec, tuple(_signature_of(x) for x in leaves), static_key, eager)][0]
+
+
+def _is_eager_constant(x: Any) -> bool:
+    """Whether ``x`` is a value built by hand that records nothing (a Tensor that does not
+    require grad): jit traces its array, with PyTorch's personality."""
+    return (not is_traced_depth(x._level.depth) and not getattr(x, "requires_grad", True)
+            and type(x._unwrap()) is np.ndarray)
 
 
 def _trace(f: Callable[..., Any], args: tuple, kwargs: dict, traced_args: tuple,
            traced_kwargs: dict, leaves: list, spec: Any, static_argnums: tuple,
-           static_argnames: tuple) -> tuple[Program, list]:
-    """Run ``f`` on traced leaves; returns the program and the output leaves of this call."""
+           static_argnames: tuple, numpy: bool = True) -> tuple[Program, list]:
+    """Run ``f`` on traced leaves; returns the program and the output leaves of this call.
+    ``numpy``: the personality of the traced values (False when the arguments were Tensors)."""
     with new_level(TraceLevel) as level:
-        level.numpy = speaks_numpy(leaves)
+        level.numpy = numpy and speaks_numpy(leaves)
         program = level.program
         traced = []
         for leaf in leaves:

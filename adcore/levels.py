@@ -36,6 +36,9 @@ class Level:
     """
 
     __slots__ = ("depth", "closed", "numpy")
+    # Whether the level's values stand for values that change from call to call (jit's trace):
+    # such a value must never become a constant or a parameter of an op.
+    per_call = False
 
     def __init__(self, depth: int) -> None:
         self.depth = depth

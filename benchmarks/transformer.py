@@ -50,6 +50,7 @@ import gpt  # the model (examples/gpt.py)
 import nn
 from nn import functional as F
 from optim import AdamW
+from reverse import Tensor, jit, value_and_grad
 
 VOCAB, LR = 16, 1e-3
 SIZES = {"vocab": VOCAB, "width": 64, "layers": 2, "heads": 4}
@@ -91,6 +92,32 @@ class Library:
         logits = self.model(x)
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
         loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return float(loss)
+
+
+class LibraryJit(Library):
+    """The same step with forward, loss and backward compiled: jit of value_and_grad, the model
+    called through nn.functional_call with its parameters as arrays; AdamW steps as before."""
+
+    def __init__(self, name: str, model: Any) -> None:
+        super().__init__(name, model)
+        self.params = dict(model.named_parameters())
+
+        def loss_of(values: dict, x: Any, y: Any) -> Any:
+            logits = nn.functional_call(model, values, (x,))
+            return F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+
+        self.compiled = jit(value_and_grad(loss_of))
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        # Tensors as arguments: the model's PyTorch habits (x.transpose(1, 2)) hold in the trace,
+        # and the gradients come back as Tensors.
+        values = {name: Tensor.from_numpy(p.data) for name, p in self.params.items()}
+        loss, grads = self.compiled(values, Tensor.from_numpy(x), Tensor.from_numpy(y))
+        for name, p in self.params.items():
+            p.grad = grads[name]
         self.optimizer.step()
         self.optimizer.zero_grad()
         return float(loss)
@@ -170,8 +197,11 @@ def main() -> None:
     for block in mha_model.blocks:
         block.attn = MHAttention(SIZES["width"], SIZES["heads"])
     copy_into_mha(model, mha_model)
+    jit_model = gpt.GPT(**sizes)
+    jit_model.load_state_dict(model.state_dict())
     impls: list[Any] = [Library("this library (sdpa block)", model),
-                        Library("this library (nn.MultiheadAttention)", mha_model)]
+                        Library("this library (nn.MultiheadAttention)", mha_model),
+                        LibraryJit("this library, jit (compiled fwd+bwd)", jit_model)]
     if torch is not None:
         weights = {k: np.asarray(v) for k, v in model.state_dict().items()}
         impls.append(Torch(torch, weights, sizes))

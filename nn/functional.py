@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from adcore import ops
-from adcore.levels import bind, raw
+from adcore.levels import bind, is_engine_value, raw
 from adcore.ops.elementwise import retry_quietly
 from adcore.ops.nn import REDUCTIONS, class_indices, cross_entropy_op, target_shape
 from adcore.shapes import broadcasts_to, dtype_of, shape_of
@@ -480,10 +480,20 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
     """weight[input]: the rows of ``weight`` at the integer indices ``input``; the row at
     ``padding_idx`` gets no gradient (torch.nn.functional.embedding)."""
+    n = np.shape(weight)[0]
+    if is_engine_value(input) and not isinstance(input, Tensor):
+        # Indices of a transformation (an argument of a jitted function): an operand of the
+        # lookup, whose values are not known here (numpy checks the bounds when it runs).
+        if dtype_of(input).kind not in "iu":
+            raise TypeError(f"embedding: indices must be integers, got dtype {dtype_of(input)}")
+        if padding_idx is not None:
+            raise NotImplementedError(f"embedding: padding_idx={padding_idx} with indices of a "
+                                      f"transformation (jit's arguments) is not supported yet; "
+                                      f"pass the indices as a Tensor, or padding_idx=None")
+        return ops.take(weight, input, axis=0)
     idx = np.asarray(getattr(input, "data", input))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-    n = np.shape(weight)[0]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         bad = idx.max() if idx.max() >= n else idx.min()
         raise IndexError(f"embedding: index {int(bad)} is out of range for a table of {n} rows "

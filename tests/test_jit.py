@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from programs import programs
+from strategies import HypothesisDraw
 from test_registry import OPS, draw_case, like
 
 import nn
-from adcore import ops
+from adcore import ops, registry
 from forward import jacfwd
 from reverse import Tensor, grad, hessian, jacrev, jit, make_program, value_and_grad, vjp, vmap
 
@@ -77,6 +78,71 @@ def test_every_op_under_jit_is_bit_identical(name: str, mode: str, data: Any) ->
         rest = primals[1:]
         in_axes = (0,) + (None,) * len(rest)
         _twice(jit(vmap(f, in_axes=in_axes)), vmap(f, in_axes=in_axes), batch, *rest)
+
+
+def _other_values(a: np.ndarray) -> np.ndarray:
+    """An array of the same shape and dtype with other values, as valid as ``a``'s: floats scaled
+    by 1 + 2**-20, integers and booleans (indices, masks) in reversed order."""
+    if a.dtype.kind == "f":
+        return np.asarray(a * (1 + 2.0 ** -20), dtype=a.dtype)
+    return a.reshape(-1)[::-1].reshape(a.shape).copy()
+
+
+class _At(int):
+    """The position of an array among the jitted function's arguments."""
+
+
+def _arrays_out(tree: Any, arrays: list) -> Any:
+    if isinstance(tree, np.ndarray):
+        arrays.append(tree)
+        return _At(len(arrays) - 1)
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_arrays_out(t, arrays) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _arrays_out(v, arrays) for k, v in tree.items()}
+    return tree
+
+
+def _arrays_in(tree: Any, arrays: tuple) -> Any:
+    if type(tree) is _At:
+        return arrays[tree]
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_arrays_in(t, arrays) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _arrays_in(v, arrays) for k, v in tree.items()}
+    return tree
+
+
+@pytest.mark.parametrize("name", OPS)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_every_op_reads_its_arguments_at_each_call(name: str, data: Any) -> None:
+    """Every array argument of the op (indices and masks included) is an argument of the jitted
+    function: a second call with other values must give the eager result for those values, so
+    that no argument was frozen into the program while tracing."""
+    op = registry[name]
+    args, params = op.domain(HypothesisDraw(data))
+    first: list[np.ndarray] = []
+    # The arguments and parameters with every array (index arrays inside index tuples included)
+    # replaced by its position among the jitted function's arguments.
+    template = _arrays_out((tuple(args), params), first)
+    if not first:
+        return
+
+    def f(*arrays: Any) -> Any:
+        call_args, call_params = _arrays_in(template, arrays)
+        return op(*call_args, **call_params)
+
+    second = [_other_values(a) for a in first]
+    jitted = jit(f)
+    with np.errstate(all="ignore"):
+        identical(jitted(*first), f(*first))
+        try:
+            want = f(*second)
+        except (ValueError, IndexError, np.linalg.LinAlgError):
+            return  # the other values are outside the op's domain
+        identical(jitted(*second), want)
+    assert jitted.cache_info().hits == 1
 
 
 @given(case=programs())
@@ -332,3 +398,25 @@ def test_a_compiled_gradient_of_a_model_equals_backward() -> None:
     identical(loss, eager.data)
     for name, p in model.named_parameters():
         identical(grads[name], p.grad.data)
+
+
+def test_tensors_that_record_nothing_are_traced_with_pytorchs_habits() -> None:
+    def f(x: Any) -> Any:
+        return x.transpose(0, 1).sum(dim=0)  # PyTorch's transpose: swap two axes
+
+    t = Tensor(np.arange(6.0).reshape(2, 3))
+    jitted = jit(f)
+    for _ in range(2):
+        out = jitted(t)
+        assert type(out) is Tensor and not out.requires_grad
+        identical(out.data, f(t).data)
+    assert jitted.cache_info() == (1, 1, 1)
+    identical(jitted(Tensor(np.ones((2, 3)))).data, np.full(2, 3.0))
+
+
+def test_embedding_indices_are_read_at_each_call() -> None:
+    nn.manual_seed(0)
+    table = nn.Embedding(5, 3)
+    lookup = jit(lambda i: table(i))
+    for idx in (np.array([0, 4, 4]), np.array([1, 2, 3])):
+        identical(lookup(idx).data, table.weight.data[idx])

@@ -485,8 +485,9 @@ scatter_add_op: Op = defop(
 
 def _index_item(ix: Any, fn: str) -> Any:
     """One index entry as an int, slice, None, Ellipsis, integer array or boolean mask."""
-    if is_engine_value(ix) and np.shape(raw(ix)) != shape_of(ix):
-        # An index that differs from example to example (mapped by vmap): an operand of the op.
+    if is_engine_value(ix) and (np.shape(raw(ix)) != shape_of(ix) or ix._level.per_call):
+        # An index that differs from example to example (mapped by vmap), or from call to call
+        # (an argument of a jitted function): an operand of the op, never a constant.
         if np.result_type(raw(ix)).kind not in "iu":
             raise IndexError(f"{fn}: index arrays must hold integers, got dtype "
                              f"{np.result_type(raw(ix))}")

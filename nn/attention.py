@@ -47,7 +47,7 @@ def _additive_mask(who: str, name: str, mask: Any, dtype: Any) -> Any:
     if mask is None:
         return None
     if _mask_kind(who, name, mask) == "b":
-        return np.where(np.asarray(raw(mask)), -np.inf, 0.0).astype(dtype)
+        return ops.astype(ops.where(mask, -np.inf, 0.0), dtype)  # the mask stays an operand
     return mask
 
 
@@ -140,7 +140,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         scores = ops.where(np.tril(np.ones((L, S), dtype=bool)), scores, -np.inf)
     elif attn_mask is not None:
         if kind == "b":
-            scores = ops.where(np.asarray(raw(attn_mask)), scores, -np.inf)
+            scores = ops.where(attn_mask, scores, -np.inf)  # the mask stays an operand
         else:
             scores = ops.add(scores, attn_mask)
     weights = _softmax_rows(scores, safe=True)

@@ -420,3 +420,39 @@ def test_embedding_indices_are_read_at_each_call() -> None:
     lookup = jit(lambda i: table(i))
     for idx in (np.array([0, 4, 4]), np.array([1, 2, 3])):
         identical(lookup(idx).data, table.weight.data[idx])
+
+
+_R = np.random.default_rng(0)
+_LOGITS = _R.standard_normal((4, 5))
+_Q = _R.standard_normal((2, 3, 4))
+# (function, first arguments, second arguments of the same shapes): masks, targets and indices
+# that nn's functions take must be read at each call, never frozen while tracing.
+PER_CALL = {
+    "cross_entropy": (lambda logits, t: nn.functional.cross_entropy(logits, t),
+                      (_LOGITS, np.array([0, 1, 2, 3])), (_LOGITS, np.array([4, 4, 0, 1]))),
+    "cross_entropy ignore_index": (
+        lambda logits, t: nn.functional.cross_entropy(logits, t, ignore_index=1),
+        (_LOGITS, np.array([0, 1, 2, 3])), (_LOGITS, np.array([1, 1, 0, 1]))),
+    "nll_loss": (lambda logits, t: nn.functional.nll_loss(logits, t),
+                 (_LOGITS, np.array([0, 1, 2, 3])), (_LOGITS, np.array([4, 4, 0, 1]))),
+    "masked_fill": (lambda x, m: ops.masked_fill(x, m, 0.0), (_LOGITS, _LOGITS > 0),
+                    (_LOGITS, _LOGITS < 0)),
+    "attention mask": (
+        lambda q, m: nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=m),
+        (_Q, np.tril(np.ones((3, 3), bool))), (_Q, np.triu(np.ones((3, 3), bool)))),
+    "attention float mask": (
+        lambda q, m: nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=m),
+        (_Q, np.zeros((3, 3))), (_Q, _R.standard_normal((3, 3)))),
+    "bce weight": (lambda x, t, w: nn.functional.binary_cross_entropy_with_logits(x, t, weight=w),
+                   (_LOGITS, (_LOGITS > 0) * 1.0, np.ones((4, 5))),
+                   (_LOGITS, (_LOGITS < 0) * 1.0, np.arange(20.0).reshape(4, 5))),
+}
+
+
+@pytest.mark.parametrize("name", list(PER_CALL))
+def test_nn_functions_read_masks_targets_and_indices_at_each_call(name: str) -> None:
+    fn, first, second = PER_CALL[name]
+    jitted = jit(fn)
+    identical(jitted(*first), fn(*first))
+    identical(jitted(*second), fn(*second))
+    assert jitted.cache_info().hits == 1

@@ -21,7 +21,7 @@ import numpy as np
 from adcore import domains as D
 from adcore.derive import selecting
 from adcore.dtypes import binary, promote
-from adcore.levels import bind, raw, value_types
+from adcore.levels import bind, is_engine_value, raw, value_types
 from adcore.ops.compare import (
     equal,
     floor_divide,
@@ -38,7 +38,7 @@ from adcore.ops.compare import (
     slope_of_abs,
 )
 from adcore.registry import Op, defop, register
-from adcore.shapes import broadcasts_to, dtype_of
+from adcore.shapes import broadcasts_to, dtype_of, shape_of
 
 
 def _scalar_or_array(np_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -407,15 +407,17 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
 
     As torch.Tensor.masked_fill: the result has x's shape; ``value`` is a number or a 0-d array.
     """
-    mask, xs = raw(mask), np.shape(raw(x))
-    if not broadcasts_to(np.shape(mask), xs):
-        raise ValueError(f"masked_fill: mask of shape {np.shape(mask)} does not broadcast to x's "
-                         f"shape {np.shape(raw(x))}; give a mask of x's shape or one that expands "
-                         f"to it")
+    xs = shape_of(x)
+    if not broadcasts_to(shape_of(mask), xs):
+        raise ValueError(f"masked_fill: mask of shape {shape_of(mask)} does not broadcast to x's "
+                         f"shape {xs}; give a mask of x's shape or one that expands to it")
     if np.ndim(raw(value)):
         raise ValueError(f"masked_fill: value must be a number or 0-d, got shape "
                          f"{np.shape(raw(value))}; use where(mask, values, x) for an array")
-    return bind(_masked_fill, x, np.asarray(mask, dtype=bool), value)
+    if is_engine_value(mask) and mask._level.per_call:  # jit's argument: read at each call
+        return bind(_masked_fill, x, mask if dtype_of(mask).kind == "b" else astype(mask, bool),
+                    value)
+    return bind(_masked_fill, x, np.asarray(raw(mask), dtype=bool), value)
 
 
 _named(masked_fill, "masked_fill", masked_fill.__doc__ or "", _masked_fill)

@@ -133,14 +133,7 @@ class Batched(ArrayMethods):
         self.value = other.value
 
     def _inplace(self, op: Any, args: tuple, params: dict) -> Batched:
-        if self._link is not None:
-            views.fresh(self)
-        result = op.fn(self, *args, **params)
-        if type(result) not in value_types or result._level is not self._level:
-            raise RuntimeError(f"{op.name} in place inside vmap: the result depends on a value of "
-                               f"an inner transformation; use the out-of-place form")
-        views.assign_through(self, result)
-        return self
+        return views.rebind_in_place(self, op, args, params, "vmap")
 
     def __bool__(self) -> bool:
         raise TypeError("vmap: the truth value of a batched value differs from example to "

@@ -267,14 +267,7 @@ class Traced(ArrayMethods):
                             f"a view of one), at {_user_line()}: the compiled program cannot "
                             f"change its caller's arrays; compute a new value (y = x + 1 rather "
                             f"than x += 1) and return it")
-        if self._link is not None:
-            views.fresh(self)
-        result = op.fn(self, *args, **params)
-        if type(result) not in value_types or result._level is not self._level:
-            raise RuntimeError(f"{op.name} in place inside jit: the result depends on a value of "
-                               f"an inner transformation; use the out-of-place form")
-        views.assign_through(self, result)
-        return self
+        return views.rebind_in_place(self, op, args, params, "jit")
 
     def _number(self, kind: str) -> Any:
         raise TypeError(_control_flow(f"{kind}()"))

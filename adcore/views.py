@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import bind, raw
+from adcore.levels import bind, raw, value_types
 from adcore.registry import registry
 from adcore.shapes import shape_of
 
@@ -121,3 +121,16 @@ def assign_through(value: Any, result: Any) -> None:
     while child._link is not None:  # these match their bases again
         child._link.version = box[0]
         child = child._link.base
+
+
+def rebind_in_place(value: Any, op: Any, args: tuple, params: dict, who: str) -> Any:
+    """An in-place op on a value whose level shares no memory between values (vmap's, jit's): the
+    out-of-place result, assigned to ``value`` and through to every base it views."""
+    if value._link is not None:
+        fresh(value)
+    result = op.fn(value, *args, **params)
+    if type(result) not in value_types or result._level is not value._level:
+        raise RuntimeError(f"{op.name} in place inside {who}: the result depends on a value of "
+                           f"an inner transformation; use the out-of-place form")
+    assign_through(value, result)
+    return value

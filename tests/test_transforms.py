@@ -274,3 +274,17 @@ def test_vmap_keeps_perturbations_apart() -> None:
         return (x * inner).sum()  # x (x + 1) per example
 
     close(grad(f)(1.0), 3 * (2 * 1.0 + 1))
+
+
+def test_vmap_of_masked_fill_with_a_mask_per_example() -> None:
+    # The mask was taken as a whole (every example's mask at once) and broadcast against each
+    # example: the result had an extra axis, silently.
+    xs = np.arange(6.0).reshape(2, 3)
+    masks = np.array([[True, False, False], [False, False, True]])
+    want = np.where(masks, 0.0, xs)
+    np.testing.assert_array_equal(vmap(lambda x, m: ops.masked_fill(x, m, 0.0))(xs, masks), want)
+    np.testing.assert_array_equal(
+        vmap(lambda m: ops.masked_fill(np.arange(3.0), m, 0.0))(masks),
+        np.where(masks, 0.0, np.arange(3.0)))
+    grads = vmap(grad(lambda x, m: ops.sum(ops.masked_fill(x, m, 0.0) * x)))(xs, masks)
+    np.testing.assert_array_equal(grads, np.where(masks, 0.0, 2 * xs))

@@ -414,7 +414,8 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     if np.ndim(raw(value)):
         raise ValueError(f"masked_fill: value must be a number or 0-d, got shape "
                          f"{np.shape(raw(value))}; use where(mask, values, x) for an array")
-    if is_engine_value(mask) and mask._level.per_call:  # jit's argument: read at each call
+    if is_engine_value(mask) and (mask._level.per_call or np.shape(raw(mask)) != shape_of(mask)):
+        # A mask of jit's arguments (read at each call) or of vmap's examples: an operand.
         return bind(_masked_fill, x, mask if dtype_of(mask).kind == "b" else astype(mask, bool),
                     value)
     return bind(_masked_fill, x, np.asarray(raw(mask), dtype=bool), value)

@@ -78,3 +78,41 @@ def _floats(low: float, high: float, avoid: Sequence[float], margin: float) -> s
         pieces.append((start, high))
     return st.one_of(*(st.floats(lo, hi, allow_nan=False, allow_infinity=False)
                        for lo, hi in pieces))
+
+
+# --- every array of an op's arguments as an argument of its own (jit's and vmap's checks) ---
+
+def other_values(a: np.ndarray) -> np.ndarray:
+    """An array of the same shape and dtype with other values, as valid as ``a``'s: floats scaled
+    by 1 + 2**-20, integers and booleans (indices, masks) in reversed order."""
+    if a.dtype.kind == "f":
+        return np.asarray(a * (1 + 2.0 ** -20), dtype=a.dtype)
+    return a.reshape(-1)[::-1].reshape(a.shape).copy()
+
+
+class _At(int):
+    """The position of an array among the function's arguments."""
+
+
+def arrays_out(tree: Any, arrays: list) -> Any:
+    """``tree`` (an op's arguments and parameters) with each array, index arrays inside index
+    tuples included, appended to ``arrays`` and replaced by its position there."""
+    if isinstance(tree, np.ndarray):
+        arrays.append(tree)
+        return _At(len(arrays) - 1)
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(arrays_out(t, arrays) for t in tree)
+    if isinstance(tree, dict):
+        return {k: arrays_out(v, arrays) for k, v in tree.items()}
+    return tree
+
+
+def arrays_in(tree: Any, arrays: tuple) -> Any:
+    """The tree that ``arrays_out`` took apart, with ``arrays`` in the positions it recorded."""
+    if type(tree) is _At:
+        return arrays[tree]
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(arrays_in(t, arrays) for t in tree)
+    if isinstance(tree, dict):
+        return {k: arrays_in(v, arrays) for k, v in tree.items()}
+    return tree

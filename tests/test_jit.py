@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from programs import programs
-from strategies import HypothesisDraw
+from strategies import HypothesisDraw, arrays_in, arrays_out, other_values
 from test_registry import OPS, draw_case, like
 
 import nn
@@ -80,39 +80,6 @@ def test_every_op_under_jit_is_bit_identical(name: str, mode: str, data: Any) ->
         _twice(jit(vmap(f, in_axes=in_axes)), vmap(f, in_axes=in_axes), batch, *rest)
 
 
-def _other_values(a: np.ndarray) -> np.ndarray:
-    """An array of the same shape and dtype with other values, as valid as ``a``'s: floats scaled
-    by 1 + 2**-20, integers and booleans (indices, masks) in reversed order."""
-    if a.dtype.kind == "f":
-        return np.asarray(a * (1 + 2.0 ** -20), dtype=a.dtype)
-    return a.reshape(-1)[::-1].reshape(a.shape).copy()
-
-
-class _At(int):
-    """The position of an array among the jitted function's arguments."""
-
-
-def _arrays_out(tree: Any, arrays: list) -> Any:
-    if isinstance(tree, np.ndarray):
-        arrays.append(tree)
-        return _At(len(arrays) - 1)
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_arrays_out(t, arrays) for t in tree)
-    if isinstance(tree, dict):
-        return {k: _arrays_out(v, arrays) for k, v in tree.items()}
-    return tree
-
-
-def _arrays_in(tree: Any, arrays: tuple) -> Any:
-    if type(tree) is _At:
-        return arrays[tree]
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_arrays_in(t, arrays) for t in tree)
-    if isinstance(tree, dict):
-        return {k: _arrays_in(v, arrays) for k, v in tree.items()}
-    return tree
-
-
 @pytest.mark.parametrize("name", OPS)
 @settings(max_examples=3)
 @given(data=st.data())
@@ -125,15 +92,15 @@ def test_every_op_reads_its_arguments_at_each_call(name: str, data: Any) -> None
     first: list[np.ndarray] = []
     # The arguments and parameters with every array (index arrays inside index tuples included)
     # replaced by its position among the jitted function's arguments.
-    template = _arrays_out((tuple(args), params), first)
+    template = arrays_out((tuple(args), params), first)
     if not first:
         return
 
     def f(*arrays: Any) -> Any:
-        call_args, call_params = _arrays_in(template, arrays)
+        call_args, call_params = arrays_in(template, arrays)
         return op(*call_args, **call_params)
 
-    second = [_other_values(a) for a in first]
+    second = [other_values(a) for a in first]
     jitted = jit(f)
     with np.errstate(all="ignore"):
         identical(jitted(*first), f(*first))

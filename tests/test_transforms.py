@@ -2,11 +2,16 @@
 chunked Jacobians, Hessian-vector products, and vmap with its nesting rules."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import HypothesisDraw, arrays_in, arrays_out, other_values
 
 import nn
-from adcore import numerical_jacobian, ops
+from adcore import numerical_jacobian, ops, registry
 from adcore.levels import raw
 from forward import jacfwd, jvp
 from reverse import Tensor, grad, hessian, hvp, jacobian, jacrev, value_and_grad, vhp, vjp, vmap
@@ -288,3 +293,37 @@ def test_vmap_of_masked_fill_with_a_mask_per_example() -> None:
         np.where(masks, 0.0, np.arange(3.0)))
     grads = vmap(grad(lambda x, m: ops.sum(ops.masked_fill(x, m, 0.0) * x)))(xs, masks)
     np.testing.assert_array_equal(grads, np.where(masks, 0.0, 2 * xs))
+
+
+@pytest.mark.parametrize("name", sorted(registry))
+@settings(max_examples=3)
+@given(data=st.data())
+def test_vmap_over_every_array_argument_equals_a_loop(name: str, data: Any) -> None:
+    """vmap of each registry op over all of its arrays at once (indices and masks included, each
+    example with other values) equals the op applied example by example: no argument's batch may
+    be taken as one example's value."""
+    op = registry[name]
+    args, params = op.domain(HypothesisDraw(data))
+    first: list = []
+    template = arrays_out((tuple(args), params), first)
+    if not first:
+        return
+    second = [other_values(a) for a in first]
+
+    def f(*arrays: Any) -> Any:
+        call_args, call_params = arrays_in(template, arrays)
+        return op(*call_args, **call_params)
+
+    with np.errstate(all="ignore"):
+        try:
+            loop = [f(*first), f(*second)]
+        except (ValueError, IndexError, np.linalg.LinAlgError):
+            return  # the other values are outside the op's domain
+        batched = vmap(f)(*[np.stack([a, b]) for a, b in zip(first, second)])
+    outs = batched if isinstance(batched, tuple) else (batched,)
+    for k, out in enumerate(outs):
+        for i, example in enumerate(loop):
+            want = np.asarray(example[k] if isinstance(example, tuple) else example)
+            got = np.asarray(out)[i]
+            assert got.shape == want.shape, (got.shape, want.shape)
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True)

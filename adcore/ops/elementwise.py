@@ -411,9 +411,9 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     if not broadcasts_to(shape_of(mask), xs):
         raise ValueError(f"masked_fill: mask of shape {shape_of(mask)} does not broadcast to x's "
                          f"shape {xs}; give a mask of x's shape or one that expands to it")
-    if np.ndim(raw(value)):
+    if shape_of(value):
         raise ValueError(f"masked_fill: value must be a number or 0-d, got shape "
-                         f"{np.shape(raw(value))}; use where(mask, values, x) for an array")
+                         f"{shape_of(value)}; use where(mask, values, x) for an array")
     if is_engine_value(mask) and (mask._level.per_call or np.shape(raw(mask)) != shape_of(mask)):
         # A mask of jit's arguments (read at each call) or of vmap's examples: an operand.
         return bind(_masked_fill, x, mask if dtype_of(mask).kind == "b" else astype(mask, bool),

@@ -606,18 +606,10 @@ class _Jitted:
                 if finish is not None:
                     self.hits += 1
                     return finish(args)
-        traced_args, traced_kwargs, static_key = _split_static(
-            self._name(), args, kwargs, self.static_argnums, self.static_argnames)
-        leaves, spec = flatten((traced_args, traced_kwargs))
-        eager = None  # a value built by hand (a Tensor): its personality, and its outputs' type
-        for leaf in leaves:
-            if type(leaf) in value_types:
-                if not _is_eager_constant(leaf):  # a transformation's value: f is inlined
-                    return self.f(*args, **kwargs)
-                eager = eager or leaf._level
-        if eager is not None:
-            leaves = [leaf._unwrap() if type(leaf) in value_types else leaf for leaf in leaves]
-        key = (spec, tuple(_signature_of(x) for x in leaves), static_key, eager is not None)
+        call = self._signature(args, kwargs)
+        if call is None:  # a transformation's values: f is inlined
+            return self.f(*args, **kwargs)
+        traced_args, traced_kwargs, leaves, spec, key, eager = call
         entry = self.cache.get(key)
         if entry is not None:
             self.hits += 1
@@ -656,17 +648,36 @@ class _Jitted:
                       f"calls: {reason}. Each trace costs more than running eagerly; pad to fixed "
                       f"shapes, or call {self._name()} without jit", RuntimeWarning, stacklevel=3)
 
-    def compiled(self, *args: Any, **kwargs: Any) -> Compiled:
-        """The compiled program for these arguments (traced now if need be): ``.source`` is its
-        Python source and ``.program`` the program it was compiled from."""
-        self(*args, **kwargs)
+    def _signature(self, args: tuple, kwargs: dict) -> tuple | None:
+        """(traced args, traced kwargs, leaves, spec, cache key, eager level) of a call, or None
+        when an argument is a transformation's value (then f is called as it is). The eager
+        level is that of the Tensors among the arguments (their personality, and their results'
+        type), whose leaves are their arrays."""
         traced_args, traced_kwargs, static_key = _split_static(
             self._name(), args, kwargs, self.static_argnums, self.static_argnames)
         leaves, spec = flatten((traced_args, traced_kwargs))
-        eager = any(type(leaf) in value_types for leaf in leaves)
-        if eager:
+        eager = None
+        for leaf in leaves:
+            if type(leaf) in value_types:
+                if not _is_eager_constant(leaf):
+                    return None
+                eager = eager or leaf._level
+        if eager is not None:
             leaves = [leaf._unwrap() if type(leaf) in value_types else leaf for leaf in leaves]
-        return self.cache[(spec, tuple(_signature_of(x) for x in leaves), static_key, eager)][0]
+        key = (spec, tuple(_signature_of(x) for x in leaves), static_key, eager is not None)
+        return traced_args, traced_kwargs, leaves, spec, key, eager
+
+    def compiled(self, *args: Any, **kwargs: Any) -> Compiled:
+        """The compiled program for these arguments (traced now if need be): ``.source`` is its
+        Python source and ``.program`` the program it was compiled from."""
+        call = self._signature(args, kwargs)
+        if call is None:
+            raise ValueError(f"jit({self._name()}).compiled: the arguments are values of a "
+                             f"transformation, for which jit calls the function itself; pass "
+                             f"arrays, numbers or Tensors that record nothing")
+        if call[4] not in self.cache:
+            self(*args, **kwargs)
+        return self.cache[call[4]][0]
 
 
 def _is_eager_constant(x: Any) -> bool:
@@ -717,6 +728,14 @@ def _trace(f: Callable[..., Any], args: tuple, kwargs: dict, traced_args: tuple,
     return program, values
 
 
+def _statics(static_argnums: int | Sequence[int], static_argnames: str | Sequence[str]
+             ) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """static_argnums and static_argnames as tuples (one int or one name may be given alone)."""
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    return nums, names
+
+
 def jit(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = ()) -> Any:
     """``f`` traced once per signature into a program of registry ops and compiled; later calls
@@ -733,11 +752,7 @@ def jit(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
     >>> f(np.array([0.0, 1.0])).round(4)
     array([0.    , 1.6829])
     """
-    if isinstance(static_argnums, int):
-        static_argnums = (static_argnums,)
-    if isinstance(static_argnames, str):
-        static_argnames = (static_argnames,)
-    return _Jitted(f, tuple(static_argnums), tuple(static_argnames))
+    return _Jitted(f, *_statics(static_argnums, static_argnames))
 
 
 def make_program(f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
@@ -745,11 +760,7 @@ def make_program(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
     """``make_program(f)(*args)`` is the program that ``jit(f)`` traces for these arguments,
     before optimisation: print it for the listing (one line per op: outputs with shape and dtype,
     op, inputs, parameters)."""
-    if isinstance(static_argnums, int):
-        static_argnums = (static_argnums,)
-    if isinstance(static_argnames, str):
-        static_argnames = (static_argnames,)
-    nums, names = tuple(static_argnums), tuple(static_argnames)
+    nums, names = _statics(static_argnums, static_argnames)
 
     def traced(*args: Any, **kwargs: Any) -> Program:
         name = getattr(f, "__name__", repr(f))

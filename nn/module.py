@@ -34,9 +34,6 @@ from reverse import Tensor, no_grad
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-_TENSOR_DATA: Any = vars(Tensor)["data"]  # the slot's descriptor, which Parameter.data wraps
-
-
 class Parameter(Tensor):
     """A Tensor that a Module registers as learnable: a leaf that requires grad by default.
 
@@ -51,26 +48,22 @@ class Parameter(Tensor):
             data = np.empty((0,), np.float32)
         super().__init__(data, requires_grad=requires_grad)
 
-    def _get_data(self) -> np.ndarray:
-        return _TENSOR_DATA.__get__(self)
-
-    def _set_data(self, value: Any) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         """``p.data = t`` (PyTorch's habit) makes ``p`` hold ``t``'s array, shared, in its dtype
-        and shape; anything but a Tensor of plain values or an ndarray is refused."""
-        if isinstance(value, Tensor):
-            array = value._unwrap()
-            if type(array) is not np.ndarray:
-                raise TypeError(f"Parameter.data = {type(value).__name__}: the tensor carries a "
-                                f"transformation's values; assign one computed outside it")
-            value = array
-        elif type(value) is not np.ndarray:
-            raise TypeError(f"Parameter.data = {type(value).__name__} {reprlib.repr(value)}: "
-                            f"expected a Tensor or numpy array; wrap it, "
-                            f"p.data = Tensor(value, dtype=p.dtype)")
-        _TENSOR_DATA.__set__(self, value)
-
-    # A property over the slot of Tensor, so that assigning a Tensor unwraps it.
-    data = property(_get_data, _set_data)
+        and shape; anything but a Tensor of plain values or an ndarray is refused. (A hook on
+        setting, not a property: reading ``p.data`` stays a plain slot read on every op.)"""
+        if name == "data":
+            if isinstance(value, Tensor):
+                array = value._unwrap()
+                if type(array) is not np.ndarray:
+                    raise TypeError(f"Parameter.data = {type(value).__name__}: the tensor carries "
+                                    f"a transformation's values; assign one computed outside it")
+                value = array
+            elif type(value) is not np.ndarray:
+                raise TypeError(f"Parameter.data = {type(value).__name__} {reprlib.repr(value)}: "
+                                f"expected a Tensor or numpy array; wrap it, "
+                                f"p.data = Tensor(value, dtype=p.dtype)")
+        object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

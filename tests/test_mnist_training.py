@@ -7,6 +7,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,13 +24,19 @@ def _data_dir() -> str:
     return folder
 
 
-@pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("mnist_example", EXAMPLES / "mnist.py")
+def _load_example(name: str, file: str) -> Any:
+    """examples/<file> imported as the module ``name`` (the examples are scripts, not a package
+    on the path)."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / file)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["mnist_example"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def example():
+    return _load_example("mnist_example", "mnist.py")
 
 
 def test_the_curriculum_snippet_runs_verbatim_and_learns(example) -> None:
@@ -113,11 +120,7 @@ def test_the_plot_is_drawn_or_explained(example, tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def cnn_example():
-    spec = importlib.util.spec_from_file_location("cnn_mnist_example", EXAMPLES / "cnn_mnist.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cnn_mnist_example"] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load_example("cnn_mnist_example", "cnn_mnist.py")
 
 
 def test_the_cnn_example_learns_saves_and_evaluates(cnn_example, tmp_path) -> None:

@@ -11,13 +11,16 @@ the whole forward and backward computation as one flat program.
 
 What is traced, and what is not:
 
-- Only values that depend on the arguments become variables of the program. A value computed from
-  constants alone (``np.ones(3) * 2`` inside ``f``) is computed once, while tracing, and kept.
+- Values that depend on the arguments, or on an array or Tensor from outside ``f``, are variables
+  of the program. A value computed from Python numbers alone is computed once, while tracing, and
+  kept; so is what numpy computes by itself (``np.ones(3) * 2``), which no op of the library sees.
 - Python numbers among the arguments are traced (a changing learning rate does not retrace) and
   stay Python numbers, so numpy's promotion is the same as without jit; mark them static
   (``static_argnums``) when ``f``'s Python code branches on them.
 - An array or Tensor that ``f`` closes over enters the program as a reference to that object: it
-  is read at each call (a parameter updated in place is seen), never copied.
+  is read at each call (a parameter updated in place is seen), never copied. The trace level
+  *captures* the ops that read only such values (``levels.capturing``), so that ``ops.exp(w)`` is
+  a step of the program, not a value frozen while tracing.
 - Python control flow on a traced value (``if x > 0:``, ``float(x)``) is refused at trace time with
   the user's line: use ``where`` or make the argument static. Loops over Python ranges unroll.
 - Changing an argument in place is refused; values created inside ``f`` may be changed in place.
@@ -38,7 +41,19 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from adcore import views
-from adcore.levels import Level, bind, new_level, open_levels, raw, speaks_numpy, value_types
+from adcore.levels import (
+    Level,
+    bind,
+    capture_open,
+    captures_open,
+    new_level,
+    open_levels,
+    raw,
+    resume_capture,
+    speaks_numpy,
+    suspend_capture,
+    value_types,
+)
 from adcore.methods import ArrayMethods, is_traced_depth
 from adcore.promotion import PROMOTING_KINDS, numpy_operands
 from adcore.pytree import LEAF, flatten, unflatten
@@ -177,6 +192,7 @@ class TraceLevel(Level):
 
     __slots__ = ("program",)
     per_call = True
+    captures = True
 
     def __init__(self, depth: int) -> None:
         super().__init__(depth)
@@ -207,20 +223,39 @@ class TraceLevel(Level):
         traced = [make_traced(o, v, self) for o, v in zip(outs, ids)]
         return tuple(traced) if several else traced[0]
 
+    def _own(self, args: tuple) -> bool:
+        """Whether an operand is a value of this trace (else the op is captured: it reads only
+        arrays and eager values from outside, which the program reads when it runs)."""
+        return any(type(a) is Traced and a._level is self for a in args)
+
     def process(self, op: Any, args: tuple, params: dict) -> Any:
-        if self.numpy and op.kind in PROMOTING_KINDS:
+        own = self._own(args)
+        if own and self.numpy and op.kind in PROMOTING_KINDS:
             args = numpy_operands(args)
         values, refs, dispatch = self._operands(args)
-        out = bind(op, *values, **params)
+        outer = suspend_capture()
+        try:
+            out = bind(op, *values, **params)
+        finally:
+            resume_capture(outer)
         check_real(op, out, values)
         result = self._record(op.name, op, refs, params, out, dispatch, op.outputs != 1)
         if op.view:
-            views.link(result, args[0], op, params)
+            if own:
+                views.link(result, args[0], op, params)
+            elif not op.outputs != 1:
+                # a view of memory from outside (a closed-over array): refused in place, as an
+                # argument is, since the program cannot change it as eager code would
+                result._argument = True
         return result
 
     def nondiff(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         values, refs, dispatch = self._operands(args)
-        out = fn(*values, **kwargs)
+        outer = suspend_capture()
+        try:
+            out = fn(*values, **kwargs)
+        finally:
+            resume_capture(outer)
         return self._record(getattr(fn, "name", getattr(fn, "__name__", "fn")), fn, refs, kwargs,
                             out, dispatch or type(out) in value_types, False)
 
@@ -263,10 +298,10 @@ class Traced(ArrayMethods):
         while root._link is not None:
             root = root._link.base
         if root._argument:
-            raise TypeError(f"jit: {op.name} in place on an argument of the jitted function (or "
-                            f"a view of one), at {_user_line()}: the compiled program cannot "
-                            f"change its caller's arrays; compute a new value (y = x + 1 rather "
-                            f"than x += 1) and return it")
+            raise TypeError(f"jit: {op.name} in place on an argument of the jitted function or an "
+                            f"array it closes over (or a view of one), at {_user_line()}: the "
+                            f"compiled program cannot change its caller's arrays; compute a new "
+                            f"value (y = x + 1 rather than x += 1) and return it")
         return views.rebind_in_place(self, op, args, params, "jit")
 
     def _number(self, kind: str) -> Any:
@@ -599,6 +634,8 @@ class _Jitted:
         return getattr(self.f, "__name__", repr(self.f))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if captures_open[0] and capture_open():
+            return self.f(*args, **kwargs)  # inside another jit's trace, which records f's ops
         if not kwargs:
             key = _flat_key(args)
             if key is not None:

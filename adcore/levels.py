@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
+
 # The eager levels live below every transformation: reverse mode's base tape (Tensors created with
 # requires_grad=True), then forward mode's base level (Duals created by hand). Transformations get
 # increasing depths from FIRST_TRANSFORM_DEPTH on (see new_level).
@@ -39,6 +41,8 @@ class Level:
     # Whether the level's values stand for values that change from call to call (jit's trace):
     # such a value must never become a constant or a parameter of an op.
     per_call = False
+    # Whether the level also records ops on values from outside it (see ``capturing``).
+    captures = False
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
@@ -108,6 +112,10 @@ def raw(x: Any) -> Any:
 def bind(op: Any, *args: Any, **params: Any) -> Any:
     """Apply ``op`` to ``args``: at once on plain values, else through the deepest level's
     engine."""
+    if captures_open[0]:
+        capture = capturing(args)
+        if capture is not None:
+            return capture.process(op, args, params)
     top = None
     for a in args:
         if type(a) in value_types:
@@ -124,6 +132,47 @@ def bind(op: Any, *args: Any, **params: Any) -> Any:
     if top.closed:
         raise _escaped(op, top)
     return top.process(op, args, params)
+
+
+def capturing(args: Any) -> Level | None:
+    """The open level that captures ops on these arguments (jit's trace), or None.
+
+    A level with ``captures = True`` (a jit trace) records not only the ops on its own values but
+    also those on arrays and eager values from outside it (a closed-over array, a model's
+    parameters), so that the program reads them when it runs instead of keeping what they were
+    while tracing. Ops on Python numbers alone are computed at once.
+    """
+    if not captures_open[0]:
+        return None
+    level = _state.capture
+    if level is None:
+        return None
+    outside = False
+    for a in args:
+        if type(a) in value_types:
+            if a._level.depth >= FIRST_TRANSFORM_DEPTH:
+                return None  # a transformation's value: its level processes the op
+            outside = True
+        elif isinstance(a, np.ndarray):
+            outside = True
+    return level if outside else None
+
+
+def capture_open() -> bool:
+    """Whether a capturing level (a jit trace) is open in this thread and capturing."""
+    return bool(captures_open[0]) and _state.capture is not None
+
+
+def suspend_capture() -> Level | None:
+    """Stop capturing in this thread (while a capturing level computes one level down); returns
+    what ``resume_capture`` restores."""
+    level = _state.capture
+    _state.capture = None
+    return level
+
+
+def resume_capture(level: Level | None) -> None:
+    _state.capture = level
 
 
 def top_level(args: Any) -> Level | None:
@@ -148,9 +197,13 @@ def _escaped(op: Any, level: Level) -> RuntimeError:
 class _State(threading.local):
     def __init__(self) -> None:
         self.stack: list[Level] = []
+        self.capture: Level | None = None  # the innermost open level with captures = True
 
 
 _state = _State()
+# Open capturing levels in all threads, in a shared list (never rebound, so that the ops' fast
+# paths can test it): bind looks at its own thread's capturing level only when there is one.
+captures_open = [0]
 
 
 def open_levels() -> list[Level]:
@@ -183,11 +236,21 @@ def new_level(make: Callable[[int], _L]) -> Iterator[_L]:
         depth = next(_depths)
     level = make(depth)
     stack.append(level)
+    captures = level.captures
+    if captures:
+        outer = _state.capture
+        _state.capture = level
+        with _depth_lock:
+            captures_open[0] += 1
     try:
         yield level
     finally:
         popped = stack.pop()
         level.closed = True
+        if captures:
+            _state.capture = outer
+            with _depth_lock:
+                captures_open[0] -= 1
         assert popped is level, "levels must close in the reverse order of opening"
 
 

@@ -207,6 +207,72 @@ def test_closed_over_arrays_are_read_at_call_time() -> None:
     identical(f(X[:2]), np.sum(X[:2] * w))
 
 
+def test_expressions_of_closed_over_values_alone_are_computed_at_call_time() -> None:
+    """An op that reads only closed-over arrays (no argument) is a step of the program, so a
+    change to the array in place is seen by the next call, forward and backward."""
+    w = np.array([1.0, 2.0])
+    scaled = jit(lambda x: x * ops.exp(ops.mul(w, 2)))
+    gradient = jit(grad(lambda x: ops.sum(ops.sin(x) * ops.exp(w))))
+    mask = jit(lambda x: ops.where(ops.greater(w, 1.5), x, 0.0))
+    for value in ([1.0, 2.0], [0.5, -3.0]):
+        w[:] = value
+        identical(scaled(X[:2]), X[:2] * np.exp(w * 2))
+        identical(gradient(X[:2]), np.cos(X[:2]) * np.exp(w))
+        identical(mask(X[:2]), np.where(w > 1.5, X[:2], 0.0))
+    assert scaled.cache_info().misses == 1 and mask.cache_info().hits == 1
+
+
+def test_closed_over_indices_and_masks_are_read_at_call_time() -> None:
+    index = np.array([2, 0])
+    mask = np.array([True, False, True])
+    taken = jit(lambda x: x[index] * 2)
+    filled = jit(lambda x: ops.masked_fill(x, mask, -1.0))
+    backward = jit(grad(lambda x: ops.sum(ops.sin(x[index]))))
+    for i, m in (([2, 0], [True, False, True]), ([1, 1], [False, True, False])):
+        index[:], mask[:] = i, m
+        identical(taken(X), X[index] * 2)
+        identical(filled(X), np.where(mask, -1.0, X))
+        expected = np.zeros(3)
+        np.add.at(expected, index, np.cos(X[index]))
+        identical(backward(X), expected)
+
+
+def test_a_jitted_function_of_closed_over_arrays_inside_jit_is_read_at_call_time() -> None:
+    w = np.array([1.0, 2.0])
+    inner = jit(lambda v: ops.sin(v) * 2)
+    outer = jit(lambda x: x + inner(w))
+    for value in ([1.0, 2.0], [3.0, -1.0]):
+        w[:] = value
+        identical(outer(X[:2]), X[:2] + np.sin(w) * 2)
+    assert inner.cache_info().misses == 0  # inlined into outer's program
+
+
+def test_a_parameter_transformed_alone_is_recomputed_and_taped_each_call() -> None:
+    w = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    f = jit(lambda x: (x * w.exp() + w.T.sum()).sum())
+    x = Tensor(np.array([2.0, 3.0]))
+    for value in ([0.5, -1.0], [0.0, 2.0]):
+        with ops_no_grad():
+            w.data[:] = value
+        w.grad = None
+        f(x).backward()  # a fresh tape each call: no graph freed by the previous backward
+        identical(w.grad.data, x.data * np.exp(w.data) + 2.0)  # w.T.sum() is added twice
+
+
+def test_a_view_of_a_closed_over_array_is_not_changed_in_place() -> None:
+    w = np.zeros(3)
+
+    def adds_into_view(x: Any) -> Any:
+        v = ops.reshape(w, (3,))
+        v += x
+        return v
+
+    with pytest.raises(TypeError, match=r"add in place on an argument of the jitted function or an "
+                                        r"array it closes over"):
+        jit(adds_into_view)(X[:3])
+    identical(w, np.zeros(3))
+
+
 def test_a_model_closed_over_records_its_tape_each_call() -> None:
     nn.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))

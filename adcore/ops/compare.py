@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from adcore.levels import top_level
+from adcore.levels import capturing, top_level
 from adcore.registry import declare
 from adcore.shapes import normalize_axes, normalize_axis, shape_of, torch_axis
 
@@ -34,7 +34,7 @@ class Constant:
         self.name, self.compute, self.elementwise = name, compute, elementwise
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        level = top_level(args)
+        level = capturing(args) or top_level(args)
         if level is None:
             return self.compute(*args, **kwargs)
         return level.nondiff(self, args, kwargs)

@@ -21,7 +21,7 @@ import numpy as np
 from adcore import domains as D
 from adcore.derive import selecting
 from adcore.dtypes import binary, promote
-from adcore.levels import bind, is_engine_value, raw, value_types
+from adcore.levels import bind, captures_open, capturing, is_engine_value, raw, value_types
 from adcore.ops.compare import (
     equal,
     floor_divide,
@@ -133,6 +133,8 @@ def _unary(name: str, impl: Callable[[Any], Any], partial: Any, domain: D.Sample
                ufunc=True, **meta)
 
     def fn(x: Any) -> Any:
+        if captures_open[0]:
+            return bind(op, x)  # a jit trace may capture the op
         if type(x) in value_types:
             level = x._level
             if level.closed:
@@ -149,6 +151,8 @@ def _binary(name: str, impl: Callable[[Any, Any], Any], partials: Sequence[Any],
                ufunc=True, **meta)
 
     def fn(x: Any, y: Any) -> Any:
+        if captures_open[0]:
+            return bind(op, x, y)  # a jit trace may capture the op
         if type(x) in value_types:
             if type(y) in value_types or x._level.closed:
                 return bind(op, x, y)
@@ -414,6 +418,10 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Any:
     if shape_of(value):
         raise ValueError(f"masked_fill: value must be a number or 0-d, got shape "
                          f"{shape_of(value)}; use where(mask, values, x) for an array")
+    if captures_open[0] and isinstance(mask, np.ndarray):
+        level = capturing((mask,))  # a mask a jitted function closes over: read at each call
+        if level is not None:
+            mask = level.constant(mask)
     if is_engine_value(mask) and (mask._level.per_call or np.shape(raw(mask)) != shape_of(mask)):
         # A mask of jit's arguments (read at each call) or of vmap's examples: an operand.
         return bind(_masked_fill, x, mask if dtype_of(mask).kind == "b" else astype(mask, bool),

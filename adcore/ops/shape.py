@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from adcore import domains as D
-from adcore.levels import bind, is_engine_value, raw
+from adcore.levels import bind, captures_open, capturing, is_engine_value, raw
 from adcore.registry import Op, declare, defop, public
 from adcore.shapes import broadcasts_to, normalize_axis, shape_of
 
@@ -485,6 +485,11 @@ scatter_add_op: Op = defop(
 
 def _index_item(ix: Any, fn: str) -> Any:
     """One index entry as an int, slice, None, Ellipsis, integer array or boolean mask."""
+    if captures_open[0] and isinstance(ix, np.ndarray) and ix.dtype.kind in "iu":
+        # an integer array a jitted function closes over: read at each call, as the op's operand
+        level = capturing((ix,))
+        if level is not None:
+            ix = level.constant(ix)
     if is_engine_value(ix) and (np.shape(raw(ix)) != shape_of(ix) or ix._level.per_call):
         # An index that differs from example to example (mapped by vmap), or from call to call
         # (an argument of a jitted function): an operand of the op, never a constant.
